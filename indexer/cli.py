@@ -1,0 +1,84 @@
+"""The `indexer` command. Each subcommand module registers itself here through `register()`.
+
+Exit statuses: 0 success, 1 a command's own failure, 2 bad settings or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from indexer.settings import Settings, SettingsError, load_settings
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Load the settings named by `--config` (and the environment); exit 2 on a bad value."""
+    try:
+        return load_settings(args.config)
+    except SettingsError as exc:
+        print(str(exc), file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    from indexer.main import run_indexer
+
+    return run_indexer(settings_from(args))
+
+
+def _config_show(args: argparse.Namespace) -> int:
+    import yaml
+
+    from indexer.settings import masked
+
+    print(yaml.safe_dump(masked(settings_from(args)), sort_keys=False), end="")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from indexer.demo import run_demo
+
+    return run_demo(events_per_app_day=args.events)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="indexer", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--config", type=Path, default=None, help="YAML settings file (environment wins)."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="Consume filebeat topics and index into Elasticsearch.")
+    run.set_defaults(handler=_run)
+
+    config = commands.add_parser("config", help="Inspect the resolved settings.")
+    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    show = config_commands.add_parser("show", help="Print the resolved settings, secrets masked.")
+    show.set_defaults(handler=_config_show)
+
+    demo = commands.add_parser(
+        "demo", help="Run the indexer end to end on embedded servers and show what it indexed."
+    )
+    demo.add_argument("--events", type=int, default=40, help="Events per app and day.")
+    demo.set_defaults(handler=_demo)
+
+    # subcommands registered by other modules
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        args.handler = _run
+        handler = _run
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

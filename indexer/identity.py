@@ -1,0 +1,122 @@
+"""Path → Kubernetes identity: which namespace, app, pod and container wrote a log file.
+
+Filebeat tells us only `log.file.path`. A layout such as
+`/data/logs/{namespace}/{app}/{pod}/log/{file}` turns it into an identity. Only names that are
+valid Kubernetes names come out, so nothing in a path can steer an event into a foreign or
+illegal index.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# DNS-1123 label: what Kubernetes allows for namespaces and (label values aside) container names.
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# App names come from a directory a pod template names after a label value: a DNS-1123 label
+# with dots allowed, at most 63 characters, so an index name stays far below 255 bytes.
+_APP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$")
+# DNS-1123 subdomain, for pod names (they never reach an index name).
+_POD_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_PLACEHOLDER_PATTERNS = {
+    "namespace": r"[^/_]+",
+    "app": r"[^/_]+",
+    "pod": r"[^/_]+",
+    "container": r"[^/_]+",
+    "uid": r"[^/_]+",
+    "id": r"[0-9a-f]{64}",
+    "file": r"[^/]+",
+}
+
+# Pod-name suffixes the workload controllers add (their random part avoids vowels and 0, 1, 3).
+_SAFE = "[bcdfghjklmnpqrstvwxz2456789]"
+_GENERATED_SUFFIX = re.compile(rf"(-{_SAFE}{{6,10}}-{_SAFE}{{5}}|-{_SAFE}{{5}}|-[0-9]+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who wrote a log file. `app` is what routing and `service.name` use."""
+
+    namespace: str
+    app: str
+    pod: str | None = None
+    container: str | None = None
+
+
+class LayoutError(ValueError):
+    """A configured layout is not usable."""
+
+
+def compile_layout(layout: str) -> re.Pattern[str]:
+    """Turn `/data/logs/{namespace}/{app}/...` into an anchored regex with named groups."""
+    names = _PLACEHOLDER.findall(layout)
+    unknown = sorted(set(names) - set(_PLACEHOLDER_PATTERNS))
+    if unknown:
+        raise LayoutError(f"layout {layout!r}: unknown placeholder(s) {unknown}")
+    if len(names) != len(set(names)):
+        raise LayoutError(f"layout {layout!r}: a placeholder appears twice")
+    if "namespace" not in names or not {"app", "pod"} & set(names):
+        raise LayoutError(f"layout {layout!r}: needs {{namespace}} and {{app}} or {{pod}}")
+    if not layout.startswith("/"):
+        raise LayoutError(f"layout {layout!r}: must be an absolute path")
+    parts = _PLACEHOLDER.split(layout)
+    regex = "".join(
+        f"(?P<{part}>{_PLACEHOLDER_PATTERNS[part]})" if i % 2 else re.escape(part)
+        for i, part in enumerate(parts)
+    )
+    return re.compile(f"^{regex}$")
+
+
+def app_from_pod(pod: str) -> str:
+    """The workload name of a controller-made pod: `web-7d4b9c8f6-x2x7q` → `web`."""
+    stripped = _GENERATED_SUFFIX.sub("", pod)
+    return stripped or pod
+
+
+class IdentityResolver:
+    """Resolves paths with the configured layouts, first match wins. Not thread-safe (it caches)."""
+
+    def __init__(self, layouts: list[str] | tuple[str, ...], cache_size: int = 65536) -> None:
+        self._layouts = [compile_layout(layout) for layout in layouts]
+        self._cache: dict[str, Identity | None] = {}
+        self._cache_size = cache_size
+
+    def resolve(self, path: str) -> Identity | None:
+        """The identity of `path`, or None when no layout matches with valid names."""
+        try:
+            return self._cache[path]
+        except KeyError:
+            pass
+        identity = self._match(path)
+        if len(self._cache) >= self._cache_size:
+            self._cache.clear()
+        self._cache[path] = identity
+        return identity
+
+    def _match(self, path: str) -> Identity | None:
+        if "/../" in path or "/./" in path:
+            return None
+        for layout in self._layouts:
+            found = layout.match(path)
+            if found is None:
+                continue
+            groups = found.groupdict()
+            pod = groups.get("pod")
+            app = groups.get("app") or (app_from_pod(pod) if pod else None)
+            identity = Identity(
+                namespace=groups["namespace"], app=app or "", pod=pod, container=groups.get("container")
+            )
+            if _valid(identity):
+                return identity
+        return None
+
+
+def _valid(identity: Identity) -> bool:
+    return bool(
+        _DNS_LABEL.match(identity.namespace)
+        and _APP_NAME.match(identity.app)
+        and (identity.pod is None or _POD_NAME.match(identity.pod))
+        and (identity.container is None or _DNS_LABEL.match(identity.container))
+    )

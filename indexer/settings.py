@@ -1,0 +1,290 @@
+"""Every setting of the indexer, declared once.
+
+Sources, strongest first: keyword arguments, environment variables (`INDEXER_` prefix, `__` between
+nesting levels, e.g. `INDEXER_KAFKA__BOOTSTRAP_SERVERS`), a YAML file given with `--config`, then
+the defaults below, which work out of the box against a local broker and cluster.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+ENV_PREFIX = "INDEXER_"
+ENV_NESTING = "__"
+
+DEFAULT_LAYOUTS = (
+    "/data/logs/{namespace}/{app}/{pod}/log/{file}",
+    "/var/log/pods/{namespace}_{pod}_{uid}/{container}/{file}",
+    "/var/log/containers/{pod}_{namespace}_{container}-{id}.log",
+)
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KafkaSettings(Section):
+    bootstrap_servers: str = Field(
+        "localhost:9092", description="Comma-separated host:port list of Kafka brokers."
+    )
+    group_id: str = Field(
+        "log-indexer", min_length=1, description="Consumer group shared by all indexer replicas."
+    )
+    topics: list[str] | None = Field(
+        None,
+        description="Exact topics to consume (JSON list). When set, topic_pattern is ignored.",
+    )
+    topic_pattern: str = Field(
+        "^filebeat.*", description="Regex of topics to consume when `topics` is not set."
+    )
+    instance_id: str | None = Field(
+        None,
+        description="Static group membership id (group.instance.id); set it to the pod name so a "
+        "restarted pod gets its partitions back without a rebalance.",
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="librdkafka properties passed as is (SASL, SSL, timeouts). They override the "
+        "indexer's own defaults, except the offset-handling ones that at-least-once relies on.",
+    )
+    consume_batch: int = Field(
+        5000, ge=1, le=1_000_000, description="Most messages taken from librdkafka per poll."
+    )
+    poll_timeout_seconds: float = Field(
+        0.2, gt=0, le=10, description="Longest wait of one poll when no message is ready."
+    )
+    commit_interval_seconds: float = Field(
+        2.0, gt=0, le=60, description="How often acknowledged offsets are committed."
+    )
+
+    @field_validator("topic_pattern")
+    @classmethod
+    def _pattern_compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
+
+    @field_validator("topics")
+    @classmethod
+    def _topics_not_empty(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and (not value or any(not t for t in value)):
+            raise ValueError("must be a non-empty list of topic names")
+        return value
+
+    @property
+    def subscription(self) -> list[str]:
+        """What to pass to `Consumer.subscribe`: the topics, or the pattern (librdkafka wants `^`)."""
+        if self.topics:
+            return list(self.topics)
+        pattern = self.topic_pattern
+        return [pattern if pattern.startswith("^") else "^" + pattern]
+
+
+class ElasticsearchSettings(Section):
+    hosts: list[str] = Field(
+        default_factory=lambda: ["http://localhost:9200"],
+        min_length=1,
+        description="Elasticsearch URLs (JSON list).",
+    )
+    api_key: SecretStr | None = Field(None, description="API key (the base64 `id:key` form).")
+    username: str | None = Field(None, description="Basic-auth user, when no API key is used.")
+    password: SecretStr | None = Field(None, description="Basic-auth password.")
+    ca_certs: Path | None = Field(None, description="CA bundle to verify the cluster's TLS.")
+    verify_certs: bool = Field(True, description="Verify the cluster's TLS certificate.")
+    request_timeout_seconds: float = Field(
+        60.0, gt=0, description="Timeout of one HTTP request (bulk included)."
+    )
+    compress: bool = Field(False, description="Gzip request bodies (saves network, costs CPU).")
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts_are_urls(cls, value: list[str]) -> list[str]:
+        for host in value:
+            if not re.match(r"^https?://[^/\s]+", host):
+                raise ValueError(f"{host!r} is not an http(s):// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> ElasticsearchSettings:
+        if self.api_key is not None and self.username is not None:
+            raise ValueError("set either api_key or username/password, not both")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together")
+        return self
+
+
+class BatchSettings(Section):
+    max_docs: int = Field(5000, ge=1, description="Most documents in one bulk request.")
+    max_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, description="Most NDJSON bytes in one bulk request."
+    )
+    max_age_seconds: float = Field(
+        1.0, gt=0, description="Longest time a document waits for its batch to fill."
+    )
+    max_in_flight: int = Field(
+        2, ge=1, le=64, description="Bulk requests sent concurrently; more waits, paused."
+    )
+    max_buffered_bytes: int = Field(
+        128 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Memory budget of documents not yet acknowledged; above it consumption pauses.",
+    )
+
+
+class RetrySettings(Section):
+    initial_backoff_seconds: float = Field(
+        0.2, gt=0, description="First wait before retrying a failed bulk or item."
+    )
+    max_backoff_seconds: float = Field(
+        30.0, gt=0, description="Cap of the exponential backoff (full jitter below it)."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RetrySettings:
+        if self.max_backoff_seconds < self.initial_backoff_seconds:
+            raise ValueError("max_backoff_seconds must be >= initial_backoff_seconds")
+        return self
+
+
+class RoutingSettings(Section):
+    index_prefix: str = Field(
+        "logs", pattern=r"^[a-z0-9][a-z0-9.]{0,30}$", description="First word of every index."
+    )
+    layouts: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_LAYOUTS),
+        min_length=1,
+        description="Path layouts tried in order on `log.file.path`. Placeholders: {namespace}, "
+        "{app}, {pod}, {container}, {uid}, {id}, {file}; a layout needs {namespace} and one of "
+        "{app}, {pod}.",
+    )
+    max_future: timedelta = Field(
+        timedelta(days=1),
+        description="Events stamped further ahead than this go to their ingestion day's index.",
+    )
+    max_past: timedelta = Field(
+        timedelta(days=30),
+        description="Events stamped further back than this go to their ingestion day's index.",
+    )
+
+    @field_validator("layouts")
+    @classmethod
+    def _layouts_compile(cls, value: list[str]) -> list[str]:
+        from indexer.identity import compile_layout
+
+        for layout in value:
+            compile_layout(layout)
+        return value
+
+
+class MetricsSettings(Section):
+    host: str = Field("0.0.0.0", description="Address of the metrics and health HTTP server.")
+    port: int = Field(
+        9180, ge=0, le=65535, description="Port of /metrics, /healthz, /readyz (0: any free port)."
+    )
+    liveness_timeout_seconds: float = Field(
+        60.0, gt=0, description="/healthz fails when the poll loop has not turned for this long."
+    )
+
+
+class LogSettings(Section):
+    level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+    format: Literal["auto", "json", "console"] = Field(
+        "auto", description="`auto`: JSON unless standard error is a terminal."
+    )
+
+
+class ShutdownSettings(Section):
+    drain_timeout_seconds: float = Field(
+        25.0,
+        gt=0,
+        description="On SIGTERM or revoke, longest wait for in-flight bulks before committing.",
+    )
+
+
+class Settings(BaseSettings):
+    """The indexer's whole configuration. Build it once, at the edge, and pass it in."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTING,
+        extra="forbid",
+        frozen=True,
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)  # type: ignore[arg-type]
+    elasticsearch: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)  # type: ignore[arg-type]
+    batch: BatchSettings = Field(default_factory=BatchSettings)  # type: ignore[arg-type]
+    retry: RetrySettings = Field(default_factory=RetrySettings)  # type: ignore[arg-type]
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)  # type: ignore[arg-type]
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)  # type: ignore[arg-type]
+    log: LogSettings = Field(default_factory=LogSettings)  # type: ignore[arg-type]
+    shutdown: ShutdownSettings = Field(default_factory=ShutdownSettings)  # type: ignore[arg-type]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if settings_cls.model_config.get("yaml_file"):
+            sources.append(YamlConfigSettingsSource(settings_cls))
+        return tuple(sources)
+
+
+class SettingsError(ValueError):
+    """Raised with one line per bad value, each naming the setting and its environment variable."""
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Resolve the settings from overrides, the environment, and an optional YAML file."""
+    from pydantic import ValidationError
+
+    settings_cls = Settings
+    if config_file is not None:
+        if not config_file.is_file():
+            raise SettingsError(f"--config: {config_file} is not a readable file")
+        # pydantic-settings reads the YAML path from the class config, so bind it to a subclass.
+        config = SettingsConfigDict(**{**Settings.model_config, "yaml_file": config_file})
+        settings_cls = type("FileSettings", (Settings,), {"model_config": config})
+    try:
+        return settings_cls(**overrides)
+    except ValidationError as exc:
+        raise SettingsError("\n".join(_describe(err) for err in exc.errors())) from None
+    except (ValueError, OSError) as exc:  # malformed JSON in an env var, unreadable YAML
+        raise SettingsError(f"settings: {exc}") from None
+
+
+def _describe(err: Any) -> str:
+    loc = [str(part) for part in err["loc"] if not str(part).startswith("function-")]
+    dotted = ".".join(loc) or "settings"
+    env = ENV_PREFIX + ENV_NESTING.join(p.upper() for p in loc[:2])
+    value = err.get("input")
+    shown = "" if isinstance(value, dict) or value is None else f" (got {value!r})"
+    return f"setting {dotted} ({env}): {err['msg']}{shown}"
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """The resolved settings as plain data, secrets and librdkafka passwords masked."""
+    data = settings.model_dump(mode="json")
+    options = data["kafka"]["options"]
+    for key in options:
+        if any(word in key.lower() for word in ("password", "secret", "key")):
+            options[key] = "**********"
+    return data
