@@ -1,0 +1,42 @@
+"""Fixtures that start the real servers of ../shared/TESTING-NOTES.md on free loopback ports.
+
+Each test gets its own broker and ES-API server (both start in milliseconds), so no state leaks
+between tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from indexer.embedded import CompatProxy, ServerProcess, start_kafka, start_opensearch
+
+
+@pytest.fixture
+def kafka() -> Iterator[ServerProcess]:
+    """A fresh Tansu broker; `f"127.0.0.1:{kafka.port}"` is its bootstrap address."""
+    server = start_kafka()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def es_server() -> Iterator[ServerProcess]:
+    """A fresh osmem ES-API server (use `es_proxy.url` to reach it with the official client)."""
+    server = start_opensearch()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def es_proxy(es_server: ServerProcess) -> Iterator[CompatProxy]:
+    """The header-rewriting, request-recording, fault-injecting proxy in front of `es_server`."""
+    proxy = CompatProxy(es_server.port).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def es_url(es_proxy: CompatProxy) -> str:
+    return es_proxy.url
