@@ -1,0 +1,46 @@
+# syntax=docker/dockerfile:1
+#
+# One image for both workloads of the log pipeline:
+#   indexer            -> `indexer run` (the default command): Kafka -> Elasticsearch
+#   indexer agent      -> the node agent beside filebeat in the DaemonSet
+#   indexer setup      -> the Job that installs templates and policies
+#
+# Build:  docker build -t log-indexer:0.1.0 .
+# The final stage has no compiler, no pip cache and runs as uid/gid 10001 (numeric, so
+# Kubernetes' runAsNonRoot can verify it).
+
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+# ---- build: resolve and install the package and its dependencies into a venv ----------------
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+# Wheels exist for x86_64/aarch64 for every dependency; the compiler is here only so that a
+# platform without a wheel still builds. It never reaches the final stage.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends build-essential \
+ && rm -rf /var/lib/apt/lists/*
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY indexer ./indexer
+RUN pip install --no-compile . \
+ && python -m compileall -q /opt/venv/lib
+
+# ---- runtime: slim base, the venv, a non-root user -----------------------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+LABEL org.opencontainers.image.title="log-indexer" \
+      org.opencontainers.image.description="Kafka (filebeat) to Elasticsearch log indexer and node agent"
+RUN groupadd --system --gid 10001 indexer \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin indexer
+COPY --from=build /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+USER 10001:10001
+EXPOSE 9180
+ENTRYPOINT ["indexer"]
+CMD ["run"]
