@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--events", type=int, default=40, help="Events per app and day.")
     demo.set_defaults(handler=_demo)
 
+    from indexer.agent.cli import register as register_agent
+
+    register_agent(commands)
     # subcommands registered by other modules
     return parser
 

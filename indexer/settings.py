@@ -20,6 +20,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from indexer.agent.settings import AgentSettings
+
 ENV_PREFIX = "INDEXER_"
 ENV_NESTING = "__"
 
@@ -232,6 +234,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)  # type: ignore[arg-type]
     log: LogSettings = Field(default_factory=LogSettings)  # type: ignore[arg-type]
     shutdown: ShutdownSettings = Field(default_factory=ShutdownSettings)  # type: ignore[arg-type]
+    agent: AgentSettings = Field(default_factory=AgentSettings)  # type: ignore[arg-type]
 
     @classmethod
     def settings_customise_sources(

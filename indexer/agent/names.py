@@ -1,0 +1,28 @@
+"""Which directory names become inputs: valid Kubernetes names only, never `${`.
+
+The patterns are the indexer's own (`indexer.identity`), so an input is rendered exactly for the
+paths the indexer can route.
+"""
+
+from __future__ import annotations
+
+from indexer.identity import _APP_NAME, _DNS_LABEL, _POD_NAME
+
+
+def _ok(pattern_match: object, name: str) -> bool:
+    return bool(pattern_match) and "${" not in name
+
+
+def valid_namespace(name: str) -> bool:
+    """A DNS-1123 label."""
+    return _ok(_DNS_LABEL.match(name), name)
+
+
+def valid_app(name: str) -> bool:
+    """A DNS-1123 label with dots allowed, at most 63 characters."""
+    return _ok(_APP_NAME.match(name), name)
+
+
+def valid_pod(name: str) -> bool:
+    """A DNS-1123 subdomain."""
+    return _ok(_POD_NAME.match(name), name)
