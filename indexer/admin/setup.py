@@ -1,0 +1,330 @@
+"""Apply the definitions to a cluster, idempotently, and tell what differs.
+
+Version rules, for every object: missing on the cluster, or an older `version` there: put it.
+A higher `version` there: never touched (someone shipped a newer review). The same `version`
+with different content: reported as a conflict and replaced only with `overwrite`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import structlog
+from elasticsearch import ApiError, Elasticsearch, NotFoundError
+
+from indexer.admin.cluster import ClusterInfo, detect, request
+from indexer.admin.definitions import Definitions, flatten_settings, load_definitions
+from indexer.admin.render import Desired, desired_objects, ism_version, unsupported_ism_actions
+from indexer.settings import Settings
+
+Action = Literal["create", "update", "replace", "unchanged", "newer-on-cluster", "conflict"]
+
+log = structlog.get_logger()
+
+
+class SetupError(Exception):
+    """Setup cannot proceed: broken files, unknown policy names, or a refusal by the cluster."""
+
+
+@dataclass(frozen=True)
+class PlannedRequest:
+    method: str
+    path: str
+    body: dict[str, Any]
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        query = "&".join(f"{k}={v}" for k, v in self.params.items())
+        target = f"{self.path}?{query}" if query else self.path
+        return f"{self.method} {target}\n{json.dumps(self.body, indent=2, sort_keys=True)}"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str
+    name: str
+    action: Action
+    cluster_version: int | None
+    file_version: int | None
+    differences: tuple[str, ...] = ()
+    request: PlannedRequest | None = None
+
+    def __str__(self) -> str:
+        versions = f"file v{self.file_version}, cluster v{self.cluster_version}"
+        return f"{self.action:<17} {self.kind} {self.name} ({versions})"
+
+
+@dataclass
+class SetupReport:
+    cluster: ClusterInfo
+    dry_run: bool
+    outcomes: list[Outcome] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def conflicts(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.action == "conflict"]
+
+    @property
+    def requests(self) -> list[PlannedRequest]:
+        return [o.request for o in self.outcomes if o.request is not None]
+
+    def lines(self) -> list[str]:
+        head = f"cluster: {self.cluster.distribution} {self.cluster.version}"
+        out = [f"{head}, lifecycle: {self.cluster.lifecycle}"]
+        out += [str(o) for o in self.outcomes]
+        out += [f"note: {n}" for n in self.notes]
+        return out
+
+
+def run_setup(
+    client: Elasticsearch, settings: Settings, *, dry_run: bool = False, overwrite: bool = False
+) -> SetupReport:
+    """Put what the files define (rendered for this cluster), following the version rules.
+
+    Raises SetupError for broken files or unknown policy names, and for a 4xx refusal of a put
+    (the message names the object). Transport errors and 429/5xx propagate as the client's own.
+    With `dry_run`, nothing is written: the report's `requests` are what would have been sent.
+    """
+    definitions = _definitions(settings)
+    cluster = detect(client, settings.lifecycle)
+    report = SetupReport(cluster, dry_run)
+    if cluster.lifecycle == "ism":
+        for name, body in definitions.policies.items():
+            missing = unsupported_ism_actions(body)
+            if missing:
+                report.notes.append(f"ISM has no equivalent for {name}: {', '.join(missing)}")
+    for desired in desired_objects(definitions, cluster, settings.lifecycle, _prefix(settings)):
+        outcome = plan_one(client, desired, overwrite=overwrite)
+        if outcome.request is not None and not dry_run:
+            _send(client, desired, outcome.request)
+        report.outcomes.append(outcome)
+        log.info(
+            "setup_object",
+            kind=desired.kind,
+            name=desired.name,
+            action=outcome.action,
+            dry_run=dry_run,
+        )
+    for conflict in report.conflicts:
+        report.notes.append(
+            f"{conflict.kind} {conflict.name}: same version {conflict.file_version} differs on the "
+            f"cluster ({'; '.join(conflict.differences[:5])}); use --overwrite to replace it"
+        )
+    return report
+
+
+def diff(client: Elasticsearch, settings: Settings) -> SetupReport:
+    """What differs between the files and the cluster (a dry run that records differences)."""
+    return run_setup(client, settings, dry_run=True, overwrite=False)
+
+
+def plan_one(client: Elasticsearch, desired: Desired, *, overwrite: bool) -> Outcome:
+    """Compare one object with the cluster's copy and decide what to do about it."""
+    current = fetch(client, desired)
+    if current is None:
+        return Outcome(
+            desired.kind, desired.name, "create", None, desired.version, (), _put(desired, None)
+        )
+    theirs, version, concurrency = current
+    differences = tuple(compare(normalize(desired.kind, desired.body), theirs))
+    if version is not None and (desired.version is None or version > desired.version):
+        return Outcome(
+            desired.kind, desired.name, "newer-on-cluster", version, desired.version, differences
+        )
+    if not differences:
+        return Outcome(desired.kind, desired.name, "unchanged", version, desired.version)
+    if version is None or desired.version is None or version < desired.version:
+        action: Action = "update"
+    elif overwrite:
+        action = "replace"
+    else:
+        return Outcome(desired.kind, desired.name, "conflict", version, desired.version, differences)
+    return Outcome(
+        desired.kind,
+        desired.name,
+        action,
+        version,
+        desired.version,
+        differences,
+        _put(desired, concurrency),
+    )
+
+
+def fetch(
+    client: Elasticsearch, desired: Desired
+) -> tuple[dict[str, Any], int | None, dict[str, Any] | None] | None:
+    """The cluster's copy, normalized, with its version (and ISM's concurrency parameters)."""
+    try:
+        answer = request(client, "GET", desired.path)
+    except NotFoundError:
+        return None
+    if desired.kind in ("component_template", "index_template"):
+        key = desired.kind + "s"
+        found = [t for t in answer.get(key, []) if t["name"] == desired.name]
+        if not found:
+            return None
+        body = found[0][desired.kind]
+        return normalize(desired.kind, body), _int(body.get("version")), None
+    if desired.kind == "ilm_policy":
+        entry = answer.get(desired.name)
+        if entry is None:
+            return None
+        policy = {"policy": entry.get("policy", {})}
+        version = _int(policy["policy"].get("_meta", {}).get("version"))
+        return normalize(desired.kind, policy), version, None
+    policy = answer.get("policy", {})
+    concurrency = {"if_seq_no": answer.get("_seq_no"), "if_primary_term": answer.get("_primary_term")}
+    version = ism_version(str(policy.get("description", "")))
+    return normalize(desired.kind, {"policy": policy}), version, concurrency
+
+
+def normalize(kind: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The parts of an object that matter, in one shape whether read from a file or a cluster."""
+    if kind == "component_template":
+        return {
+            "version": body.get("version"),
+            "_meta": body.get("_meta"),
+            "template": _template(body.get("template", {})),
+        }
+    if kind == "index_template":
+        return {
+            "version": body.get("version"),
+            "_meta": body.get("_meta"),
+            "index_patterns": list(body.get("index_patterns", [])),
+            "priority": body.get("priority", 0),
+            "composed_of": list(body.get("composed_of", [])),
+            "template": _template(body.get("template", {})),
+        }
+    if kind == "ilm_policy":
+        policy = body.get("policy", {})
+        phases = {}
+        for name, phase in policy.get("phases", {}).items():
+            actions = dict(phase.get("actions", {}))
+            if actions.get("delete") == {"delete_searchable_snapshot": True}:
+                actions["delete"] = {}
+            phases[name] = {"min_age": phase.get("min_age", "0ms"), "actions": actions}
+        return {"_meta": policy.get("_meta"), "phases": phases}
+    policy = body.get("policy", {})
+    states = [
+        {
+            "name": s.get("name"),
+            "actions": [{k: v for k, v in a.items() if k != "retry"} for a in s.get("actions", [])],
+            "transitions": s.get("transitions", []),
+        }
+        for s in policy.get("states", [])
+    ]
+    templates = [
+        {"index_patterns": t.get("index_patterns"), "priority": t.get("priority", 0)}
+        for t in policy.get("ism_template") or []
+    ]
+    return {
+        "description": policy.get("description"),
+        "default_state": policy.get("default_state"),
+        "states": states,
+        "ism_template": templates,
+    }
+
+
+def compare(ours: Any, theirs: Any, path: str = "$") -> list[str]:
+    """Differences as `path: file=… cluster=…` lines (values compared as strings at the leaves,
+    because clusters hand settings back as strings)."""
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        out: list[str] = []
+        for key in sorted(set(ours) | set(theirs)):
+            out += compare(ours.get(key), theirs.get(key), f"{path}.{key}")
+        return out
+    if isinstance(ours, list) and isinstance(theirs, list) and len(ours) == len(theirs):
+        out = []
+        for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+            out += compare(a, b, f"{path}[{i}]")
+        return out
+    if _leaf(ours) == _leaf(theirs):
+        return []
+    return [f"{path}: file={json.dumps(ours)} cluster={json.dumps(theirs)}"]
+
+
+def _leaf(value: Any) -> Any:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float | str):
+        return str(value)
+    if isinstance(value, list | dict):
+        return json.dumps(value, sort_keys=True)
+    return value
+
+
+def _template(template: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    settings = flatten_settings(template.get("settings"))
+    if settings:
+        out["settings"] = settings
+    if template.get("mappings"):
+        out["mappings"] = _mappings(template["mappings"])
+    if template.get("aliases"):
+        out["aliases"] = template["aliases"]
+    return out
+
+
+def _mappings(node: Any) -> Any:
+    if isinstance(node, dict):
+        cleaned = {k: _mappings(v) for k, v in node.items()}
+        if "properties" in cleaned and cleaned.get("type") == "object":
+            del cleaned["type"]
+        return cleaned
+    if isinstance(node, list):
+        return [_mappings(v) for v in node]
+    return node
+
+
+def _put(desired: Desired, concurrency: dict[str, Any] | None) -> PlannedRequest:
+    params = {k: v for k, v in (concurrency or {}).items() if v is not None}
+    return PlannedRequest("PUT", desired.path, desired.body, params)
+
+
+def _send(client: Elasticsearch, desired: Desired, planned: PlannedRequest) -> None:
+    try:
+        request(client, planned.method, planned.path, planned.body, planned.params or None)
+    except ApiError as exc:
+        if exc.meta.status == 429 or exc.meta.status >= 500:
+            raise
+        raise SetupError(
+            f"the cluster refused {desired.kind} {desired.name} "
+            f"({exc.meta.status} {exc.error}): {_reason(exc)}"
+        ) from exc
+
+
+def _reason(exc: ApiError) -> str:
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return str(body["error"].get("reason", exc.message))
+    return str(exc.message)
+
+
+def _definitions(settings: Settings) -> Definitions:
+    from indexer.admin.definitions import DefinitionError
+
+    lifecycle = settings.lifecycle
+    try:
+        definitions = load_definitions(lifecycle.templates_dir, lifecycle.policies_dir)
+    except DefinitionError as exc:
+        raise SetupError(str(exc)) from None
+    named = {lifecycle.default_policy, *lifecycle.namespace_policies.values()}
+    missing = sorted(named - set(definitions.policies))
+    if missing and lifecycle.mode != "off":
+        raise SetupError(
+            f"settings name policies with no file in {lifecycle.policies_dir}: {missing}"
+        )
+    if "logs" not in definitions.index_templates:
+        raise SetupError(f"{lifecycle.templates_dir}/index/logs.json is required (the base)")
+    return definitions
+
+
+def _prefix(settings: Settings) -> str:
+    return settings.routing.index_prefix
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
