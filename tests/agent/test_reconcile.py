@@ -1,0 +1,85 @@
+"""Reconcile: one input per valid app directory, removals only after the grace period."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import Clock, PodMaker
+
+from indexer.agent.reconcile import Reconciler
+from indexer.agent.render import file_name
+from indexer.agent.settings import AgentSettings
+
+
+def _inputs(settings: AgentSettings) -> list[str]:
+    return sorted(p.name for p in settings.inputs_dir.glob("*.yml"))
+
+
+def test_invalid_kubernetes_names_and_names_with_a_dollar_brace_get_no_input(
+    settings: AgentSettings, make_pod: PodMaker
+) -> None:
+    make_pod("prod", "web", "web-0")
+    for ns, app in [("prod", "Web"), ("prod", "a_b"), ("prod", "${env.HOME}"), ("Prod", "web")]:
+        (settings.logs_root / ns / app).mkdir(parents=True, exist_ok=True)
+    (settings.logs_root / "${x}").mkdir()
+    Reconciler(settings).reconcile()
+    assert _inputs(settings) == [file_name("prod", "web")]
+
+
+def test_an_input_outlives_its_app_directory_by_the_grace_period_only(
+    settings: AgentSettings, make_pod: PodMaker
+) -> None:
+    monotonic = Clock(100.0)
+    reconciler = Reconciler(settings.model_copy(update={"removal_grace_seconds": 60}), monotonic)
+    log_dir = make_pod("prod", "web", "web-0")
+    reconciler.reconcile()
+    app_dir = log_dir.parent.parent
+    for path in sorted(app_dir.rglob("*"), reverse=True):
+        path.rmdir()
+    app_dir.rmdir()
+    assert reconciler.reconcile().waiting == [("prod", "web")]
+    monotonic.advance(59)
+    reconciler.reconcile()
+    assert _inputs(settings) == [file_name("prod", "web")]
+    monotonic.advance(1)
+    assert reconciler.reconcile().removed == [("prod", "web")]
+    assert _inputs(settings) == []
+
+
+def test_an_app_that_comes_back_within_the_grace_period_keeps_its_input_untouched(
+    settings: AgentSettings, make_pod: PodMaker, tmp_path: Path
+) -> None:
+    monotonic = Clock(0.0)
+    reconciler = Reconciler(settings.model_copy(update={"removal_grace_seconds": 60}), monotonic)
+    make_pod("prod", "web", "web-0")
+    reconciler.reconcile()
+    path = settings.inputs_dir / file_name("prod", "web")
+    inode = path.stat().st_ino
+    (settings.logs_root / "prod" / "web").rename(tmp_path / "parked")
+    reconciler.reconcile()
+    monotonic.advance(30)
+    (tmp_path / "parked").rename(settings.logs_root / "prod" / "web")
+    reconciler.reconcile()
+    monotonic.advance(60)
+    outcome = reconciler.reconcile()
+    assert outcome.removed == [] and outcome.written == []
+    assert path.stat().st_ino == inode
+
+
+def test_files_in_inputs_d_that_are_not_ours_are_left_alone(
+    settings: AgentSettings, tmp_path: Path
+) -> None:
+    settings.inputs_dir.mkdir()
+    foreign = settings.inputs_dir / "system.yml"
+    foreign.write_text("- type: filestream\n  id: system\n")
+    Reconciler(settings).reconcile()
+    assert foreign.read_text() == "- type: filestream\n  id: system\n"
+
+
+def test_written_inputs_pass_filebeats_strict_permission_check(
+    settings: AgentSettings, make_pod: PodMaker
+) -> None:
+    make_pod("prod", "web", "web-0")
+    Reconciler(settings).reconcile()
+    info = (settings.inputs_dir / file_name("prod", "web")).stat()
+    assert info.st_uid == 0 and info.st_mode & 0o022 == 0 and info.st_mode & 0o777 == 0o644
