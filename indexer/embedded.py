@@ -95,7 +95,9 @@ def start_opensearch(port: int | None = None) -> ServerProcess:
     try:
         import osmem_server
     except ImportError:
-        raise EmbeddedUnavailable(f"the embedded ES-API server is missing: {INSTALL_HINT}") from None
+        raise EmbeddedUnavailable(
+            f"the embedded ES-API server is missing: {INSTALL_HINT}"
+        ) from None
     binary = osmem_server.resolve_binary()
     if not Path(binary).exists() and shutil.which(binary) is None:
         raise EmbeddedUnavailable(f"osmem-server binary not found at {binary}")
@@ -220,7 +222,9 @@ class CompatProxy:
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
-        threading.Thread(target=self._server.serve_forever, name="compat-proxy", daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, name="compat-proxy", daemon=True
+        ).start()
         return self
 
     @property

@@ -106,7 +106,10 @@ class IdentityResolver:
             pod = groups.get("pod")
             app = groups.get("app") or (app_from_pod(pod) if pod else None)
             identity = Identity(
-                namespace=groups["namespace"], app=app or "", pod=pod, container=groups.get("container")
+                namespace=groups["namespace"],
+                app=app or "",
+                pod=pod,
+                container=groups.get("container"),
             )
             if _valid(identity):
                 return identity

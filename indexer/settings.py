@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -227,16 +227,16 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
-    kafka: KafkaSettings = Field(default_factory=KafkaSettings)  # type: ignore[arg-type]
-    elasticsearch: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)  # type: ignore[arg-type]
-    batch: BatchSettings = Field(default_factory=BatchSettings)  # type: ignore[arg-type]
-    retry: RetrySettings = Field(default_factory=RetrySettings)  # type: ignore[arg-type]
-    routing: RoutingSettings = Field(default_factory=RoutingSettings)  # type: ignore[arg-type]
-    metrics: MetricsSettings = Field(default_factory=MetricsSettings)  # type: ignore[arg-type]
-    log: LogSettings = Field(default_factory=LogSettings)  # type: ignore[arg-type]
-    shutdown: ShutdownSettings = Field(default_factory=ShutdownSettings)  # type: ignore[arg-type]
-    agent: AgentSettings = Field(default_factory=AgentSettings)  # type: ignore[arg-type]
-    lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)  # type: ignore[arg-type]
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    elasticsearch: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)
+    batch: BatchSettings = Field(default_factory=BatchSettings)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    shutdown: ShutdownSettings = Field(default_factory=ShutdownSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+    lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -261,13 +261,15 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     """Resolve the settings from overrides, the environment, and an optional YAML file."""
     from pydantic import ValidationError
 
-    settings_cls = Settings
+    settings_cls: type[Settings] = Settings
     if config_file is not None:
         if not config_file.is_file():
             raise SettingsError(f"--config: {config_file} is not a readable file")
         # pydantic-settings reads the YAML path from the class config, so bind it to a subclass.
         config = SettingsConfigDict(**{**Settings.model_config, "yaml_file": config_file})
-        settings_cls = type("FileSettings", (Settings,), {"model_config": config})
+        settings_cls = cast(
+            "type[Settings]", type("FileSettings", (Settings,), {"model_config": config})
+        )
     try:
         return settings_cls(**overrides)
     except ValidationError as exc:

@@ -1,0 +1,109 @@
+"""Batch: documents gathered for one bulk request, with the messages that make them committable.
+
+A batch is sealed when it reaches its document count, its byte size, or its age. Each entry keeps
+its Kafka message, so the offsets a batch makes committable travel with it and are never
+recomputed elsewhere.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from indexer.settings import BatchSettings
+
+_sequence = itertools.count()
+
+Clock = Callable[[], float]
+
+
+@dataclass(eq=False)
+class Batch:
+    """NDJSON lines and the Kafka messages they came from, index-aligned.
+
+    `lines[i]` is the action and document of `messages[i]` (a confluent_kafka.Message).
+    """
+
+    created: float
+    seq: int = field(default_factory=lambda: next(_sequence))
+    lines: list[bytes] = field(default_factory=list)
+    messages: list[Any] = field(default_factory=list)
+    indices: dict[str, None] = field(default_factory=dict)
+    size: int = 0
+    deadletters: dict[int, str] = field(default_factory=dict)
+    """Positions whose line already is a dead letter (undecodable messages), with the reason."""
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def high_offsets(self) -> dict[tuple[str, int], int]:
+        """The highest offset per (topic, partition) in this batch."""
+        high: dict[tuple[str, int], int] = {}
+        for message in self.messages:
+            high[(message.topic(), message.partition())] = message.offset()
+        return high
+
+
+@dataclass(frozen=True)
+class BatchPolicy:
+    max_docs: int
+    max_bytes: int
+    max_age: float
+
+    @classmethod
+    def from_settings(cls, settings: BatchSettings) -> BatchPolicy:
+        return cls(settings.max_docs, settings.max_bytes, settings.max_age_seconds)
+
+
+class Batcher:
+    """Fills one open batch at a time. Not thread-safe: the poll loop alone uses it."""
+
+    def __init__(self, policy: BatchPolicy, clock: Clock) -> None:
+        self._policy = policy
+        self._clock = clock
+        self._open: Batch | None = None
+
+    def add(
+        self, message: Any, index: str, line: bytes, deadletter: str | None = None
+    ) -> Batch | None:
+        """Add one document; return the open batch if it had to be sealed to make room.
+
+        A document bigger than `max_bytes` travels alone rather than being refused.
+        """
+        batch = self._open
+        sealed = None
+        if batch is not None and self._full(batch, len(line)):
+            sealed, batch = batch, None
+        if batch is None:
+            batch = self._open = Batch(created=self._clock())
+        if deadletter is not None:
+            batch.deadletters[len(batch.lines)] = deadletter
+        batch.lines.append(line)
+        batch.messages.append(message)
+        batch.indices[index] = None
+        batch.size += len(line)
+        return sealed
+
+    def due(self) -> Batch | None:
+        """Seal and return the open batch if it is full or older than the age limit."""
+        batch = self._open
+        if batch is not None and (
+            self._full(batch, 0) or self._clock() - batch.created >= self._policy.max_age
+        ):
+            self._open = None
+            return batch
+        return None
+
+    def _full(self, batch: Batch, incoming: int) -> bool:
+        return (
+            len(batch.lines) >= self._policy.max_docs
+            or batch.size + incoming > self._policy.max_bytes
+            or batch.size >= self._policy.max_bytes
+        )
+
+    def flush(self) -> Batch | None:
+        """Seal and return the open batch, whatever its size."""
+        batch, self._open = self._open, None
+        return batch

@@ -1,0 +1,377 @@
+"""Bulk: write one batch to Elasticsearch and give every document exactly one outcome.
+
+`BulkWriter.write` returns only when each document of the batch is indexed, a duplicate, or
+dead-lettered (see `outcome.py` for the table), or raises: `Abandoned` when told to stop before
+that, `DeadLetterRejected` when even the dead-letter index refuses a document (then the fault is
+ours, not the data's, and nothing may be committed).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from elastic_transport import TransportError
+from elasticsearch import ApiError, Elasticsearch
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_when_event_set,
+    wait_random_exponential,
+)
+
+from indexer import metrics
+from indexer.batch import Batch
+from indexer.deadletter import deadletter_document
+from indexer.encode import encode
+from indexer.indices import IndexCreator, IndexRejected
+from indexer.outcome import Outcome, classify
+from indexer.settings import RetrySettings
+
+log = structlog.get_logger(__name__)
+
+FILTER_PATH = "errors,items.*.status,items.*.error.type,items.*.error.reason"
+LOG_EVERY_SECONDS = 5.0
+
+
+class Abandoned(Exception):
+    """The writer was stopped before the batch had its outcomes; nothing of it may be committed."""
+
+
+class DeadLetterRejected(Exception):
+    """The dead-letter index refused a document: stop, commit nothing, let an operator look."""
+
+
+class _ItemsToRetry(Exception):
+    """Some items answered 429/5xx; the attempt is repeated for those alone."""
+
+
+@dataclass
+class BulkResult:
+    """Outcome counts of one batch. indexed + duplicates + dead letters == documents."""
+
+    documents: int
+    indexed: int = 0
+    duplicates: int = 0
+    deadlettered: dict[str, int] = field(default_factory=dict)
+    retried_items: int = 0
+    requests: int = 0
+
+    @property
+    def deadlettered_total(self) -> int:
+        return sum(self.deadlettered.values())
+
+    def check(self) -> None:
+        settled = self.indexed + self.duplicates + self.deadlettered_total
+        if settled != self.documents:
+            raise AssertionError(f"{settled} outcomes for {self.documents} documents")
+
+
+@dataclass(frozen=True)
+class _Rejection:
+    position: int
+    error_type: str
+    reason: str
+    index: str
+
+
+def message_seconds(message: Any) -> float:
+    """The Kafka timestamp of a message in seconds (now, if the broker gave none)."""
+    kind, millis = message.timestamp()
+    return millis / 1000.0 if kind and millis > 0 else time.time()
+
+
+class BulkWriter:
+    """Writes batches; safe to call from several threads at once (one batch per call)."""
+
+    def __init__(
+        self,
+        client: Elasticsearch,
+        indices: IndexCreator,
+        retry: RetrySettings,
+        deadletter_index: Callable[[float], str],
+        stop: threading.Event,
+    ) -> None:
+        self._client = client
+        self._indices = indices
+        self._retry = retry
+        self._deadletter_index = deadletter_index
+        self._stop = stop
+        self._last_log = 0.0
+        self._log_lock = threading.Lock()
+
+    def write(self, batch: Batch) -> BulkResult:
+        result = BulkResult(documents=len(batch))
+        rejected = self._ensure_indices(batch)
+        positions = list(range(len(batch)))
+        rejections: list[_Rejection] = []
+        if rejected:
+            positions = [i for i in positions if _index_of(batch, i) not in rejected]
+            rejections = [
+                _Rejection(i, exc.error_type, exc.reason, exc.index)
+                for i in range(len(batch))
+                if (exc := rejected.get(_index_of(batch, i))) is not None
+            ]
+        rejections += self._send_all(
+            batch.lines, positions, result, "execute bulk request", batch.deadletters
+        )
+        if rejections:
+            self._deadletter(batch, rejections, result)
+        result.check()
+        return result
+
+    def request(self, body: bytes, documents: int) -> list[dict[str, Any]] | None:
+        """One bulk HTTP call. Returns the items, or None when Elasticsearch reported no errors."""
+        started = time.perf_counter()
+        try:
+            # The client passes ready NDJSON bytes through untouched; its stubs only know dicts.
+            response = self._client.bulk(operations=body, filter_path=FILTER_PATH)  # type: ignore[arg-type]
+        except (ApiError, TransportError):
+            metrics.BULK_REQUESTS.labels("error").inc()
+            raise
+        finally:
+            metrics.BULK_DURATION.observe(time.perf_counter() - started)
+        metrics.BULK_DOCS.observe(documents)
+        metrics.BULK_LAST_SUCCESS.set(time.time())
+        if not response.get("errors"):
+            metrics.BULK_REQUESTS.labels("ok").inc()
+            return None
+        metrics.BULK_REQUESTS.labels("partial").inc()
+        items: list[dict[str, Any]] = response.get("items", [])
+        if len(items) != documents:
+            raise _ItemsToRetry(f"bulk answered {len(items)} items for {documents} documents")
+        return items
+
+    def _ensure_indices(self, batch: Batch) -> dict[str, IndexRejected]:
+        rejected: dict[str, IndexRejected] = {}
+        for index in batch.indices:
+            try:
+                self._retrying("create index")(self._indices.ensure, index)
+            except IndexRejected as exc:
+                log.warning("index_rejected", index=index, error=exc.error_type, reason=exc.reason)
+                rejected[index] = exc
+        return rejected
+
+    def _send_all(
+        self,
+        lines: list[bytes],
+        positions: list[int],
+        result: BulkResult,
+        action: str,
+        deadletters: dict[int, str] | None = None,
+    ) -> list[_Rejection]:
+        """Send `positions` of `lines` until each has an outcome; return the rejected ones.
+
+        `deadletters` marks lines that are dead letters already: created, they count as dead
+        letters; refused, they raise DeadLetterRejected.
+        """
+        state = _SendState(chunks=[positions] if positions else [], deadletters=deadletters or {})
+        self._retrying(action)(self._send_round, lines, state, result)
+        return state.rejected
+
+    def _send_round(self, lines: list[bytes], state: _SendState, result: BulkResult) -> None:
+        """Send every pending chunk once.
+
+        A 413 halves the chunk on the spot. Items answered 429/5xx, and chunks not sent because a
+        request failed, stay pending for the next round, after a backoff. Each outcome is counted
+        once, when it arrives.
+        """
+        again: list[int] = []
+        try:
+            while state.chunks:
+                chunk = state.chunks[0]
+                try:
+                    items = self.request(b"".join([lines[i] for i in chunk]), len(chunk))
+                except ApiError as exc:
+                    if exc.status_code != 413:
+                        raise
+                    state.chunks[:1] = _halve(lines, chunk, state)
+                    continue
+                result.requests += 1
+                state.chunks.pop(0)
+                again += self._apply(lines, chunk, items, state, result)
+        finally:
+            if again:
+                state.chunks.append(again)
+        if again:
+            result.retried_items += len(again)
+            metrics.ITEMS_RETRIED.inc(len(again))
+            raise _ItemsToRetry(f"{len(again)} items answered 429/5xx")
+
+    def _apply(
+        self,
+        lines: list[bytes],
+        chunk: list[int],
+        items: list[dict[str, Any]] | None,
+        state: _SendState,
+        result: BulkResult,
+    ) -> list[int]:
+        """Count the outcome of each item; return the positions to send again."""
+        retry: list[int] = []
+        if items is None and not state.deadletters:  # errors=false: every item was created
+            result.indexed += len(chunk)
+            return retry
+        for position, item in zip(
+            chunk, items or [{"create": {"status": 201}}] * len(chunk), strict=True
+        ):
+            status, error = _status_and_error(item)
+            error_type = error.get("type") if error else None
+            outcome = classify(status, error_type)
+            reason = state.deadletters.get(position)
+            if reason is not None and outcome is not Outcome.RETRY:
+                _settle_deadletter(position, reason, outcome, error, result)
+            elif outcome is Outcome.INDEXED:
+                result.indexed += 1
+            elif outcome is Outcome.DUPLICATE:
+                result.duplicates += 1
+            elif outcome is Outcome.RETRY:
+                if error_type == "index_not_found_exception":
+                    self._recreate(_action_index(lines[position]))
+                retry.append(position)
+            else:
+                reason = str(error.get("reason", "")) if error else ""
+                state.rejected.append(
+                    _Rejection(
+                        position,
+                        str(error_type or f"http_{status}"),
+                        reason,
+                        _action_index(lines[position]),
+                    )
+                )
+        return retry
+
+    def _recreate(self, index: str) -> None:
+        self._indices.forget(index)
+        self._retrying("re-create index")(self._indices.ensure, index)
+
+    def _deadletter(self, batch: Batch, rejections: list[_Rejection], result: BulkResult) -> None:
+        lines: list[bytes] = []
+        for rejection in rejections:
+            message = batch.messages[rejection.position]
+            seconds = message_seconds(message)
+            index = self._deadletter_index(seconds)
+            self._retrying("create dead-letter index")(self._indices.ensure, index)
+            document = deadletter_document(
+                value=message.value(),
+                topic=message.topic(),
+                partition=message.partition(),
+                offset=message.offset(),
+                kafka_seconds=seconds,
+                error_type=rejection.error_type,
+                reason=rejection.reason,
+                target_index=rejection.index,
+            )
+            lines.append(
+                encode(index, message.topic(), message.partition(), message.offset(), document)
+            )
+        written = BulkResult(documents=len(lines))
+        refused = self._send_all(lines, list(range(len(lines))), written, "write dead letters")
+        if refused:
+            first = refused[0]
+            raise DeadLetterRejected(
+                f"the dead-letter index {first.index} refused a document: "
+                f"{first.error_type}: {first.reason}"
+            )
+        for rejection in rejections:
+            result.deadlettered[rejection.error_type] = (
+                result.deadlettered.get(rejection.error_type, 0) + 1
+            )
+        result.retried_items += written.retried_items
+
+    def _retrying(self, action: str) -> Retrying:
+        return Retrying(
+            retry=retry_if_exception(_retryable),
+            wait=wait_random_exponential(
+                multiplier=self._retry.initial_backoff_seconds,
+                max=self._retry.max_backoff_seconds,
+            ),
+            stop=stop_when_event_set(self._stop),
+            sleep=self._sleep,
+            before_sleep=lambda state: self._log_retry(action, state),
+            retry_error_callback=_abandon,
+        )
+
+    def _sleep(self, seconds: float) -> None:
+        self._stop.wait(seconds)  # returns early when the writer is stopped
+
+    def _log_retry(self, action: str, state: RetryCallState) -> None:
+        now = time.monotonic()
+        with self._log_lock:
+            if now - self._last_log < LOG_EVERY_SECONDS:
+                return
+            self._last_log = now
+        error = state.outcome.exception() if state.outcome else None
+        log.warning(
+            "retrying",
+            action=action,
+            attempt=state.attempt_number,
+            error=f"{type(error).__name__}: {error}"[:500],
+        )
+
+
+@dataclass
+class _SendState:
+    chunks: list[list[int]]
+    deadletters: dict[int, str]
+    rejected: list[_Rejection] = field(default_factory=list)
+
+
+def _settle_deadletter(
+    position: int,
+    reason: str,
+    outcome: Outcome,
+    error: dict[str, Any] | None,
+    result: BulkResult,
+) -> None:
+    if outcome is Outcome.REJECTED:
+        detail = f"{error.get('type')}: {error.get('reason')}" if error else "no reason given"
+        raise DeadLetterRejected(f"the dead-letter index refused line {position}: {detail}")
+    if outcome is Outcome.DUPLICATE:
+        result.duplicates += 1
+    else:
+        result.deadlettered[reason] = result.deadlettered.get(reason, 0) + 1
+
+
+def _halve(lines: list[bytes], chunk: list[int], state: _SendState) -> list[list[int]]:
+    if len(chunk) > 1:
+        half = len(chunk) // 2
+        return [chunk[:half], chunk[half:]]
+    state.rejected.append(
+        _Rejection(
+            chunk[0],
+            "request_entity_too_large",
+            "the document alone exceeds the cluster's http.max_content_length",
+            _action_index(lines[chunk[0]]),
+        )
+    )
+    return []
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, _ItemsToRetry | TransportError):
+        return True
+    return isinstance(exc, ApiError) and exc.status_code != 413
+
+
+def _abandon(state: RetryCallState) -> None:
+    raise Abandoned(f"stopped after {state.attempt_number} attempts")
+
+
+def _status_and_error(item: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
+    body = next(iter(item.values()))
+    return int(body.get("status", 0)), body.get("error")
+
+
+def _index_of(batch: Batch, position: int) -> str:
+    return _action_index(batch.lines[position])
+
+
+def _action_index(line: bytes) -> str:
+    # Our own action lines: {"create":{"_index":"NAME","_id":...
+    start = line.index(b'"_index":"') + 10
+    return line[start : line.index(b'"', start)].decode()

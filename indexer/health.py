@@ -1,0 +1,82 @@
+"""Health: `/metrics`, `/healthz` (liveness) and `/readyz` (readiness) on one HTTP port.
+
+Liveness proves the poll loop is turning; a stuck loop gets the pod restarted. Readiness says the
+consumer joined its group and Elasticsearch answers: a replica that cannot write is taken out of
+rotation without being killed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+
+@dataclass
+class Health:
+    liveness_timeout: float
+    joined: bool = False
+    elasticsearch_ok: bool = False
+    setup_ok: bool = True
+    _beat: float = field(default_factory=time.monotonic)
+
+    def beat(self) -> None:
+        self._beat = time.monotonic()
+
+    def live(self) -> tuple[bool, str]:
+        age = time.monotonic() - self._beat
+        if age > self.liveness_timeout:
+            return False, f"poll loop has not turned for {age:.0f} s"
+        return True, "ok"
+
+    def ready(self) -> tuple[bool, str]:
+        problems = [
+            text
+            for ok, text in (
+                (self.joined, "not yet joined the consumer group"),
+                (self.elasticsearch_ok, "Elasticsearch is not answering"),
+                (self.setup_ok, "templates and policies are not applied"),
+            )
+            if not ok
+        ]
+        return (not problems, "; ".join(problems) or "ok")
+
+
+class HealthServer:
+    """Serves the endpoints from a daemon thread. `port` is the bound port (useful with 0)."""
+
+    def __init__(self, health: Health, host: str, port: int) -> None:
+        checks = {"/healthz": health.live, "/readyz": health.ready}
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                if path == "/metrics":
+                    self._send(200, generate_latest(), CONTENT_TYPE_LATEST)
+                elif path in checks:
+                    ok, text = checks[path]()
+                    self._send(200 if ok else 503, text.encode() + b"\n", "text/plain")
+                else:
+                    self._send(404, b"not found\n", "text/plain")
+
+            def _send(self, status: int, body: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self.port = int(self._server.server_address[1])
+        threading.Thread(target=self._server.serve_forever, name="health", daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,37 @@
+"""structlog setup: JSON lines in production, readable lines on a terminal.
+
+Every record carries an ISO-8601 UTC timestamp, the level and the event name; context bound with
+`structlog.contextvars` (for example the consumer's group) travels along.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+from indexer.settings import LogSettings
+
+
+def configure_logging(settings: LogSettings) -> None:
+    level = getattr(logging, settings.level.upper())
+    as_json = settings.format == "json" or (settings.format == "auto" and not sys.stderr.isatty())
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer()
+        if as_json
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.StackInfoRenderer(),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )

@@ -1,0 +1,365 @@
+"""The pipeline: the one place that knows the order of the stages.
+
+    consume → decode → route → encode → batch → (writer threads) bulk → commit
+
+The poll loop (one thread) consumes, transforms and batches; sealed batches go to a small pool of
+writer threads; finished batches come back to the poll loop, which alone stores offsets. When the
+writers are all busy or the memory budget is spent, the loop pauses its partitions and keeps
+polling, so the group never sees a stalled member.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+from indexer import metrics
+from indexer.batch import Batch, Batcher, BatchPolicy
+from indexer.bulk import BulkResult, BulkWriter, message_seconds
+from indexer.commit import OffsetTracker
+from indexer.consume import forget_lag
+from indexer.deadletter import deadletter_document
+from indexer.decode import DecodeError, decode
+from indexer.encode import encode
+from indexer.health import Health
+from indexer.route import Router
+from indexer.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+RESUME_FRACTION = 0.5  # hysteresis: resume only once buffered bytes fall below half the budget
+
+
+class PipelineFailed(Exception):
+    """The pipeline stopped on an error retrying cannot fix; offsets past it were not committed."""
+
+
+@dataclass(frozen=True)
+class _Finished:
+    batch: Batch
+    result: BulkResult | None
+    error: BaseException | None
+
+
+class Writers:
+    """A fixed pool of daemon threads, each writing one batch at a time.
+
+    Daemon threads: a request hanging at shutdown must not keep the process alive once the
+    drain timeout has passed (its batch is simply not committed).
+    """
+
+    def __init__(self, count: int, write: Callable[[Batch], BulkResult]) -> None:
+        self._write = write
+        self._todo: queue.SimpleQueue[Batch] = queue.SimpleQueue()
+        self.finished: queue.SimpleQueue[_Finished] = queue.SimpleQueue()
+        for n in range(count):
+            threading.Thread(target=self._work, name=f"bulk-writer-{n}", daemon=True).start()
+
+    def submit(self, batch: Batch) -> None:
+        self._todo.put(batch)
+
+    def _work(self) -> None:
+        while True:
+            batch = self._todo.get()
+            metrics.BULK_IN_FLIGHT.inc()
+            try:
+                self.finished.put(_Finished(batch, self._write(batch), None))
+            except BaseException as exc:
+                self.finished.put(_Finished(batch, None, exc))
+            finally:
+                metrics.BULK_IN_FLIGHT.dec()
+
+
+class Pipeline:
+    """Runs until `stop()` is called (from a signal handler, say) or a fatal error.
+
+    `run()` returns after a drain: every batch finished within the drain timeout has its offsets
+    committed; anything else is left uncommitted and will be consumed again (its documents carry
+    the same ids, so Elasticsearch keeps one copy).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        consumer: Consumer,
+        writer: BulkWriter,
+        router: Router,
+        health: Health,
+        writer_stop: threading.Event,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._consumer = consumer
+        self._router = router
+        self._health = health
+        self._writer_stop = writer_stop
+        self._clock = clock
+        self._batcher = Batcher(BatchPolicy.from_settings(settings.batch), clock)
+        self._tracker = OffsetTracker()
+        self._writers = Writers(settings.batch.max_in_flight, writer.write)
+        self._sealed: deque[Batch] = deque()
+        self._in_flight = 0
+        self._buffered = 0
+        self._paused_since: float | None = None
+        self._stopping = threading.Event()
+        self._failure: BaseException | None = None
+
+    def stop(self) -> None:
+        """Ask the loop to drain and return. Safe from signal handlers and other threads."""
+        self._stopping.set()
+
+    def run(self) -> None:
+        """Consume until stopped. Raises PipelineFailed after a fatal error (once drained)."""
+        kafka = self._settings.kafka
+        self._consumer.subscribe(
+            kafka.subscription,
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+        log.info("consuming", subscription=kafka.subscription, group=kafka.group_id)
+        try:
+            while not self._stopping.is_set():
+                self._turn()
+        finally:
+            self._shutdown()
+        if self._failure is not None:
+            raise PipelineFailed(str(self._failure)) from self._failure
+
+    # The loop ------------------------------------------------------------------------------
+
+    def _turn(self) -> None:
+        self._health.beat()
+        self._collect(block=False)
+        self._dispatch()
+        self._apply_backpressure()
+        kafka = self._settings.kafka
+        messages = self._consumer.consume(kafka.consume_batch, kafka.poll_timeout_seconds)
+        if messages:
+            self._take(messages)
+        sealed = self._batcher.due()
+        if sealed is not None:
+            self._seal(sealed)
+        self._dispatch()
+
+    def _take(self, messages: list[Any]) -> None:
+        """Decode, route and encode each message into the open batch. The hot path."""
+        add = self._batcher.add
+        route = self._router.route
+        taken = 0
+        for message in messages:
+            if message.error() is not None:
+                self._on_message_error(message.error())
+                continue
+            taken += 1
+            topic, partition, offset = message.topic(), message.partition(), message.offset()
+            seconds = message_seconds(message)
+            try:
+                event = decode(message.value())
+            except DecodeError as exc:
+                index = self._router.deadletter_index(seconds)
+                document = deadletter_document(
+                    value=message.value(),
+                    topic=topic,
+                    partition=partition,
+                    offset=offset,
+                    kafka_seconds=seconds,
+                    error_type=exc.kind,
+                    reason=exc.reason,
+                )
+                sealed = add(
+                    message, index, encode(index, topic, partition, offset, document), exc.kind
+                )
+            else:
+                index = route(event, seconds)
+                sealed = add(message, index, encode(index, topic, partition, offset, event))
+            if sealed is not None:
+                self._seal(sealed)
+        metrics.EVENTS_CONSUMED.inc(taken)
+        self._sync_router_counters()
+
+    def _seal(self, batch: Batch) -> None:
+        self._tracker.register(batch)
+        self._sealed.append(batch)
+        self._buffered += batch.size
+        metrics.BUFFERED_BYTES.set(self._buffered)
+
+    def _dispatch(self, limit: int | None = None) -> None:
+        limit = self._settings.batch.max_in_flight if limit is None else limit
+        while self._sealed and self._in_flight < limit:
+            self._writers.submit(self._sealed.popleft())
+            self._in_flight += 1
+
+    def _collect(self, block: bool, timeout: float = 0.0) -> None:
+        """Take finished batches; store the offsets they make committable."""
+        finished = self._writers.finished
+        try:
+            item = finished.get(timeout=timeout) if block else finished.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            self._finish(item)
+            try:
+                item = finished.get_nowait()
+            except queue.Empty:
+                return
+
+    def _finish(self, item: _Finished) -> None:
+        self._in_flight -= 1
+        self._buffered -= item.batch.size
+        metrics.BUFFERED_BYTES.set(self._buffered)
+        if item.result is None:
+            self._fail(item.error)
+            return
+        self._health.elasticsearch_ok = True
+        _count(item.result)
+        moved = self._tracker.finish(item.batch)
+        if moved:
+            self._store(moved)
+
+    def _store(self, moved: dict[tuple[str, int], int]) -> None:
+        offsets = [TopicPartition(topic, p, offset) for (topic, p), offset in moved.items()]
+        try:
+            self._consumer.store_offsets(offsets=offsets)
+        except KafkaException as exc:
+            # A partition revoked meanwhile cannot take an offset; its new owner re-reads it.
+            log.info("offsets_not_stored", error=str(exc))
+
+    def _fail(self, error: BaseException | None) -> None:
+        from indexer.bulk import Abandoned
+
+        if isinstance(error, Abandoned):
+            return
+        if self._failure is None:
+            self._failure = error
+            log.error("pipeline_failed", error=f"{type(error).__name__}: {error}")
+        self._stopping.set()
+
+    def _apply_backpressure(self) -> None:
+        budget = self._settings.batch.max_buffered_bytes
+        full = bool(self._sealed) or self._buffered >= budget
+        if full and self._paused_since is None:
+            self._set_paused(True)
+        elif (
+            not full
+            and self._paused_since is not None
+            and self._buffered < budget * RESUME_FRACTION
+        ):
+            self._set_paused(False)
+
+    def _set_paused(self, paused: bool) -> None:
+        assignment = self._consumer.assignment()
+        if paused:
+            if assignment:
+                self._consumer.pause(assignment)
+            self._paused_since = self._clock()
+        else:
+            if assignment:
+                self._consumer.resume(assignment)
+            if self._paused_since is not None:
+                metrics.PAUSED_SECONDS.inc(self._clock() - self._paused_since)
+            self._paused_since = None
+        metrics.PAUSED.set(1 if paused else 0)
+
+    def _on_message_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            raise KafkaException(error)
+        log.warning("kafka_error", error=str(error))
+
+    def _sync_router_counters(self) -> None:
+        unmatched, redated = self._router.take_counters()
+        if unmatched:
+            metrics.EVENTS_UNMATCHED.inc(unmatched)
+        if redated:
+            metrics.EVENTS_REDATED.inc(redated)
+
+    # Rebalances and shutdown -----------------------------------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        metrics.REBALANCES.labels("assign").inc()
+        if self._paused_since is not None and partitions:
+            consumer.pause(partitions)
+        self._health.joined = True
+        metrics.ASSIGNED_PARTITIONS.set(len(consumer.assignment()))
+        log.info("partitions_assigned", partitions=_names(partitions))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Finish the revoked partitions' work within the drain timeout and commit it."""
+        metrics.REBALANCES.labels("revoke").inc()
+        revoked = [(tp.topic, tp.partition) for tp in partitions]
+        drained = self._drain(revoked)
+        committed = self._commit()
+        self._tracker.forget(revoked)
+        forget_lag(partitions)
+        metrics.ASSIGNED_PARTITIONS.set(max(0, len(consumer.assignment()) - len(partitions)))
+        log.info(
+            "partitions_revoked",
+            partitions=_names(partitions),
+            drained=drained,
+            committed=committed,
+        )
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        metrics.REBALANCES.labels("lost").inc()
+        self._tracker.forget([(tp.topic, tp.partition) for tp in partitions])
+        forget_lag(partitions)
+        log.warning("partitions_lost", partitions=_names(partitions))
+
+    def _drain(self, partitions: list[tuple[str, int]] | None) -> bool:
+        """Send everything buffered and wait for the batches touching `partitions` (or all).
+
+        True when they all finished within the drain timeout.
+        """
+        sealed = self._batcher.flush()
+        if sealed is not None:
+            self._seal(sealed)
+        deadline = self._clock() + self._settings.shutdown.drain_timeout_seconds
+        while self._tracker.unfinished(partitions) and self._failure is None:
+            self._dispatch(limit=len(self._sealed) + self._in_flight)
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                return False
+            self._health.beat()
+            self._collect(block=True, timeout=min(remaining, 0.5))
+        return self._failure is None
+
+    def _commit(self) -> bool:
+        """Synchronously commit every stored offset (revoked partitions are still assigned
+        while their callback runs, so theirs are included)."""
+        try:
+            self._consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            if exc.args and exc.args[0].code() == KafkaError._NO_OFFSET:
+                return True
+            log.warning("commit_failed", error=str(exc))
+            return False
+        return True
+
+    def _shutdown(self) -> None:
+        log.info("draining", in_flight=self._in_flight, sealed=len(self._sealed))
+        drained = self._drain(None) if self._failure is None else False
+        self._writer_stop.set()  # abandon what is still retrying: it stays uncommitted
+        self._collect(block=False)
+        committed = self._commit()
+        self._consumer.close()
+        log.info("stopped", drained=drained, committed=committed)
+
+
+def _count(result: BulkResult) -> None:
+    metrics.EVENTS_INDEXED.inc(result.indexed)
+    if result.duplicates:
+        metrics.EVENTS_DUPLICATE.inc(result.duplicates)
+    for reason, count in result.deadlettered.items():
+        metrics.EVENTS_DEADLETTERED.labels(reason).inc(count)
+
+
+def _names(partitions: list[TopicPartition]) -> list[str]:
+    return [f"{tp.topic}[{tp.partition}]" for tp in partitions]

@@ -1,0 +1,172 @@
+"""Route: decide each event's daily index and add the Kubernetes fields its path implies.
+
+Index names:
+    <prefix>-<namespace>_<app>-<yyyy.MM.dd>   events whose path matched a layout
+    <prefix>-unmatched-<yyyy.MM.dd>          events whose path matched none (or had none)
+    <prefix>-deadletter-<yyyy.MM.dd>         messages that could not be indexed (see deadletter.py)
+
+Kubernetes names never contain `_`, so `a-b`/`c` and `a`/`b-c` cannot meet in one index, and the
+unmatched and dead-letter indices (no `_`) can never be a namespace's.
+
+The day is the UTC date of the event's own `@timestamp`. An event without a usable one, or stamped
+beyond the configured bounds, goes to the day of its Kafka timestamp: that keeps routing a pure
+function of the message, so a re-delivered event always meets its first copy (same index, same id).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from indexer.identity import Identity, IdentityResolver
+from indexer.settings import RoutingSettings
+
+_DAY_SECONDS = 86400
+
+
+def day_of_epoch(seconds: float) -> str:
+    return time.strftime("%Y.%m.%d", time.gmtime(seconds))
+
+
+def deadletter_index(prefix: str, seconds: float) -> str:
+    """The dead-letter index for a message with this Kafka timestamp."""
+    return f"{prefix}-deadletter-{day_of_epoch(seconds)}"
+
+
+class DayResolver:
+    """Finds the index day of an event. Caches per calendar day, so the common case is a slice,
+    a dictionary hit and three integer parses."""
+
+    def __init__(self, max_past: timedelta, max_future: timedelta) -> None:
+        self._max_past = max_past.total_seconds()
+        self._max_future = max_future.total_seconds()
+        self._days: dict[str, tuple[str, int] | None] = {}
+        self._ingest_days: dict[int, str] = {}
+        self.redated = 0
+
+    def day(self, stamp: object, ingest_seconds: float) -> str:
+        """`yyyy.MM.dd` of `stamp` in UTC, or of `ingest_seconds` when `stamp` is unusable."""
+        parsed = self._parse(stamp)
+        if parsed is not None and (
+            ingest_seconds - self._max_past <= parsed[1] <= ingest_seconds + self._max_future
+        ):
+            return parsed[0]
+        self.redated += 1
+        return self.ingest_day(ingest_seconds)
+
+    def ingest_day(self, seconds: float) -> str:
+        key = int(seconds // _DAY_SECONDS)
+        name = self._ingest_days.get(key)
+        if name is None:
+            name = self._ingest_days[key] = day_of_epoch(seconds)
+        return name
+
+    def _parse(self, stamp: object) -> tuple[str, float] | None:
+        if type(stamp) is not str:
+            return None
+        # Filebeat writes `2023-11-20T14:37:56.612Z`; anything else takes the slow, general path.
+        if len(stamp) >= 20 and stamp[-1] == "Z" and stamp[10] == "T" and stamp[13] == ":":
+            try:
+                day = self._days[stamp[:10]]
+            except KeyError:
+                day = self._parse_day(stamp[:10])
+            if day is not None and stamp[16] == ":":
+                try:
+                    clock = int(stamp[11:13]) * 3600 + int(stamp[14:16]) * 60 + int(stamp[17:19])
+                except ValueError:
+                    return None
+                return day[0], day[1] + clock
+        seconds = _parse_iso(stamp)
+        return None if seconds is None else (day_of_epoch(seconds), seconds)
+
+    def _parse_day(self, date: str) -> tuple[str, int] | None:
+        try:
+            start = datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=UTC)
+        except ValueError:
+            parsed = None
+        else:
+            parsed = (start.strftime("%Y.%m.%d"), int(start.timestamp()))
+        if len(self._days) > 4096:
+            self._days.clear()
+        self._days[date] = parsed
+        return parsed
+
+
+def _parse_iso(stamp: str) -> float | None:
+    try:
+        parsed = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+class Router:
+    """Routes and enriches events. One per pipeline; not thread-safe (it caches)."""
+
+    def __init__(self, settings: RoutingSettings) -> None:
+        self._prefix = settings.index_prefix
+        self._identities = IdentityResolver(settings.layouts)
+        self._days = DayResolver(settings.max_past, settings.max_future)
+        self._index_base: dict[Identity, str] = {}
+        self.unmatched = 0
+
+    def take_counters(self) -> tuple[int, int]:
+        """Events routed as unmatched and by ingestion date since the last call."""
+        counts = (self.unmatched, self._days.redated)
+        self.unmatched = self._days.redated = 0
+        return counts
+
+    def route(self, event: dict[str, Any], ingest_seconds: float) -> str:
+        """The index for `event`; adds `kubernetes.*` and `service.name` when the path tells."""
+        day = self._days.day(event.get("@timestamp"), ingest_seconds)
+        identity = self._identity(event)
+        if identity is None:
+            self.unmatched += 1
+            return f"{self._prefix}-unmatched-{day}"
+        _enrich(event, identity)
+        base = self._index_base.get(identity)
+        if base is None:
+            base = self._index_base[identity] = (
+                f"{self._prefix}-{identity.namespace}_{identity.app}-"
+            )
+        return base + day
+
+    def _identity(self, event: dict[str, Any]) -> Identity | None:
+        log = event.get("log")
+        if type(log) is not dict:
+            return None
+        file = log.get("file")
+        if type(file) is not dict:
+            return None
+        path = file.get("path")
+        if type(path) is not str:
+            return None
+        return self._identities.resolve(path)
+
+    def deadletter_index(self, ingest_seconds: float) -> str:
+        return f"{self._prefix}-deadletter-{self._days.ingest_day(ingest_seconds)}"
+
+
+def _enrich(event: dict[str, Any], identity: Identity) -> None:
+    kubernetes = event.get("kubernetes")
+    if type(kubernetes) is not dict:
+        # A non-object value here would make the document unindexable next to ours; keep it.
+        kubernetes = {} if kubernetes is None else {"original": kubernetes}
+        event["kubernetes"] = kubernetes
+    kubernetes["namespace"] = identity.namespace
+    if identity.pod is not None:
+        _sub(kubernetes, "pod")["name"] = identity.pod
+    if identity.container is not None:
+        _sub(kubernetes, "container")["name"] = identity.container
+    _sub(event, "service")["name"] = identity.app
+
+
+def _sub(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    child = parent.get(key)
+    if type(child) is not dict:
+        child = {} if child is None else {"original": child}
+        parent[key] = child
+    return child
