@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     from indexer.agent.cli import register as register_agent
 
     register_agent(commands)
+    from indexer.admin.commands import register as register_admin
+
+    register_admin(commands)
     # subcommands registered by other modules
     return parser
 

@@ -88,7 +88,7 @@ def run_setup(
     (the message names the object). Transport errors and 429/5xx propagate as the client's own.
     With `dry_run`, nothing is written: the report's `requests` are what would have been sent.
     """
-    definitions = _definitions(settings)
+    definitions = load_checked_definitions(settings)
     cluster = detect(client, settings.lifecycle)
     report = SetupReport(cluster, dry_run)
     if cluster.lifecycle == "ism":
@@ -141,7 +141,9 @@ def plan_one(client: Elasticsearch, desired: Desired, *, overwrite: bool) -> Out
     elif overwrite:
         action = "replace"
     else:
-        return Outcome(desired.kind, desired.name, "conflict", version, desired.version, differences)
+        return Outcome(
+            desired.kind, desired.name, "conflict", version, desired.version, differences
+        )
     return Outcome(
         desired.kind,
         desired.name,
@@ -176,7 +178,10 @@ def fetch(
         version = _int(policy["policy"].get("_meta", {}).get("version"))
         return normalize(desired.kind, policy), version, None
     policy = answer.get("policy", {})
-    concurrency = {"if_seq_no": answer.get("_seq_no"), "if_primary_term": answer.get("_primary_term")}
+    concurrency = {
+        "if_seq_no": answer.get("_seq_no"),
+        "if_primary_term": answer.get("_primary_term"),
+    }
     version = ism_version(str(policy.get("description", "")))
     return normalize(desired.kind, {"policy": policy}), version, concurrency
 
@@ -303,7 +308,8 @@ def _reason(exc: ApiError) -> str:
     return str(exc.message)
 
 
-def _definitions(settings: Settings) -> Definitions:
+def load_checked_definitions(settings: Settings) -> Definitions:
+    """The files, validated, checked against the policy names the settings use."""
     from indexer.admin.definitions import DefinitionError
 
     lifecycle = settings.lifecycle

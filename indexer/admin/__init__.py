@@ -1,0 +1,1 @@
+"""Templates and lifecycle as code: setup, per-namespace retention, shard budget, sweeper."""

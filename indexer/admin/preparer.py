@@ -1,0 +1,223 @@
+"""Prepare each index on first sight: namespace template, shard budget, explicit creation.
+
+The writer calls `ensure(index)` (or `prepare(index, namespace)`) the first time it meets an
+index name, never per event, and writes to the name it gets back:
+
+- the namespace's own index template is put first when its policy is not the default one
+  (`<prefix>-ns-<namespace>`, priority 150; replicas racing put the same body, and
+  `create=true` makes the loser's request a no-op);
+- an app index that does not exist yet is created only if the cluster keeps `shard_reserve`
+  shards free afterwards; otherwise the app's documents go to the namespace's shared daily index
+  (`<prefix>-<namespace>__shared-YYYY.MM.DD`; documents keep their `service.name`);
+- once an app went to the shared index on a day, it stays there that day (checked on the
+  cluster when the shared index holds any of its documents), so a re-delivered event meets its
+  first copy.
+
+Errors: `PrepareRejected` (an `IndexRejected`) when the cluster refuses an index for a reason
+retrying cannot fix: dead-letter that index's documents. `ShardBudgetExhausted` (a
+`TransportError`) when not even the shared index fits: retry later, nothing is lost.
+`elasticsearch.ConnectionError` and `ApiError` 429/5xx propagate as they are: retry.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import structlog
+from elastic_transport import TransportError
+from elasticsearch import ApiError, Elasticsearch
+
+from indexer.admin import metrics
+from indexer.admin.budget import ShardBudget, is_shard_limit_error, shards_of_new_index
+from indexer.admin.cluster import ClusterInfo, detect, request
+from indexer.admin.definitions import Definitions
+from indexer.admin.naming import parse_index, shared_index
+from indexer.admin.render import namespace_template
+from indexer.admin.setup import SetupError, load_checked_definitions, plan_one
+from indexer.indices import IndexRejected
+from indexer.settings import Settings
+
+log = structlog.get_logger()
+
+
+class PrepareRejected(IndexRejected):
+    """The cluster refused the index (or its template) for good: dead-letter its documents."""
+
+
+class ShardBudgetExhausted(TransportError):
+    """Not even the namespace's shared index fits in the cluster's shards: retry later."""
+
+
+class IndexPreparer:
+    """Thread-safe. Network calls happen only for names not seen before (or forgotten)."""
+
+    def __init__(
+        self,
+        client: Elasticsearch,
+        settings: Settings,
+        *,
+        cluster: ClusterInfo | None = None,
+        definitions: Definitions | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._settings = settings
+        self._lifecycle = settings.lifecycle
+        self._prefix = settings.routing.index_prefix
+        self._cluster = cluster
+        self._definitions = definitions
+        self._budget = ShardBudget(client, settings.lifecycle.headroom_ttl_seconds, clock)
+        self._lock = threading.RLock()
+        self._targets: dict[str, str] = {}
+        self._namespaces: set[str] = set()
+
+    def ensure(self, index: str) -> str:
+        """The core's contract: make sure a writable index exists for `index`; return its name."""
+        parsed = parse_index(self._prefix, index)
+        return self.prepare(index, parsed.namespace if parsed else None)
+
+    def prepare(self, index: str, namespace: str | None) -> str:
+        """The index to write `index`'s documents to, created if needed (see the module doc)."""
+        with self._lock:
+            target = self._targets.get(index)
+            if target is None:
+                target = self._targets[index] = self._prepare(index, namespace)
+            return target
+
+    def forget(self, index: str) -> None:
+        """Forget an index that turned out to be gone (deleted by lifecycle, say)."""
+        with self._lock:
+            for name, target in list(self._targets.items()):
+                if index in (name, target):
+                    del self._targets[name]
+
+    def _prepare(self, index: str, namespace: str | None) -> str:
+        parsed = parse_index(self._prefix, index)
+        if namespace is not None:
+            self._ensure_namespace_template(namespace)
+        if parsed is None or parsed.kind != "app" or namespace is None:
+            self._create(index)
+            return index
+        if self._exists(index):
+            metrics.INDICES_PREPARED.labels("existing").inc()
+            return index
+        shared = shared_index(self._prefix, namespace, parsed.day.strftime("%Y.%m.%d"))
+        if parsed.app is not None and self._already_shared(shared, parsed.app):
+            return shared
+        cost = shards_of_new_index(self._definitions_(), index)
+        if self._budget.free() - cost >= self._lifecycle.shard_reserve:
+            try:
+                self._create(index, cost)
+                return index
+            except ShardBudgetExhausted:
+                pass  # another writer took the last shards first: fall back like below
+        return self._fall_back(index, namespace, shared)
+
+    def _fall_back(self, index: str, namespace: str, shared: str) -> str:
+        metrics.SHARD_BUDGET_FALLBACK.labels(namespace).inc()
+        log.warning(
+            "shard_budget_fallback",
+            index=index,
+            shared_index=shared,
+            headroom=self._budget.free(),
+            reserve=self._lifecycle.shard_reserve,
+        )
+        if not self._exists(shared):
+            self._create(shared, shards_of_new_index(self._definitions_(), shared))
+        metrics.INDICES_PREPARED.labels("shared").inc()
+        return shared
+
+    def _create(self, index: str, cost: int | None = None) -> None:
+        try:
+            request(self._client, "PUT", f"/{index}")
+        except ApiError as exc:
+            error_type = _error_type(exc)
+            if error_type == "resource_already_exists_exception":
+                metrics.INDICES_PREPARED.labels("existing").inc()
+                return
+            if exc.meta.status == 429 or exc.meta.status >= 500:
+                raise
+            if is_shard_limit_error(exc):
+                self._budget.invalidate()
+                raise ShardBudgetExhausted(f"creating index {index}: {_reason(exc)}") from exc
+            raise PrepareRejected(index, error_type, _reason(exc)) from exc
+        self._budget.charge(
+            cost if cost is not None else shards_of_new_index(self._definitions_(), index)
+        )
+        metrics.INDICES_PREPARED.labels("created").inc()
+        log.info("index_created", index=index)
+
+    def _exists(self, index: str) -> bool:
+        return bool(self._client.indices.exists(index=index))
+
+    def _already_shared(self, shared: str, app: str) -> bool:
+        if not self._exists(shared):
+            return False
+        answer = request(
+            self._client,
+            "POST",
+            f"/{shared}/_count",
+            {"query": {"term": {"service.name": app}}},
+        )
+        return int(answer.get("count", 0)) > 0
+
+    def _ensure_namespace_template(self, namespace: str) -> None:
+        if namespace in self._namespaces:
+            return
+        policy = self._lifecycle.policy_for_namespace(namespace)
+        if (
+            policy is not None
+            and policy != self._lifecycle.default_policy
+            and self._lifecycle.mode != "off"
+        ):
+            self._put_namespace_template(namespace, policy)
+        self._namespaces.add(namespace)
+
+    def _put_namespace_template(self, namespace: str, policy: str) -> None:
+        desired = namespace_template(
+            self._definitions_(), self._cluster_(), self._prefix, namespace, policy
+        )
+        outcome = plan_one(self._client, desired, overwrite=False)
+        if outcome.request is None:
+            log.info("namespace_template", name=desired.name, action=outcome.action)
+            return
+        params = {"create": "true"} if outcome.action == "create" else None
+        try:
+            request(self._client, "PUT", desired.path, desired.body, params)
+        except ApiError as exc:
+            if exc.meta.status == 429 or exc.meta.status >= 500:
+                raise
+            if "already exists" in _reason(exc):
+                return  # another replica put it between our GET and PUT
+            raise PrepareRejected(desired.name, _error_type(exc), _reason(exc)) from exc
+        metrics.NAMESPACE_TEMPLATES.inc()
+        log.info("namespace_template", name=desired.name, action=outcome.action, policy=policy)
+
+    def _definitions_(self) -> Definitions:
+        if self._definitions is None:
+            try:
+                self._definitions = load_checked_definitions(self._settings)
+            except SetupError as exc:
+                raise PrepareRejected("(templates)", "definitions_invalid", str(exc)) from exc
+        return self._definitions
+
+    def _cluster_(self) -> ClusterInfo:
+        if self._cluster is None:
+            self._cluster = detect(self._client, self._lifecycle)
+        return self._cluster
+
+
+def _error_type(exc: ApiError) -> str:
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return str(body["error"].get("type", "unknown"))
+    return str(exc.error or "unknown")
+
+
+def _reason(exc: ApiError) -> str:
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return str(body["error"].get("reason", exc.message))
+    return str(exc.message)
