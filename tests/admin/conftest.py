@@ -1,0 +1,62 @@
+"""Helpers for the admin tests: settings pointing at a test server, a client, a fake cluster."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from indexer.embedded import CompatProxy, Reply
+from indexer.settings import Settings
+
+
+def make_settings(url: str, **lifecycle: Any) -> Settings:
+    return Settings(elasticsearch={"hosts": [url]}, lifecycle={"mode": "sweeper", **lifecycle})  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def client(es_url: str) -> Iterator[Elasticsearch]:
+    es = Elasticsearch(es_url, request_timeout=10)
+    yield es
+    es.close()
+
+
+ES_ROOT = {
+    "name": "es-1",
+    "cluster_name": "prod",
+    "version": {"number": "8.15.0", "build_flavor": "default"},
+    "tagline": "You Know, for Search",
+}
+OS_ROOT = {
+    "name": "os-1",
+    "cluster_name": "prod",
+    "version": {"distribution": "opensearch", "number": "2.17.0"},
+    "tagline": "The OpenSearch Project: https://opensearch.org/",
+}
+
+
+def fake_cluster(root: dict[str, Any]) -> Callable[[str, str, bytes], Reply]:
+    """A fault rule that answers everything itself, like an empty cluster with ILM or ISM."""
+
+    def answer(method: str, path: str, body: bytes) -> Reply:
+        if path == "/":
+            return Reply(200, json.dumps(root).encode())
+        if method == "GET" and path in ("/_ilm/status", "/_plugins/_ism/policies"):
+            return Reply(200, b'{"operation_mode": "RUNNING", "policies": []}')
+        if method == "GET":
+            return Reply(404, b'{"error": {"type": "resource_not_found_exception"}, "status": 404}')
+        return Reply(200, b'{"acknowledged": true}')
+
+    return answer
+
+
+def sent(proxy: CompatProxy, method: str | None = None) -> list[tuple[str, str, Any]]:
+    """The recorded requests as (method, path, parsed body)."""
+    return [
+        (r.method, r.path, json.loads(r.body) if r.body else None)
+        for r in proxy.requests
+        if method is None or r.method == method
+    ]
