@@ -118,9 +118,12 @@ class _Run:
 
     def one(self, path: Path) -> None:
         older = generations(path)
-        if self.settings.compress:
-            self.report.compress += [g.path for g in older if not g.compressed]
         reference = self.slot if self.slot is not None else self.now()
+        if self.settings.compress:
+            # Only generations of earlier runs: filebeat has had a whole cycle to finish them.
+            self.report.compress += [
+                g.path for g in older if not g.compressed and g.rotated_at < reference
+            ]
         last = older[0].rotated_at if older else self.state.first_seen.get(str(path), reference)
         if not older:
             self.seen[str(path)] = last
