@@ -163,6 +163,13 @@ def fetch(
         answer = request(client, "GET", desired.path)
     except NotFoundError:
         return None
+    except ApiError as exc:
+        if exc.meta.status == 429 or exc.meta.status >= 500:
+            raise
+        raise SetupError(
+            f"the cluster refused reading {desired.kind} {desired.name} "
+            f"({exc.meta.status} {exc.error}): {_reason(exc)}"
+        ) from exc
     if desired.kind in ("component_template", "index_template"):
         key = desired.kind + "s"
         found = [t for t in answer.get(key, []) if t["name"] == desired.name]
