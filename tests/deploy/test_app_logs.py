@@ -1,0 +1,182 @@
+"""Issue 8: the s6 base image and the pod template put app logs where the agent and the indexer
+expect them, and the agent's filebeat input reads them but not s6-log's own files."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from deploy_checks import (
+    DEPLOY,
+    Container,
+    containers,
+    dockerfile_stages,
+    environment,
+    find,
+    render,
+    schema_problems,
+)
+
+from indexer.identity import Identity, IdentityResolver
+from indexer.settings import Settings
+
+APP_BASE = DEPLOY / "app-base"
+S6_RC = APP_BASE / "rootfs" / "etc" / "s6-overlay" / "s6-rc.d"
+SAMPLE_POD = "ticker-7d4b9c8f6-x2x7q"
+# What s6-log leaves in its logdir besides `current` (a TAI64N archive name, and an unfinished one).
+S6_LOG_OWN_FILES = ("@400000006553f1a20b1c2d3e.s", "@400000006553f1a20b1c2d3e.u", "lock", "state")
+
+
+@pytest.fixture(scope="module")
+def sample() -> list[dict[str, Any]]:
+    return render(APP_BASE / "sample")
+
+
+def app_container(docs: list[dict[str, Any]]) -> Container:
+    (container,) = [c for c in containers(docs) if c.spec["name"] == "app"]
+    return container
+
+
+def node_path(docs: list[dict[str, Any]], pod_name: str, file: str) -> str:
+    """The node path of `file` written in /var/log/app by the sample pod called `pod_name`,
+    computed as the kubelet does: subPathExpr expanded with the container's env."""
+    container = app_container(docs)
+    (mount,) = [m for m in container.spec["volumeMounts"] if m["mountPath"] == "/var/log/app"]
+    volumes = {v["name"]: v for v in container.pod_spec["volumes"]}
+    host_root = volumes[mount["name"]]["hostPath"]["path"]
+    labels = container.workload["spec"]["template"]["metadata"]["labels"]
+    namespace = container.workload["metadata"]["namespace"]
+    downward = {
+        "metadata.namespace": namespace,
+        "metadata.name": pod_name,
+        **{f"metadata.labels['{k}']": v for k, v in labels.items()},
+    }
+    values = {}
+    for entry in container.spec["env"]:
+        values[entry["name"]] = downward[entry["valueFrom"]["fieldRef"]["fieldPath"]]
+    sub = re.sub(r"\$\((\w+)\)", lambda m: values[m.group(1)], mount["subPathExpr"])
+    return f"{host_root}/{sub}/{file}"
+
+
+def test_the_sample_app_renders_and_validates_like_the_other_manifests(
+    sample: list[dict[str, Any]],
+) -> None:
+    assert schema_problems(sample) == []
+    assert find(sample, "Deployment", "ticker")
+
+
+def test_the_pod_template_mounts_the_node_log_tree_with_downward_api_names(
+    sample: list[dict[str, Any]],
+) -> None:
+    container = app_container(sample)
+    (mount,) = [m for m in container.spec["volumeMounts"] if m["name"] == "app-logs"]
+    assert mount["mountPath"] == "/var/log/app"
+    assert mount["subPathExpr"] == "$(POD_NAMESPACE)/$(APP_NAME)/$(POD_NAME)/log"
+    assert not mount.get("readOnly")
+    env = environment(container, sample)
+    assert env.sources["POD_NAMESPACE"] == "field:metadata.namespace"
+    assert env.sources["APP_NAME"] == "field:metadata.labels['app.kubernetes.io/name']"
+    assert env.sources["POD_NAME"] == "field:metadata.name"
+    volumes = {v["name"]: v for v in container.pod_spec["volumes"]}
+    assert volumes["app-logs"]["hostPath"]["path"] == str(Settings().agent.logs_root)
+
+
+def test_the_path_a_sample_pod_writes_resolves_to_its_namespace_app_and_pod(
+    sample: list[dict[str, Any]],
+) -> None:
+    resolver = IdentityResolver(Settings().routing.layouts)
+    for file in ("current", *S6_LOG_OWN_FILES):
+        path = node_path(sample, SAMPLE_POD, file)
+        assert path == f"/data/logs/demo/ticker/{SAMPLE_POD}/log/{file}"
+        assert resolver.resolve(path) == Identity("demo", "ticker", SAMPLE_POD, None)
+
+
+def test_the_agents_input_for_the_app_reads_current_but_not_s6_logs_own_files(
+    sample: list[dict[str, Any]],
+) -> None:
+    from indexer.agent.render import covers, input_for
+
+    settings = Settings().agent
+    rendered = input_for(settings, "demo", "ticker")
+    assert covers(rendered, node_path(sample, SAMPLE_POD, "current"))
+    for file in S6_LOG_OWN_FILES:
+        assert not covers(rendered, node_path(sample, SAMPLE_POD, file)), file
+    other_app = node_path(sample, SAMPLE_POD, "current").replace("/ticker/", "/other/")
+    assert not covers(rendered, other_app)
+
+
+def test_the_base_image_pins_s6_overlay_by_version_and_verifies_each_archives_sha256() -> None:
+    text = (APP_BASE / "Dockerfile").read_text()
+    stages = dockerfile_stages(text)
+    assert len(stages) >= 2
+    args = dict(
+        rest.split("=", 1)
+        for stage in stages
+        for keyword, rest in stage.instructions
+        if keyword == "ARG" and "=" in rest
+    )
+    assert re.fullmatch(r"3\.\d+\.\d+\.\d+", args["S6_OVERLAY_VERSION"])
+    for arch in ("NOARCH", "X86_64", "AARCH64"):
+        assert re.fullmatch(r"[0-9a-f]{64}", args[f"S6_OVERLAY_{arch}_SHA256"]), arch
+    assert "releases/download/v${S6_OVERLAY_VERSION}" in text
+    assert "s6-overlay-noarch.tar.xz" in text
+    assert "s6-overlay-${arch}.tar.xz" in text
+    checks = re.findall(r'echo "\$\{(\w+)\}  (\S+)" \| sha256sum -c -', text)
+    assert checks == [
+        ("S6_OVERLAY_NOARCH_SHA256", "s6-overlay-noarch.tar.xz"),
+        ("sum", "s6-overlay-${arch}.tar.xz"),
+    ]
+    # extraction only after both checks
+    assert text.index("sha256sum -c") < text.index("tar -C /s6-root")
+    final = stages[-1]
+    assert [rest for keyword, rest in final.instructions if keyword == "ENTRYPOINT"] == [
+        '["/init"]'
+    ]
+    assert not [rest for keyword, rest in final.instructions if keyword == "RUN" and "curl" in rest]
+
+
+def read(service: str, name: str) -> str:
+    return (S6_RC / service / name).read_text().strip()
+
+
+def test_the_app_and_its_s6_log_logger_form_a_named_pipeline_started_by_the_user_bundle() -> None:
+    assert read("app", "type") == "longrun"
+    assert read("app-log", "type") == "longrun"
+    assert read("app-log-prepare", "type") == "oneshot"
+    assert read("app", "producer-for") == "app-log"
+    assert read("app-log", "consumer-for") == "app"
+    pipeline = read("app-log", "pipeline-name")
+    assert (S6_RC / "user" / "contents.d" / pipeline).is_file()
+    assert (S6_RC / "app-log" / "dependencies.d" / "app-log-prepare").is_file()
+    for service in ("app", "app-log", "app-log-prepare"):
+        assert (S6_RC / service / "dependencies.d" / "base").is_file(), service
+    up = Path(str(APP_BASE / "rootfs") + read("app-log-prepare", "up"))
+    for script in (S6_RC / "app" / "run", S6_RC / "app-log" / "run", up):
+        assert os.access(script, os.X_OK), f"{script} must be executable"
+
+
+def test_the_logger_rotates_by_size_and_count_timestamps_lines_and_writes_var_log_app() -> None:
+    run = read("app-log", "run")
+    (command,) = [line for line in run.splitlines() if line.startswith("exec ")]
+    words = command.replace('"', "").split()
+    script = words[words.index("s6-log") + 1 :]
+    assert script[-1] == "/var/log/app"
+    assert any(re.fullmatch(r"n(\d+|\$\{APP_LOG_KEEP:-\d+\})", w) for w in script)
+    assert any(re.fullmatch(r"s(\d+|\$\{APP_LOG_SIZE:-\d+\})", w) for w in script)
+    assert "T" in script
+    assert "s6-setuidgid applog" in command
+    assert "s6-setuidgid app " in read("app", "run")
+    prepare = (
+        APP_BASE / "rootfs" / "etc" / "s6-overlay" / "scripts" / "app-log-prepare"
+    ).read_text()
+    assert "chown applog:applog /var/log/app" in prepare
+
+
+def test_the_sample_app_logs_a_line_a_second_from_an_executable_app_run() -> None:
+    run = APP_BASE / "sample" / "app" / "run"
+    assert os.access(run, os.X_OK)
+    assert "sleep 1" in run.read_text()
+    assert (APP_BASE / "sample" / "Dockerfile").read_text().count("FROM ${BASE_IMAGE}") == 1
