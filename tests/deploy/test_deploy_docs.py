@@ -47,3 +47,19 @@ def test_the_cpu_figure_is_given_as_the_design_target_until_benchmarks_exist() -
     assert "6.5 µs" in text
     assert "0.07 core per 10 000 events/s" in text
     assert "docs/benchmarks.md" in text
+
+
+def test_the_application_guide_matches_the_component_and_the_base_image() -> None:
+    text = (REPO / "docs" / "application-logging.md").read_text()
+    component = (REPO / "deploy" / "components" / "app-logs" / "pod-logs.yaml").read_text()
+    dockerfile = (REPO / "deploy" / "app-base" / "Dockerfile").read_text()
+    assert "subPathExpr: $(POD_NAMESPACE)/$(APP_NAME)/$(POD_NAME)/log" in component
+    assert "subPathExpr: $(POD_NAMESPACE)/$(APP_NAME)/$(POD_NAME)/log" in text
+    version = re.search(r"ARG S6_OVERLAY_VERSION=(\S+)", dockerfile)
+    assert version and f"s6-overlay** {version.group(1)}" in text
+    for default in re.findall(r"(APP_LOG_\w+)=(\d+)", dockerfile):
+        assert f"`{default[0]}`" in text, default
+    assert "`kubectl logs <pod>` **no longer shows the app's output**" in text
+    for field in ("service.name", "kubernetes.namespace", "kubernetes.pod.name"):
+        assert field in text
+        assert field.rsplit(".", 1)[0].split(".")[0] in (REPO / "indexer" / "route.py").read_text()
