@@ -1,0 +1,188 @@
+"""The index preparer against osmem: per-namespace templates on first sight, explicit creation,
+and the shard budget's shared fallback (osmem does not enforce the limit, so the tests observe
+the requests the preparer sends, or inject Elasticsearch's refusal through the proxy)."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from indexer.admin import metrics
+from indexer.admin.naming import parse_index, shared_index
+from indexer.admin.preparer import IndexPreparer, ShardBudgetExhausted
+from indexer.admin.setup import run_setup
+from indexer.embedded import CompatProxy, Reply
+
+from .conftest import make_settings, sent
+
+SHARD_LIMIT = {
+    "error": {
+        "root_cause": [
+            {
+                "type": "validation_exception",
+                "reason": "Validation Failed: 1: this "
+                "action would add [2] shards, but this cluster currently has [1000]/[1000] "
+                "maximum normal shards open;",
+            }
+        ],
+        "type": "validation_exception",
+        "reason": "Validation Failed: 1: this action would add [2] shards, but this cluster "
+        "currently has [1000]/[1000] maximum normal shards open;",
+    },
+    "status": 400,
+}
+
+
+def test_a_namespace_with_its_own_policy_gets_a_template_before_its_first_index(
+    client: Elasticsearch, es_url: str, es_proxy: CompatProxy
+) -> None:
+    settings = make_settings(es_url, namespace_policies={"pay*": "logs-30d"})
+    run_setup(client, settings)
+    es_proxy.requests.clear()
+    preparer = IndexPreparer(client, settings)
+    assert preparer.ensure("logs-payments_api-2026.11.26") == "logs-payments_api-2026.11.26"
+    puts = [p for m, p, _ in sent(es_proxy, "PUT")]
+    assert puts == [
+        "/_index_template/logs-ns-payments?create=true",
+        "/logs-payments_api-2026.11.26",
+    ]
+    stored = client.indices.get_index_template(name="logs-ns-payments")["index_templates"][0]
+    template = stored["index_template"]
+    assert template["index_patterns"] == ["logs-payments_*"]
+    assert template["priority"] == 150
+    assert template["_meta"]["lifecycle_policy"] == "logs-30d"
+    mapping = client.indices.get_mapping(index="logs-payments_api-2026.11.26")
+    labels = mapping["logs-payments_api-2026.11.26"]["mappings"]["properties"]["kubernetes"]
+    assert labels["properties"]["labels"]["type"] == "flat_object"
+
+    es_proxy.requests.clear()
+    preparer.ensure("logs-payments_web-2026.11.26")  # same namespace: template not put again
+    assert [p for m, p, _ in sent(es_proxy, "PUT")] == ["/logs-payments_web-2026.11.26"]
+
+
+def test_a_namespace_on_the_default_policy_gets_no_template_of_its_own(
+    client: Elasticsearch, es_url: str, es_proxy: CompatProxy
+) -> None:
+    settings = make_settings(es_url, namespace_policies={"pay*": "logs-30d", "dev": "logs-7d"})
+    run_setup(client, settings)
+    es_proxy.requests.clear()
+    IndexPreparer(client, settings).ensure("logs-dev_api-2026.11.26")
+    assert [p for m, p, _ in sent(es_proxy, "PUT")] == ["/logs-dev_api-2026.11.26"]
+
+
+def test_replicas_racing_on_a_new_namespace_and_index_all_succeed(
+    client: Elasticsearch, es_url: str
+) -> None:
+    settings = make_settings(es_url, namespace_policies={"pay*": "logs-30d"})
+    run_setup(client, settings)
+    preparers = [IndexPreparer(client, settings) for _ in range(6)]
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    def prepare(p: IndexPreparer) -> None:
+        try:
+            results.append(p.ensure("logs-payments_api-2026.11.26"))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=prepare, args=(p,)) for p in preparers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert results == ["logs-payments_api-2026.11.26"] * 6
+
+
+def test_an_existing_index_is_used_without_creating_anything(
+    client: Elasticsearch, es_url: str, es_proxy: CompatProxy
+) -> None:
+    settings = make_settings(es_url, shard_reserve=10**6)  # even with no headroom at all
+    run_setup(client, settings)
+    client.indices.create(index="logs-shop_cart-2026.11.26")
+    es_proxy.requests.clear()
+    assert IndexPreparer(client, settings).ensure("logs-shop_cart-2026.11.26") == (
+        "logs-shop_cart-2026.11.26"
+    )
+    assert sent(es_proxy, "PUT") == []
+
+
+def test_below_the_shard_reserve_a_new_app_goes_to_the_namespace_shared_index(
+    client: Elasticsearch, es_url: str, es_proxy: CompatProxy
+) -> None:
+    settings = make_settings(es_url, shard_reserve=4)
+    run_setup(client, settings)
+    client.cluster.put_settings(persistent={"cluster.max_shards_per_node": 7})
+    before = metrics.SHARD_BUDGET_FALLBACK.labels("shop")._value.get()
+    preparer = IndexPreparer(client, settings)
+    # 7 allowed, 0 open: a 2-shard index leaves 5 >= 4.
+    assert preparer.ensure("logs-shop_cart-2026.11.26") == "logs-shop_cart-2026.11.26"
+    es_proxy.requests.clear()
+    # 2 open now: another would leave 3 < 4, so the app shares the namespace's index.
+    shared = "logs-shop__shared-2026.11.26"
+    assert preparer.ensure("logs-shop_web-2026.11.26") == shared
+    assert preparer.ensure("logs-shop_db-2026.11.26") == shared
+    assert [p for m, p, _ in sent(es_proxy, "PUT")] == [f"/{shared}"]
+    assert metrics.SHARD_BUDGET_FALLBACK.labels("shop")._value.get() == before + 2
+    assert metrics.SHARD_HEADROOM._value.get() == 3  # 7 - cart (2) - shared (2)
+    assert not client.indices.exists(index="logs-shop_web-2026.11.26")
+
+    client.index(index=shared, document={"service": {"name": "web"}}, refresh=True)
+    # Another replica (fresh cache) keeps a shared app on the shared index that day.
+    assert IndexPreparer(client, settings).ensure("logs-shop_web-2026.11.26") == shared
+
+
+def test_the_clusters_shard_limit_refusal_sends_the_app_to_the_shared_index(
+    client: Elasticsearch, es_url: str, es_proxy: CompatProxy
+) -> None:
+    settings = make_settings(es_url)
+    run_setup(client, settings)
+    es_proxy.fault = lambda method, path, body: (
+        Reply(400, json.dumps(SHARD_LIMIT).encode())
+        if method == "PUT" and path == "/logs-shop_cart-2026.11.26"
+        else None
+    )
+    assert IndexPreparer(client, settings).ensure("logs-shop_cart-2026.11.26") == (
+        "logs-shop__shared-2026.11.26"
+    )
+    assert client.indices.exists(index="logs-shop__shared-2026.11.26")
+
+
+def test_when_not_even_the_shared_index_fits_the_writer_is_told_to_retry(
+    client: Elasticsearch, es_url: str, es_proxy: CompatProxy
+) -> None:
+    settings = make_settings(es_url)
+    run_setup(client, settings)
+    es_proxy.fault = lambda method, path, body: (
+        Reply(400, json.dumps(SHARD_LIMIT).encode())
+        if method == "PUT" and path.startswith("/logs-shop")
+        else None
+    )
+    preparer = IndexPreparer(client, settings)
+    with pytest.raises(ShardBudgetExhausted, match="maximum normal shards open"):
+        preparer.ensure("logs-shop_cart-2026.11.26")
+    es_proxy.fault = None  # shards freed: the next attempt succeeds
+    assert preparer.ensure("logs-shop_cart-2026.11.26") == "logs-shop_cart-2026.11.26"
+
+
+def test_dead_letter_and_unmatched_indices_are_always_created_as_named(
+    client: Elasticsearch, es_url: str
+) -> None:
+    settings = make_settings(es_url, shard_reserve=10**6)
+    run_setup(client, settings)
+    preparer = IndexPreparer(client, settings)
+    for name in ("logs-deadletter-2026.11.26", "logs-unmatched-2026.11.26"):
+        assert preparer.ensure(name) == name
+        assert client.indices.exists(index=name)
+
+
+def test_the_shared_index_name_can_never_be_an_apps() -> None:
+    name = shared_index("logs", "shop", "2026.11.26")
+    owned = parse_index("logs", name)
+    assert owned is not None and owned.kind == "shared" and owned.namespace == "shop"
+    app = parse_index("logs", "logs-shop_shared-2026.11.26")
+    assert app is not None and app.kind == "app" and app.app == "shared"
+    assert parse_index("logs", "logs-shop_.x-2026.11.26") is None
