@@ -124,12 +124,14 @@ class Recorded:
 
 @dataclass(frozen=True)
 class Reply:
-    """A response a fault rule sends instead of forwarding (status, JSON body, optional delay)."""
+    """What a fault rule does with a request: answer it itself (status and JSON body), reset the
+    connection, or (`forward=True`) pass it on after `delay` seconds."""
 
-    status: int
+    status: int = 200
     body: bytes = b"{}"
     delay: float = 0.0
     reset: bool = False
+    forward: bool = False
 
 
 FaultRule = Callable[[str, str, bytes], Reply | None]
@@ -164,7 +166,9 @@ class CompatProxy:
                 body = self.rfile.read(length) if length else b""
                 proxy.requests.append(Recorded(self.command, self.path, body))
                 rule = proxy.fault(self.command, self.path, body) if proxy.fault else None
-                if rule is not None:
+                if rule is not None and rule.forward:
+                    time.sleep(rule.delay)
+                elif rule is not None:
                     self._reply(rule)
                     return
                 headers = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import signal
 import threading
+from dataclasses import dataclass
 from types import FrameType
 
 import structlog
@@ -23,9 +24,21 @@ from indexer.settings import Settings
 log = structlog.get_logger(__name__)
 
 
-def run_indexer(settings: Settings) -> int:
-    """Run until a signal (exit 0 after draining) or a fatal error (exit 1)."""
-    configure_logging(settings.log)
+@dataclass
+class Indexer:
+    """Every long-lived part of a running indexer, wired from settings."""
+
+    pipeline: Pipeline
+    health: Health
+    server: HealthServer
+    client: Elasticsearch
+
+    def close(self) -> None:
+        self.server.close()
+        self.client.close()
+
+
+def build_indexer(settings: Settings) -> Indexer:
     health = Health(liveness_timeout=settings.metrics.liveness_timeout_seconds)
     server = HealthServer(health, settings.metrics.host, settings.metrics.port)
     client = create_client(settings.elasticsearch)
@@ -46,15 +59,24 @@ def run_indexer(settings: Settings) -> int:
         health,
         writer_stop,
     )
-    _stop_on_signals(pipeline)
-    log.info("started", metrics_port=server.port, elasticsearch=settings.elasticsearch.hosts)
+    return Indexer(pipeline, health, server, client)
+
+
+def run_indexer(settings: Settings) -> int:
+    """Run until a signal (exit 0 after draining) or a fatal error (exit 1)."""
+    configure_logging(settings.log)
+    indexer = build_indexer(settings)
+    _stop_on_signals(indexer.pipeline)
+    log.info(
+        "started", metrics_port=indexer.server.port, elasticsearch=settings.elasticsearch.hosts
+    )
     try:
-        pipeline.run()
+        indexer.pipeline.run()
     except PipelineFailed as exc:
         log.error("exiting", reason=str(exc))
         return 1
     finally:
-        server.close()
+        indexer.close()
     return 0
 
 

@@ -106,10 +106,16 @@ class IndexerProcess:
 
     def metric(self, name: str) -> float:
         """Sum of a metric's samples from /metrics (0 when absent)."""
+        import urllib.error
         import urllib.request
 
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as r:
-            text = r.read().decode()
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                text = response.read().decode()
+        except urllib.error.URLError:
+            assert self.proc is not None and self.proc.poll() is None, "the indexer exited"
+            return 0.0  # not listening yet
         return sum(
             float(line.rsplit(" ", 1)[1])
             for line in text.splitlines()

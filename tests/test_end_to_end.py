@@ -3,10 +3,14 @@ in the right index, with the right Kubernetes fields."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from indexer.embedded import CompatProxy, ServerProcess
+from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from indexer.embedded import CompatProxy, Reply, ServerProcess
 from indexer.sample import sources, stream
 from tests.support import (
     IndexerProcess,
@@ -50,3 +54,85 @@ def test_ten_thousand_events_over_three_partitions_are_each_indexed_once_in_thei
         assert source["service"]["name"] == app
         assert source["message"] == event["message"]
         assert source["agent"] == event["agent"]
+
+
+def _setup(kafka: ServerProcess, partitions: int, events: int) -> tuple[str, dict[str, bytes]]:
+    bootstrap = f"127.0.0.1:{kafka.port}"
+    create_topic(bootstrap, "filebeat-apps", partitions)
+    values = [value for _, value in stream(sources(2, 3, 2), events, DAY1, days=2)]
+    return bootstrap, produce(bootstrap, "filebeat-apps", values, partitions=partitions)
+
+
+def _slow_bulks(seconds: float) -> Callable[[str, str, bytes], Reply | None]:
+    def rule(method: str, path: str, body: bytes) -> Reply | None:
+        return Reply(forward=True, delay=seconds) if "_bulk" in path else None
+
+    return rule
+
+
+def test_replaying_the_topic_from_the_beginning_stores_nothing_twice(
+    kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
+) -> None:
+    bootstrap, produced = _setup(kafka, partitions=3, events=3000)
+    env = indexer_env(bootstrap, es_proxy.url)
+    first = IndexerProcess(env, tmp_path / "first.log").start()
+    wait_for(lambda: count(es_proxy.url) >= len(produced), 60, "first pass indexed")
+    assert first.stop() == 0
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    reset = [TopicPartition("filebeat-apps", p, 0) for p in range(3)]
+    admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions("log-indexer", reset)])[
+        "log-indexer"
+    ].result(10)
+
+    second = IndexerProcess(env, tmp_path / "second.log").start()
+    wait_for(
+        lambda: second.metric("indexer_events_duplicate_total") >= len(produced),
+        60,
+        "the replay to reach the end",
+    )
+    assert second.metric("indexer_events_indexed_total") == 0
+    assert second.stop() == 0
+    assert documents(es_proxy.url).keys() == produced.keys()
+
+
+def test_kill_9_while_bulks_are_in_flight_then_restart_indexes_everything_exactly_once(
+    kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
+) -> None:
+    bootstrap, produced = _setup(kafka, partitions=3, events=6000)
+    env = indexer_env(bootstrap, es_proxy.url, INDEXER_BATCH__MAX_DOCS="300")
+    es_proxy.fault = _slow_bulks(0.3)
+    victim = IndexerProcess(env, tmp_path / "victim.log").start()
+    wait_for(lambda: count(es_proxy.url) >= 1500, 60, "a third indexed")
+    victim.kill()
+    assert count(es_proxy.url) < len(produced)
+
+    es_proxy.fault = None
+    survivor = IndexerProcess(env, tmp_path / "survivor.log").start()
+    wait_for(lambda: count(es_proxy.url) >= len(produced), 60, "the rest indexed")
+    assert survivor.stop() == 0
+    assert documents(es_proxy.url).keys() == produced.keys()
+
+
+def test_two_indexers_share_the_partitions_and_one_stopping_midway_loses_and_duplicates_nothing(
+    kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
+) -> None:
+    bootstrap, produced = _setup(kafka, partitions=4, events=6000)
+    env = indexer_env(bootstrap, es_proxy.url, INDEXER_BATCH__MAX_DOCS="200")
+    es_proxy.fault = _slow_bulks(0.2)
+    first = IndexerProcess(env, tmp_path / "first.log").start()
+    second = IndexerProcess(env, tmp_path / "second.log").start()
+
+    def both_assigned() -> bool:
+        return all(
+            any(line.get("event") == "partitions_assigned" and line["partitions"] for line in p.log_lines())
+            for p in (first, second)
+        )
+
+    wait_for(both_assigned, 30, "both members to get partitions")
+    wait_for(lambda: count(es_proxy.url) >= 2000, 60, "a third indexed")
+    assert second.stop() == 0
+    es_proxy.fault = None
+    wait_for(lambda: count(es_proxy.url) >= len(produced), 60, "the rest indexed by the first")
+    assert first.stop() == 0
+    assert documents(es_proxy.url).keys() == produced.keys()

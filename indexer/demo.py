@@ -1,0 +1,141 @@
+"""`indexer demo`: the whole indexer, end to end, on embedded servers, in about half a minute.
+
+It produces a realistic filebeat stream (a few namespaces, apps and pods over two days, with some
+malformed lines), runs the real pipeline against it, then shows the indices, the dead letters and
+a search, and stops everything.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+from elasticsearch import Elasticsearch
+
+from indexer.embedded import EmbeddedUnavailable, embedded_servers, free_port
+from indexer.log import configure_logging
+from indexer.main import build_indexer
+from indexer.sample import sources, stream
+from indexer.settings import LogSettings, load_settings
+
+TOPIC = "filebeat-demo"
+MALFORMED: list[tuple[str, bytes]] = [
+    ("not JSON", b"GET /healthz 200 - this line never went through filebeat's JSON encoder"),
+    ("a JSON array", b'["an", "array", "not", "an", "event"]'),
+    ("invalid UTF-8", b'{"message": "caf\xe9 latin-1 bytes"}'),
+    (
+        "a path no layout matches",
+        b'{"@timestamp":"2026-01-01T00:00:00.000Z","message":"from a host file",'
+        b'"log":{"file":{"path":"/var/log/syslog"}}}',
+    ),
+    (
+        "no @timestamp",
+        b'{"message":"no timestamp here","log":{"file":'
+        b'{"path":"/data/logs/payments/api/api-7d4b9c8f6-b0001/log/app.log"}}}',
+    ),
+]
+
+
+def run_demo(events_per_app_day: int = 40) -> int:
+    configure_logging(LogSettings(level="warning", format="console"))
+    try:
+        with embedded_servers() as (kafka, _, proxy):
+            print(f"embedded Kafka broker on 127.0.0.1:{kafka.port}, ES-API server at {proxy.url}")
+            return _demo(f"127.0.0.1:{kafka.port}", proxy.url, events_per_app_day)
+    except EmbeddedUnavailable as exc:
+        print(f"indexer demo: {exc}", file=sys.stderr)
+        return 1
+
+
+def _demo(bootstrap: str, es_url: str, per_app_day: int) -> int:
+    srcs = sources(namespaces=3, apps=2, pods=2)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    count = per_app_day * 6 * 2
+    _produce(bootstrap, srcs, count, today - timedelta(days=1))
+    expected = count + len(MALFORMED)
+    print(f"produced {count} filebeat events and {len(MALFORMED)} malformed messages to {TOPIC}")
+
+    settings = load_settings(
+        kafka={
+            "bootstrap_servers": bootstrap,
+            "options": {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500},
+        },
+        elasticsearch={"hosts": [es_url]},
+        metrics={"port": free_port(), "host": "127.0.0.1"},
+        batch={"max_age_seconds": 0.2},
+    )
+    indexer = build_indexer(settings)
+    worker = threading.Thread(target=indexer.pipeline.run, name="pipeline")
+    started = time.monotonic()
+    worker.start()
+    es = Elasticsearch(es_url)
+    try:
+        _wait_for(es, expected, timeout=60)
+    finally:
+        indexer.pipeline.stop()
+        worker.join(60)
+        indexer.close()
+    print(f"indexed in {time.monotonic() - started:.1f} s; the indexer drained and committed\n")
+    _show(es)
+    return 0
+
+
+def _produce(bootstrap: str, srcs: list[Any], count: int, start: datetime) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(TOPIC, 3, 1)]).values():
+        future.result(10)
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 10})
+    for source, value in stream(srcs, count, start, days=2):
+        producer.produce(TOPIC, value, key=source.path.encode())
+    for _, value in MALFORMED:
+        producer.produce(TOPIC, value)
+    producer.flush(10)
+
+
+def _wait_for(es: Elasticsearch, expected: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        es.indices.refresh(index="logs-*", allow_no_indices=True)
+        if es.count(index="logs-*", allow_no_indices=True)["count"] >= expected:
+            return
+        time.sleep(0.3)
+    raise TimeoutError(f"fewer than {expected} documents after {timeout} s")
+
+
+def _show(es: Elasticsearch) -> None:
+    rows = es.cat.indices(index="logs-*", format="json", h="index,docs.count")
+    print(f"{'index':<44} {'documents':>9}")
+    for row in sorted(rows.body, key=lambda r: r["index"]):
+        print(f"{row['index']:<44} {row['docs.count']:>9}")
+
+    letters = es.search(index="logs-deadletter-*", size=20, sort=["kafka.offset:asc"])
+    print(f"\ndead letters ({letters['hits']['total']['value']}):")
+    for hit in letters["hits"]["hits"]:
+        doc = hit["_source"]
+        original = doc["event"].get("original") or "base64:" + doc["event"]["original_base64"]
+        print(f"  {hit['_id']:<22} {doc['error']['type']:<16} {original[:60]!r}")
+
+    query = {"bool": {"must": [{"match": {"message": "timeout"}}]}}
+    result = es.search(index="logs-payments_*", query=query, size=2)
+    total = result["hits"]["total"]["value"]
+    print(f'\nsearch logs-payments_* for message:"timeout": {total} hits, for example:')
+    for hit in result["hits"]["hits"]:
+        source = hit["_source"]
+        print(
+            "  "
+            + json.dumps(
+                {
+                    "@timestamp": source["@timestamp"],
+                    "kubernetes.namespace": source["kubernetes"]["namespace"],
+                    "kubernetes.pod.name": source["kubernetes"]["pod"]["name"],
+                    "service.name": source["service"]["name"],
+                    "message": source["message"][:70],
+                }
+            )
+        )
