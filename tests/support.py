@@ -35,7 +35,14 @@ def produce(
 ) -> dict[str, bytes]:
     """Produce `values` (round-robin over `partitions` when given) and return them by the
     document id the indexer will give them (`topic:partition:offset`)."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "compression.type": "lz4"})
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "linger.ms": 20,
+            "compression.type": "lz4",
+            "message.max.bytes": 2_000_000,
+        }
+    )
     produced: dict[str, bytes] = {}
     errors: list[str] = []
 

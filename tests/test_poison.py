@@ -1,0 +1,129 @@
+"""Poison input and unusual clusters: every message is indexed or dead-lettered with its reason,
+and indices are created explicitly before anything is written into them."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+from elasticsearch import Elasticsearch
+
+from indexer.embedded import CompatProxy, ServerProcess
+from tests.support import (
+    IndexerProcess,
+    count,
+    create_topic,
+    documents,
+    indexer_env,
+    produce,
+    wait_for,
+)
+
+PATH = "/data/logs/shop/cart/cart-7d4b9c8f6-bcd2f/log/app.log"
+
+
+def _event(**fields: object) -> bytes:
+    event = {
+        "@timestamp": "2026-11-25T10:00:00.000Z",
+        "message": "fine",
+        "log": {"file": {"path": PATH}},
+        **fields,
+    }
+    return json.dumps(event).encode()
+
+
+POISON: dict[str, bytes] = {
+    "not_json": b"this is not JSON at all",
+    "array": b'[{"message": "an array of events"}]',
+    "scalar": b"42",
+    "invalid_utf8": b'{"message": "\xff\xfe broken"}',
+    "empty_object": b"{}",
+    "no_path": b'{"@timestamp":"2026-11-25T10:00:00.000Z","message":"no log.file.path"}',
+    "unmatched_path": _event(log={"file": {"path": "/var/log/messages"}}),
+    "traversal_path": _event(log={"file": {"path": "/data/logs/../etc/x/y/log/a.log"}}),
+    "illegal_names": _event(log={"file": {"path": "/data/logs/_all/.kibana/p/log/a.log"}}),
+    "bad_timestamp": _event(**{"@timestamp": "yesterday at noon"}),
+    "object_first": _event(custom={"nested": 1}),
+    "conflicting_type": _event(custom="a string where an object is mapped"),
+    "one_megabyte": _event(message="x" * 1_000_000),
+}
+
+
+def test_every_poison_message_is_indexed_or_dead_lettered_with_its_reason(
+    kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
+) -> None:
+    bootstrap = f"127.0.0.1:{kafka.port}"
+    create_topic(bootstrap, "filebeat-poison", 1)
+    produced = produce(bootstrap, "filebeat-poison", POISON.values(), partitions=1)
+    by_name = dict(zip(POISON, produced, strict=True))  # one partition: produce order
+
+    indexer = IndexerProcess(indexer_env(bootstrap, es_proxy.url), tmp_path / "i.log").start()
+    wait_for(lambda: count(es_proxy.url) >= len(POISON), 60, "every message to land")
+    assert indexer.stop() == 0
+
+    found = documents(es_proxy.url)
+    assert found.keys() == produced.keys()
+
+    def letter(name: str) -> dict[str, object]:
+        index, source = found[by_name[name]]
+        assert index.startswith("logs-deadletter-"), (name, index)
+        assert source["kafka"] == {"topic": "filebeat-poison", "partition": 0, "offset": int(by_name[name].rsplit(":", 1)[1])}
+        return source
+
+    assert letter("not_json")["error"]["type"] == "invalid_json"
+    assert letter("not_json")["event"]["original"] == POISON["not_json"].decode()
+    assert letter("array")["error"]["type"] == "not_an_object"
+    assert letter("scalar")["error"]["type"] == "not_an_object"
+    invalid = letter("invalid_utf8")
+    assert invalid["error"]["type"] == "invalid_utf8"
+    assert base64.b64decode(invalid["event"]["original_base64"]) == POISON["invalid_utf8"]
+    conflict = letter("conflicting_type")
+    assert conflict["error"]["type"] == "mapper_parsing_exception"
+    assert conflict["deadletter"]["target_index"] == "logs-shop_cart-2026.11.25"
+    assert conflict["event"]["original"] == POISON["conflicting_type"].decode()
+
+    for name in ("empty_object", "no_path", "unmatched_path", "traversal_path", "illegal_names"):
+        assert found[by_name[name]][0].startswith("logs-unmatched-"), name
+    index, source = found[by_name["bad_timestamp"]]
+    assert index.startswith("logs-shop_cart-")  # the day of ingestion, not of the text
+    assert source["@timestamp"] == "yesterday at noon"
+    assert found[by_name["object_first"]][0] == "logs-shop_cart-2026.11.25"
+    index, source = found[by_name["one_megabyte"]]
+    assert index == "logs-shop_cart-2026.11.25" and len(source["message"]) == 1_000_000
+
+    metrics_deadlettered = sum(1 for i, _ in found.values() if i.startswith("logs-deadletter-"))
+    assert metrics_deadlettered == 5
+
+
+def test_with_auto_create_off_each_index_is_created_before_the_first_write_into_it(
+    kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
+) -> None:
+    es = Elasticsearch(es_proxy.url)
+    es.cluster.put_settings(persistent={"action.auto_create_index": False})
+    bootstrap = f"127.0.0.1:{kafka.port}"
+    create_topic(bootstrap, "filebeat-x", 2)
+    values = [
+        _event(log={"file": {"path": f"/data/logs/ns{n}/app{a}/app{a}-0/log/a.log"}})
+        for n in range(3)
+        for a in range(2)
+    ] + [b"not json"]
+    produced = produce(bootstrap, "filebeat-x", values, partitions=2)
+    es_proxy.requests.clear()
+
+    indexer = IndexerProcess(indexer_env(bootstrap, es_proxy.url), tmp_path / "i.log").start()
+    wait_for(lambda: count(es_proxy.url) >= len(produced), 60, "everything to land")
+    assert indexer.stop() == 0
+    assert documents(es_proxy.url).keys() == produced.keys()
+
+    created: set[str] = set()
+    written: set[str] = set()
+    for request in es_proxy.requests:
+        if request.method == "PUT" and not request.path.startswith("/_"):
+            created.add(request.path.strip("/").split("?")[0])
+        elif "_bulk" in request.path:
+            for line in request.body.splitlines()[::2]:
+                index = json.loads(line)["create"]["_index"]
+                assert index in created, f"{index} written before it was created"
+                written.add(index)
+    assert len(written) == 7  # six apps and the dead-letter index
