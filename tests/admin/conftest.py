@@ -46,6 +46,8 @@ def fake_cluster(root: dict[str, Any]) -> Callable[[str, str, bytes], Reply]:
             return Reply(200, json.dumps(root).encode())
         if method == "GET" and path in ("/_ilm/status", "/_plugins/_ism/policies"):
             return Reply(200, b'{"operation_mode": "RUNNING", "policies": []}')
+        if method == "HEAD":
+            return Reply(404, b"")
         if method == "GET":
             return Reply(404, b'{"error": {"type": "resource_not_found_exception"}, "status": 404}')
         return Reply(200, b'{"acknowledged": true}')
