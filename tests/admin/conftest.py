@@ -41,15 +41,20 @@ OS_ROOT = {
 def fake_cluster(root: dict[str, Any]) -> Callable[[str, str, bytes], Reply]:
     """A fault rule that answers everything itself, like an empty cluster with ILM or ISM."""
 
+    canned = {
+        "/": json.dumps(root).encode(),
+        "/_ilm/status": b'{"operation_mode": "RUNNING"}',
+        "/_plugins/_ism/policies": b'{"policies": []}',
+        "/_cluster/settings": b'{"defaults": {"cluster.max_shards_per_node": "1000"}}',
+        "/_cluster/health": b'{"number_of_data_nodes": 3, "active_shards": 10}',
+    }
+    missing = b'{"error": {"type": "resource_not_found_exception"}, "status": 404}'
+
     def answer(method: str, path: str, body: bytes) -> Reply:
-        if path == "/":
-            return Reply(200, json.dumps(root).encode())
-        if method == "GET" and path in ("/_ilm/status", "/_plugins/_ism/policies"):
-            return Reply(200, b'{"operation_mode": "RUNNING", "policies": []}')
-        if method == "HEAD":
-            return Reply(404, b"")
-        if method == "GET":
-            return Reply(404, b'{"error": {"type": "resource_not_found_exception"}, "status": 404}')
+        if method == "GET" and path.split("?")[0] in canned:
+            return Reply(200, canned[path.split("?")[0]])
+        if method in ("GET", "HEAD"):
+            return Reply(404, missing if method == "GET" else b"")  # HEAD answers carry no body
         return Reply(200, b'{"acknowledged": true}')
 
     return answer
