@@ -42,7 +42,7 @@ def test_ten_thousand_events_over_three_partitions_are_each_indexed_once_in_thei
     found = documents(es_proxy.url)
     assert found.keys() == produced.keys()
     indices = {index for index, _ in found.values()}
-    assert len(indices) == 12  # 6 (namespace, app) pairs × 2 days
+    assert len(indices) == 12  # 6 (namespace, app) pairs, 2 days each
     for doc_id, (index, source) in found.items():
         event = decoded(produced[doc_id])
         path = event["log"]["file"]["path"]
@@ -125,7 +125,10 @@ def test_two_indexers_share_the_partitions_and_one_stopping_midway_loses_and_dup
 
     def both_assigned() -> bool:
         return all(
-            any(line.get("event") == "partitions_assigned" and line["partitions"] for line in p.log_lines())
+            any(
+                line.get("event") == "partitions_assigned" and line["partitions"]
+                for line in p.log_lines()
+            )
             for p in (first, second)
         )
 

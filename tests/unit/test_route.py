@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from indexer.route import DayResolver, Router
+from indexer.settings import RoutingSettings
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC).timestamp()
+LEGAL_INDEX = re.compile(r"^[a-z0-9][a-z0-9._+-]*$")
+
+
+def _event(path: str | None, stamp: object = "2026-11-25T23:59:59.999Z") -> dict[str, Any]:
+    event: dict[str, Any] = {"@timestamp": stamp, "message": "m"}
+    if path is not None:
+        event["log"] = {"file": {"path": path}}
+    return event
+
+
+def test_an_event_goes_to_its_namespace_app_and_utc_day() -> None:
+    router = Router(RoutingSettings())
+    event = _event("/data/logs/shop/cart/cart-0/log/a.log")
+    assert router.route(event, NOW) == "logs-shop_cart-2026.11.25"
+    assert event["kubernetes"] == {"namespace": "shop", "pod": {"name": "cart-0"}}
+    assert event["service"] == {"name": "cart"}
+
+
+def test_hyphenated_names_never_share_an_index() -> None:
+    router = Router(RoutingSettings())
+    first = router.route(_event("/data/logs/a-b/c/p/log/x.log"), NOW)
+    second = router.route(_event("/data/logs/a/b-c/p/log/x.log"), NOW)
+    assert first != second
+
+
+def test_a_timestamp_with_an_offset_is_dated_in_utc() -> None:
+    router = Router(RoutingSettings())
+    event = _event("/data/logs/shop/cart/p/log/a.log", "2026-11-26T01:30:00+03:00")
+    assert router.route(event, NOW) == "logs-shop_cart-2026.11.25"
+    assert event["@timestamp"] == "2026-11-26T01:30:00+03:00"
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        None,
+        1732600000,
+        "",
+        "not a date",
+        "2026-13-45T00:00:00.000Z",
+        "2019-01-01T00:00:00.000Z",
+        "2027-06-01T00:00:00.000Z",
+        "2026-11-25T2x:00:00.000Z",
+    ],
+)
+def test_missing_bad_or_far_off_timestamps_use_the_ingestion_day_and_keep_their_value(
+    stamp: object,
+) -> None:
+    router = Router(RoutingSettings())
+    event = _event("/data/logs/shop/cart/p/log/a.log", stamp)
+    assert router.route(event, NOW) == "logs-shop_cart-2026.11.26"
+    assert event["@timestamp"] == stamp
+    assert router.take_counters() == (0, 1)
+
+
+def test_bounds_are_configurable() -> None:
+    days = DayResolver(max_past=timedelta(days=400), max_future=timedelta(0))
+    assert days.day("2026-01-01T00:00:00.000Z", NOW) == "2026.01.01"
+    assert days.day("2026-11-26T12:00:01.000Z", NOW) == "2026.11.26"  # 1 s ahead: redated
+    assert days.redated == 1
+
+
+def test_unmatched_paths_go_to_the_unmatched_index_without_kubernetes_fields() -> None:
+    router = Router(RoutingSettings())
+    event = _event("/var/log/syslog")
+    assert router.route(event, NOW) == "logs-unmatched-2026.11.25"
+    assert "kubernetes" not in event
+    assert router.route(_event(None), NOW) == "logs-unmatched-2026.11.25"
+    assert router.route({"log": "not an object"}, NOW) == "logs-unmatched-2026.11.26"
+    assert router.take_counters() == (3, 1)
+
+
+def test_fields_filebeat_sent_are_kept_next_to_ours() -> None:
+    router = Router(RoutingSettings())
+    event = _event("/data/logs/shop/cart/p/log/a.log")
+    event["kubernetes"] = {"labels": {"app": "cart"}}
+    event["service"] = "legacy"
+    router.route(event, NOW)
+    assert event["kubernetes"]["labels"] == {"app": "cart"}
+    assert event["service"] == {"original": "legacy", "name": "cart"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/data/logs/_all/x/p/log/a.log",
+        "/data/logs/a/*/p/log/a.log",
+        "/data/logs/A/b/p/log/a.log",
+        "/data/logs/a/.kibana/p/log/a.log",
+        "/data/logs/" + "n" * 63 + "/" + "a" * 63 + "/p/log/a.log",
+        "/data/logs/a/b,c/p/log/a.log",
+        '/data/logs/a/b"c/p/log/a.log',
+        "/data/logs/a/b c/p/log/a.log",
+    ],
+)
+def test_no_path_produces_an_illegal_or_foreign_index_name(path: str) -> None:
+    index = Router(RoutingSettings()).route(_event(path), NOW)
+    assert index.startswith("logs-")
+    assert LEGAL_INDEX.match(index), index
+    assert len(index.encode()) <= 255
+
+
+def test_the_dead_letter_index_is_dated_by_the_kafka_timestamp() -> None:
+    assert Router(RoutingSettings()).deadletter_index(NOW) == "logs-deadletter-2026.11.26"

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from indexer.consume import consumer_config
+from indexer.settings import SettingsError, load_settings
+
+
+def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("INDEXER_")}
+    return subprocess.run(
+        [sys.executable, "-m", "indexer", *args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_defaults_work_out_of_the_box(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert settings.kafka.group_id == "log-indexer"
+    assert settings.kafka.subscription == ["^filebeat.*"]
+    assert settings.elasticsearch.hosts == ["http://localhost:9200"]
+
+
+def test_the_fixed_environment_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INDEXER_KAFKA__BOOTSTRAP_SERVERS", "k1:9093,k2:9093")
+    monkeypatch.setenv("INDEXER_KAFKA__GROUP_ID", "logs")
+    monkeypatch.setenv("INDEXER_KAFKA__TOPICS", '["filebeat-a", "filebeat-b"]')
+    monkeypatch.setenv("INDEXER_KAFKA__OPTIONS", '{"security.protocol": "SASL_SSL"}')
+    monkeypatch.setenv("INDEXER_ELASTICSEARCH__HOSTS", '["https://es:9200"]')
+    monkeypatch.setenv("INDEXER_ELASTICSEARCH__API_KEY", "c2VjcmV0")
+    monkeypatch.setenv("INDEXER_METRICS__PORT", "9300")
+    settings = load_settings()
+    assert settings.kafka.subscription == ["filebeat-a", "filebeat-b"]
+    assert settings.kafka.options == {"security.protocol": "SASL_SSL"}
+    assert settings.elasticsearch.api_key is not None
+    assert settings.elasticsearch.api_key.get_secret_value() == "c2VjcmV0"
+    assert settings.metrics.port == 9300
+    assert settings.kafka.bootstrap_servers == "k1:9093,k2:9093"
+
+
+def test_a_yaml_file_is_read_and_the_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "indexer.yaml"
+    config.write_text(
+        "kafka:\n  group_id: from-file\n  topic_pattern: '^logs-.*'\nrouting:\n  max_past: P7D\n"
+    )
+    monkeypatch.setenv("INDEXER_KAFKA__GROUP_ID", "from-env")
+    settings = load_settings(config)
+    assert settings.kafka.group_id == "from-env"
+    assert settings.kafka.subscription == ["^logs-.*"]
+    assert settings.routing.max_past == timedelta(days=7)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"INDEXER_BATCH__MAX_DOCS": "0"}, "setting batch.max_docs (INDEXER_BATCH__MAX_DOCS)"),
+        ({"INDEXER_KAFKA__TOPIC_PATTERN": "(["}, "not a valid regular expression"),
+        ({"INDEXER_ELASTICSEARCH__HOSTS": '["es:9200"]'}, "is not an http(s):// URL"),
+        ({"INDEXER_METRICS__PORT": "http"}, "setting metrics.port (INDEXER_METRICS__PORT)"),
+        ({"INDEXER_KAFKA__TOPICS": "[]"}, "non-empty list"),
+        ({"INDEXER_ROUTING__LAYOUTS": '["/x/{app}/{file}"]'}, "needs {namespace}"),
+        ({"INDEXER_KAFKA__COLOUR": "red"}, "kafka.colour"),
+        ({"INDEXER_ELASTICSEARCH__USERNAME": "u"}, "username and password go together"),
+    ],
+)
+def test_a_bad_value_names_the_setting_and_the_problem(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert message in str(caught.value)
+
+
+def test_the_command_exits_2_with_one_line_on_a_bad_value() -> None:
+    result = _run("config", "show", INDEXER_BATCH__MAX_DOCS="-5")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("setting batch.max_docs (INDEXER_BATCH__MAX_DOCS):")
+
+
+def test_config_show_prints_the_resolved_settings_with_secrets_masked() -> None:
+    result = _run(
+        "config",
+        "show",
+        INDEXER_ELASTICSEARCH__API_KEY="topsecret",
+        INDEXER_KAFKA__OPTIONS=json.dumps({"sasl.password": "hunter2", "sasl.username": "me"}),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "topsecret" not in result.stdout and "hunter2" not in result.stdout
+    assert "sasl.username: me" in result.stdout
+    assert "group_id: log-indexer" in result.stdout
+
+
+def test_user_options_cannot_turn_off_the_offset_guarantees() -> None:
+    settings = load_settings(
+        kafka={"options": {"enable.auto.offset.store": True, "fetch.queue.backoff.ms": 50}}
+    )
+    config = consumer_config(settings.kafka)
+    assert config["enable.auto.offset.store"] is False
+    assert config["fetch.queue.backoff.ms"] == 50
+    assert config["partition.assignment.strategy"] == "cooperative-sticky"
+
+
+def test_the_pod_name_becomes_the_static_member_id() -> None:
+    settings = load_settings(kafka={"instance_id": "indexer-7f9c-abcde"})
+    assert consumer_config(settings.kafka)["group.instance.id"] == "indexer-7f9c-abcde"
