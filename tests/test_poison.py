@@ -68,7 +68,11 @@ def test_every_poison_message_is_indexed_or_dead_lettered_with_its_reason(
     def letter(name: str) -> dict[str, object]:
         index, source = found[by_name[name]]
         assert index.startswith("logs-deadletter-"), (name, index)
-        assert source["kafka"] == {"topic": "filebeat-poison", "partition": 0, "offset": int(by_name[name].rsplit(":", 1)[1])}
+        assert source["kafka"] == {
+            "topic": "filebeat-poison",
+            "partition": 0,
+            "offset": int(by_name[name].rsplit(":", 1)[1]),
+        }
         return source
 
     assert letter("not_json")["error"]["type"] == "invalid_json"
