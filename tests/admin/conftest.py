@@ -14,7 +14,7 @@ from indexer.settings import Settings
 
 
 def make_settings(url: str, **lifecycle: Any) -> Settings:
-    return Settings(elasticsearch={"hosts": [url]}, lifecycle={"mode": "sweeper", **lifecycle})  # type: ignore[arg-type]
+    return Settings(elasticsearch={"hosts": [url]}, lifecycle={"mode": "sweeper", **lifecycle})
 
 
 @pytest.fixture
@@ -51,8 +51,8 @@ def fake_cluster(root: dict[str, Any]) -> Callable[[str, str, bytes], Reply]:
     missing = b'{"error": {"type": "resource_not_found_exception"}, "status": 404}'
 
     def answer(method: str, path: str, body: bytes) -> Reply:
-        if method == "GET" and path.split("?")[0] in canned:
-            return Reply(200, canned[path.split("?")[0]])
+        if method == "GET" and path.split("?", maxsplit=1)[0] in canned:
+            return Reply(200, canned[path.split("?", maxsplit=1)[0]])
         if method in ("GET", "HEAD"):
             return Reply(404, missing if method == "GET" else b"")  # HEAD answers carry no body
         return Reply(200, b'{"acknowledged": true}')

@@ -33,7 +33,8 @@ KEPT = [
 
 
 def _indices(client: Elasticsearch) -> set[str]:
-    return {row["index"] for row in client.cat.indices(format="json", h="index")}
+    rows = client.cat.indices(format="json", h="index").body
+    return {row["index"] for row in rows}
 
 
 def test_the_sweeper_deletes_exactly_the_expired_indices_it_owns(
