@@ -33,7 +33,7 @@ KEPT = [
 
 
 def _indices(client: Elasticsearch) -> set[str]:
-    rows = client.cat.indices(format="json", h="index").body
+    rows: list[dict[str, str]] = client.cat.indices(format="json", h="index").body
     return {row["index"] for row in rows}
 
 
