@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from elasticsearch import Elasticsearch
 
@@ -33,7 +34,7 @@ KEPT = [
 
 
 def _indices(client: Elasticsearch) -> set[str]:
-    rows: list[dict[str, str]] = client.cat.indices(format="json", h="index").body
+    rows: Any = client.cat.indices(format="json", h="index").body
     return {row["index"] for row in rows}
 
 
