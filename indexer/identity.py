@@ -12,12 +12,12 @@ import re
 from dataclasses import dataclass
 
 # DNS-1123 label: what Kubernetes allows for namespaces and (label values aside) container names.
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 # App names come from a directory a pod template names after a label value: a DNS-1123 label
 # with dots allowed, at most 63 characters, so an index name stays far below 255 bytes.
-_APP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$")
+APP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$")
 # DNS-1123 subdomain, for pod names (they never reach an index name).
-_POD_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+POD_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _PLACEHOLDER_PATTERNS = {
@@ -118,8 +118,8 @@ class IdentityResolver:
 
 def _valid(identity: Identity) -> bool:
     return bool(
-        _DNS_LABEL.match(identity.namespace)
-        and _APP_NAME.match(identity.app)
-        and (identity.pod is None or _POD_NAME.match(identity.pod))
-        and (identity.container is None or _DNS_LABEL.match(identity.container))
+        DNS_LABEL.match(identity.namespace)
+        and APP_NAME.match(identity.app)
+        and (identity.pod is None or POD_NAME.match(identity.pod))
+        and (identity.container is None or DNS_LABEL.match(identity.container))
     )

@@ -281,7 +281,12 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
 def _describe(err: Any) -> str:
     loc = [str(part) for part in err["loc"] if not str(part).startswith("function-")]
     dotted = ".".join(loc) or "settings"
-    env = ENV_PREFIX + ENV_NESTING.join(p.upper() for p in loc[:2])
+    fields = []
+    for part in err["loc"]:
+        if not isinstance(part, str) or part.startswith("function-"):
+            break  # a list index or validator frame: the variable is the field above it
+        fields.append(part.upper())
+    env = ENV_PREFIX + ENV_NESTING.join(fields)
     value = err.get("input")
     shown = "" if isinstance(value, dict) or value is None else f" (got {value!r})"
     return f"setting {dotted} ({env}): {err['msg']}{shown}"

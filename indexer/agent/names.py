@@ -6,7 +6,7 @@ paths the indexer can route.
 
 from __future__ import annotations
 
-from indexer.identity import _APP_NAME, _DNS_LABEL, _POD_NAME
+from indexer.identity import APP_NAME, DNS_LABEL, POD_NAME
 
 
 def _ok(pattern_match: object, name: str) -> bool:
@@ -15,14 +15,14 @@ def _ok(pattern_match: object, name: str) -> bool:
 
 def valid_namespace(name: str) -> bool:
     """A DNS-1123 label."""
-    return _ok(_DNS_LABEL.match(name), name)
+    return _ok(DNS_LABEL.match(name), name)
 
 
 def valid_app(name: str) -> bool:
     """A DNS-1123 label with dots allowed, at most 63 characters."""
-    return _ok(_APP_NAME.match(name), name)
+    return _ok(APP_NAME.match(name), name)
 
 
 def valid_pod(name: str) -> bool:
     """A DNS-1123 subdomain."""
-    return _ok(_POD_NAME.match(name), name)
+    return _ok(POD_NAME.match(name), name)
