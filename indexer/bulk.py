@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import structlog
 from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch
@@ -31,6 +32,7 @@ from indexer.deadletter import deadletter_document
 from indexer.encode import encode
 from indexer.indices import IndexCreator, IndexRejected
 from indexer.outcome import Outcome, classify
+from indexer.salvage import salvage
 from indexer.settings import RetrySettings
 
 log = structlog.get_logger(__name__)
@@ -61,6 +63,8 @@ class BulkResult:
     deadlettered: dict[str, int] = field(default_factory=dict)
     retried_items: int = 0
     requests: int = 0
+    salvaged: int = 0
+    """Of indexed and duplicates: how many went in only after salvage."""
 
     @property
     def deadlettered_total(self) -> int:
@@ -96,7 +100,9 @@ class BulkWriter:
         retry: RetrySettings,
         deadletter_index: Callable[[float], str],
         stop: threading.Event,
+        on_reachability: Callable[[bool], None] = lambda ok: None,
     ) -> None:
+        self._on_reachability = on_reachability
         self._client = client
         self._indices = indices
         self._retry = retry
@@ -121,9 +127,50 @@ class BulkWriter:
             batch.lines, positions, result, "execute bulk request", batch.deadletters
         )
         if rejections:
+            rejections = self._salvage(batch, rejections, result)
+        if rejections:
             self._deadletter(batch, rejections, result)
         result.check()
         return result
+
+    def _salvage(
+        self, batch: Batch, rejections: list[_Rejection], result: BulkResult
+    ) -> list[_Rejection]:
+        """Send mapping-refused documents once more with the offending fields moved aside;
+        return the rejections that still stand."""
+        lines: list[bytes] = []
+        origins: list[_Rejection] = []
+        remaining: list[_Rejection] = []
+        for rejection in rejections:
+            line = batch.lines[rejection.position]
+            document = orjson.loads(line[line.index(b"\n") + 1 :])
+            salvaged = salvage(document, rejection.error_type, rejection.reason)
+            if salvaged is None:
+                remaining.append(rejection)
+                continue
+            message = batch.messages[rejection.position]
+            lines.append(
+                encode(
+                    rejection.index,
+                    message.topic(),
+                    message.partition(),
+                    message.offset(),
+                    salvaged,
+                )
+            )
+            origins.append(rejection)
+        if not lines:
+            return remaining
+        settled = result.indexed + result.duplicates
+        refused = self._send_all(lines, list(range(len(lines))), result, "write salvaged documents")
+        result.salvaged += result.indexed + result.duplicates - settled
+        for again in refused:
+            first = origins[again.position]
+            reason = (
+                f"{first.reason} (salvaged copy refused too: {again.error_type}: {again.reason})"
+            )
+            remaining.append(_Rejection(first.position, first.error_type, reason, first.index))
+        return remaining
 
     def request(self, body: bytes, documents: int) -> list[dict[str, Any]] | None:
         """One bulk HTTP call. Returns the items, or None when Elasticsearch reported no errors."""
@@ -131,13 +178,16 @@ class BulkWriter:
         try:
             # The client passes ready NDJSON bytes through untouched; its stubs only know dicts.
             response = self._client.bulk(operations=body, filter_path=FILTER_PATH)  # type: ignore[arg-type]
-        except (ApiError, TransportError):
+        except (ApiError, TransportError) as exc:
             metrics.BULK_REQUESTS.labels("error").inc()
+            if not isinstance(exc, ApiError) or exc.status_code >= 500:
+                self._on_reachability(False)
             raise
         finally:
             metrics.BULK_DURATION.observe(time.perf_counter() - started)
         metrics.BULK_DOCS.observe(documents)
         metrics.BULK_LAST_SUCCESS.set(time.time())
+        self._on_reachability(True)
         if not response.get("errors"):
             metrics.BULK_REQUESTS.labels("ok").inc()
             return None

@@ -50,6 +50,7 @@ def build_indexer(settings: Settings) -> Indexer:
         settings.retry,
         functools.partial(deadletter_index, settings.routing.index_prefix),
         writer_stop,
+        on_reachability=functools.partial(setattr, health, "elasticsearch_ok"),
     )
     pipeline = Pipeline(
         settings,

@@ -23,6 +23,10 @@ EVENTS_DEADLETTERED = Counter(
     "Messages written to the dead-letter index, by reason (error type).",
     ["reason"],
 )
+EVENTS_SALVAGED = Counter(
+    "indexer_events_salvaged_total",
+    "Documents indexed only after their mapping-conflicting fields were moved aside.",
+)
 EVENTS_UNMATCHED = Counter(
     "indexer_events_unmatched_total",
     "Events whose log.file.path matched no layout (indexed into the unmatched index).",

@@ -355,6 +355,8 @@ class Pipeline:
 
 def _count(result: BulkResult) -> None:
     metrics.EVENTS_INDEXED.inc(result.indexed)
+    if result.salvaged:
+        metrics.EVENTS_SALVAGED.inc(result.salvaged)
     if result.duplicates:
         metrics.EVENTS_DUPLICATE.inc(result.duplicates)
     for reason, count in result.deadlettered.items():

@@ -21,6 +21,7 @@ from tests.support import (
 )
 
 PATH = "/data/logs/shop/cart/cart-7d4b9c8f6-bcd2f/log/app.log"
+OTHER = {"file": {"path": "/data/logs/shop/other/other-0/log/app.log"}}
 
 
 def _event(**fields: object) -> bytes:
@@ -47,6 +48,9 @@ POISON: dict[str, bytes] = {
     "object_first": _event(custom={"nested": 1}),
     "conflicting_type": _event(custom="a string where an object is mapped"),
     "one_megabyte": _event(message="x" * 1_000_000),
+    # In another index, the salvage field itself is taken, so salvage cannot help there.
+    "salvage_blocker": _event(log=OTHER, custom={"nested": 1}, indexer_salvage="taken"),
+    "unsalvageable": _event(log=OTHER, custom="a string where an object is mapped"),
 }
 
 
@@ -82,10 +86,19 @@ def test_every_poison_message_is_indexed_or_dead_lettered_with_its_reason(
     invalid = letter("invalid_utf8")
     assert invalid["error"]["type"] == "invalid_utf8"
     assert base64.b64decode(invalid["event"]["original_base64"]) == POISON["invalid_utf8"]
-    conflict = letter("conflicting_type")
-    assert conflict["error"]["type"] == "mapper_parsing_exception"
-    assert conflict["deadletter"]["target_index"] == "logs-shop_cart-2026.11.25"
-    assert conflict["event"]["original"] == POISON["conflicting_type"].decode()
+    index, salvaged = found[by_name["conflicting_type"]]
+    assert index == "logs-shop_cart-2026.11.25"
+    assert "custom" not in salvaged
+    assert json.loads(salvaged["indexer_salvage"]["fields"]) == {
+        "custom": "a string where an object is mapped"
+    }
+    assert salvaged["indexer_salvage"]["reason"].startswith("mapper_parsing_exception: ")
+    assert salvaged["message"] == "fine" and salvaged["kubernetes"]["namespace"] == "shop"
+    refused = letter("unsalvageable")
+    assert refused["error"]["type"] == "mapper_parsing_exception"
+    assert "salvaged copy refused too" in refused["error"]["message"]
+    assert refused["deadletter"]["target_index"] == "logs-shop_other-2026.11.25"
+    assert refused["event"]["original"] == POISON["unsalvageable"].decode()
 
     for name in ("empty_object", "no_path", "unmatched_path", "traversal_path", "illegal_names"):
         assert found[by_name[name]][0].startswith("logs-unmatched-"), name
@@ -96,8 +109,8 @@ def test_every_poison_message_is_indexed_or_dead_lettered_with_its_reason(
     index, source = found[by_name["one_megabyte"]]
     assert index == "logs-shop_cart-2026.11.25" and len(source["message"]) == 1_000_000
 
-    metrics_deadlettered = sum(1 for i, _ in found.values() if i.startswith("logs-deadletter-"))
-    assert metrics_deadlettered == 5
+    deadlettered = sum(1 for i, _ in found.values() if i.startswith("logs-deadletter-"))
+    assert deadlettered == 5
 
 
 def test_with_auto_create_off_each_index_is_created_before_the_first_write_into_it(
