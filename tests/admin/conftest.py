@@ -67,3 +67,17 @@ def sent(proxy: CompatProxy, method: str | None = None) -> list[tuple[str, str, 
         for r in proxy.requests
         if method is None or r.method == method
     ]
+
+
+@pytest.fixture(autouse=True)
+def fresh_loggers() -> Iterator[None]:
+    """CLI tests configure structlog with cached loggers bound to pytest's captured stderr, which
+    is closed after them; give every admin module a fresh, uncached logger for each test."""
+    import structlog
+
+    from indexer.admin import cluster, preparer, setup, sweeper
+
+    structlog.reset_defaults()
+    for module in (cluster, preparer, setup, sweeper):
+        setattr(module, "log", structlog.get_logger())  # noqa: B010
+    yield
