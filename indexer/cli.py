@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     from indexer.admin.commands import register as register_admin
 
     register_admin(commands)
+    from indexer.replay.cli import register as register_replay
+
+    register_replay(commands)
     # subcommands registered by other modules
     return parser
 

@@ -1,0 +1,300 @@
+"""`indexer deadletter replay`: send dead letters to their indices again, once the cause is fixed.
+
+For each selected dead letter the preserved original bytes go through decode, route and encode
+as in the pipeline (the Kafka timestamp is the dead letter's `@timestamp`), so the document gets
+the index and `_id` (`topic:partition:offset`) it would have had. `BulkWriter` writes it with the
+usual outcome table:
+
+- indexed, or 409 (already there: a duplicate): the dead letter is deleted afterwards, by `_id`
+  from the index it is in, and only once the document is confirmed in its target index;
+- refused again: `BulkWriter` dead-letters it under the same `_id` into the same day's index,
+  which answers 409 against the dead letter already there, so it is simply kept, and counted as
+  still failing with the new reason (the stored dead letter keeps its old `error.*`);
+- undecodable originals (`invalid_json`, ...) would fail again: they are skipped and counted,
+  unless `--error-type` names their type, in which case they count as still failing.
+
+Nothing is deleted in a dry run, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from elasticsearch import ApiError, Elasticsearch, TransportError
+
+from indexer.batch import Batch, Batcher, BatchPolicy
+from indexer.bulk import BulkWriter
+from indexer.replay.scope import Scope, format_instant, identity_of_index
+from indexer.replay.stored import DeadLetter, MalformedDeadLetter, StoredMessage
+from indexer.replay.transform import Routed, transform
+from indexer.replay.writing import Tally
+from indexer.route import Router
+from indexer.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+PAGE_SIZE = 500
+SCROLL_KEEP_ALIVE = "10m"
+DELETE_FILTER = "errors,items.*.status,items.*.error.type,items.*.error.reason"
+
+
+@dataclass
+class DeadLetterSummary:
+    """What a dead-letter replay did (or, in a dry run, would do), per dead letter."""
+
+    dry_run: bool
+    selected: int = 0
+    replayed: int = 0
+    """Written and confirmed in the target index (indexed now, or already there)."""
+    deleted: int = 0
+    kept_unconfirmed: int = 0
+    """Replayed, but not confirmed or not deleted (a later run finds them duplicates)."""
+    still_failing: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    interrupted: bool = False
+    tally: Tally = field(default_factory=Tally)
+    listing: list[dict[str, Any]] = field(default_factory=list)
+    """Dry run only: one entry per selected dead letter."""
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.still_failing) or self.kept_unconfirmed > 0 or self.interrupted
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "command": "deadletter replay",
+            "dry_run": self.dry_run,
+            "selected": self.selected,
+            "replayed": self.replayed,
+            "indexed": self.tally.indexed,
+            "duplicates": self.tally.duplicates,
+            "salvaged": self.tally.salvaged,
+            "deleted": self.deleted,
+            "kept_unconfirmed": self.kept_unconfirmed,
+            "still_failing": dict(sorted(self.still_failing.items())),
+            "skipped": dict(sorted(self.skipped.items())),
+            "interrupted": self.interrupted,
+        }
+        if self.dry_run:
+            data["would_replay"] = sum(1 for e in self.listing if e["action"] == "replay")
+            data["listing"] = self.listing
+        return data
+
+
+def deadletter_pattern(prefix: str) -> str:
+    return f"{prefix}-deadletter-*"
+
+
+def search_query(scope: Scope) -> dict[str, Any]:
+    """The time window as an Elasticsearch query (the rest is filtered client-side, where the
+    mapping of the dead-letter index cannot change the meaning)."""
+    bounds: dict[str, Any] = {}
+    if scope.since is not None:
+        bounds["gte"] = int(scope.since * 1000)
+    if scope.until is not None:
+        bounds["lt"] = int(scope.until * 1000)
+    if not bounds:
+        return {"match_all": {}}
+    return {"range": {"@timestamp": {**bounds, "format": "epoch_millis"}}}
+
+
+class DeadLetterReplay:
+    """One run over the dead-letter indices. Not thread-safe; `stop` interrupts it between
+    batches (and makes a retrying write give up; its dead letters are then kept)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: Elasticsearch,
+        writer: BulkWriter,
+        scope: Scope,
+        stop: threading.Event,
+        limit: int | None = None,
+        dry_run: bool = False,
+    ) -> None:
+        self._client = client
+        self._writer = writer
+        self._scope = scope
+        self._stop = stop
+        self._limit = limit
+        self._prefix = settings.routing.index_prefix
+        self._router = Router(settings.routing)
+        self._batcher = Batcher(BatchPolicy.from_settings(settings.batch), time.monotonic)
+        self.summary = DeadLetterSummary(dry_run=dry_run)
+
+    def run(self) -> DeadLetterSummary:
+        """Replay every selected dead letter; returns the summary (also on interruption).
+
+        Raises `bulk.DeadLetterRejected` when the dead-letter index refuses a re-written dead
+        letter: then nothing of that batch was deleted.
+        """
+        from indexer.bulk import Abandoned
+
+        try:
+            for letter in self._selected():
+                self._take(letter)
+                if self._stop.is_set():
+                    break
+            sealed = self._batcher.flush()
+            if sealed is not None and not self._stop.is_set():
+                self._write(sealed)
+        except Abandoned:
+            pass
+        self.summary.interrupted = self._stop.is_set()
+        return self.summary
+
+    # Selection ------------------------------------------------------------------------------
+
+    def _selected(self) -> Iterator[DeadLetter]:
+        scope = self._scope
+        for hit in self._hits():
+            try:
+                letter = DeadLetter.from_hit(hit)
+            except MalformedDeadLetter as exc:
+                log.warning("malformed_dead_letter", error=str(exc))
+                _bump(self.summary.skipped, "malformed_dead_letter")
+                continue
+            if not (scope.in_window(letter.seconds) and scope.selects_error(letter.error_type)):
+                continue
+            if scope.by_identity and not scope.selects_identity(self._identity(letter)):
+                continue
+            if self._limit is not None and self.summary.selected >= self._limit:
+                return
+            self.summary.selected += 1
+            yield letter
+
+    def _identity(self, letter: DeadLetter) -> tuple[str, str] | None:
+        """From the index that refused it; without one, from routing its original."""
+        if letter.target_index is not None:
+            return identity_of_index(self._prefix, letter.target_index)
+        return self._route(letter).identity
+
+    def _hits(self) -> Iterator[dict[str, Any]]:
+        """Every dead letter in the window, oldest first, by scroll.
+
+        A scroll reads a snapshot, so deleting replayed dead letters meanwhile moves nothing.
+        """
+        response = self._client.search(
+            index=deadletter_pattern(self._prefix),
+            query=search_query(self._scope),
+            sort=[{"@timestamp": {"order": "asc", "unmapped_type": "date"}}],
+            size=PAGE_SIZE,
+            scroll=SCROLL_KEEP_ALIVE,
+            ignore_unavailable=True,
+            allow_no_indices=True,
+        )
+        scroll_id = response.get("_scroll_id")
+        try:
+            while True:
+                hits: list[dict[str, Any]] = response["hits"]["hits"]
+                if not hits:
+                    return
+                yield from hits
+                if scroll_id is None:
+                    return
+                response = self._client.scroll(scroll_id=scroll_id, scroll=SCROLL_KEEP_ALIVE)
+                scroll_id = response.get("_scroll_id", scroll_id)
+        finally:
+            if scroll_id is not None:
+                try:
+                    self._client.clear_scroll(scroll_id=scroll_id)
+                except (ApiError, TransportError) as exc:
+                    log.info("scroll_not_cleared", error=str(exc))
+
+    # Replay ---------------------------------------------------------------------------------
+
+    def _route(self, letter: DeadLetter) -> Routed:
+        return transform(
+            self._router,
+            self._prefix,
+            letter.original,
+            letter.topic,
+            letter.partition,
+            letter.offset,
+            letter.seconds,
+        )
+
+    def _take(self, letter: DeadLetter) -> None:
+        routed = self._route(letter)
+        if routed.undecodable is not None:
+            # Decoding is a pure function of the bytes: it fails again, whatever was fixed.
+            named = self._scope.names_error(letter.error_type)
+            _bump(self.summary.still_failing if named else self.summary.skipped, routed.undecodable)
+            self._list(letter, "fails" if named else "skip", None)
+            return
+        self._list(letter, "replay", routed.index)
+        if self.summary.dry_run:
+            return
+        sealed = self._batcher.add(StoredMessage(letter, routed.index), routed.index, routed.line)
+        if sealed is not None:
+            self._write(sealed)
+
+    def _list(self, letter: DeadLetter, action: str, target: str | None) -> None:
+        if self.summary.dry_run:
+            self.summary.listing.append(
+                {
+                    "action": action,
+                    "index": letter.index,
+                    "id": letter.id,
+                    "timestamp": format_instant(letter.seconds),
+                    "error_type": letter.error_type,
+                    "target_index": target or letter.target_index,
+                }
+            )
+
+    def _write(self, batch: Batch) -> None:
+        result = self._writer.write(batch)
+        self.summary.tally.add(result)
+        for reason, count in result.deadlettered.items():
+            _bump(self.summary.still_failing, reason, count)
+        messages: list[StoredMessage] = batch.messages
+        # Without a refusal every document is in its index; otherwise ask which ones are.
+        present = self._present(messages) if result.deadlettered_total else messages
+        self.summary.replayed += len(present)
+        deleted = self._delete([m.letter for m in present])
+        self.summary.deleted += deleted
+        self.summary.kept_unconfirmed += len(present) - deleted
+        unconfirmed = len(messages) - result.deadlettered_total - len(present)
+        self.summary.kept_unconfirmed += max(0, unconfirmed)
+
+    def _present(self, messages: list[StoredMessage]) -> list[StoredMessage]:
+        """The messages whose document is in its target index (a realtime get, no refresh)."""
+        try:
+            response = self._client.mget(
+                docs=[{"_index": m.target, "_id": m.letter.id} for m in messages], source=False
+            )
+        except (ApiError, TransportError) as exc:
+            log.warning("replay_not_confirmed", documents=len(messages), error=str(exc))
+            return []
+        docs: list[dict[str, Any]] = response["docs"]
+        return [m for m, doc in zip(messages, docs, strict=True) if doc.get("found") is True]
+
+    def _delete(self, letters: list[DeadLetter]) -> int:
+        """Delete dead letters by `_id` from their own index; returns how many are gone."""
+        if not letters:
+            return 0
+        operations = [{"delete": {"_index": x.index, "_id": x.id}} for x in letters]
+        try:
+            response = self._client.bulk(operations=operations, filter_path=DELETE_FILTER)
+        except (ApiError, TransportError) as exc:
+            log.warning("dead_letters_not_deleted", count=len(letters), error=str(exc))
+            return 0
+        if not response.get("errors"):
+            return len(letters)
+        gone = 0
+        for letter, item in zip(letters, response.get("items", []), strict=False):
+            status = int(next(iter(item.values())).get("status", 0))
+            if status in (200, 404):  # 404: deleted meanwhile, gone all the same
+                gone += 1
+            else:
+                log.warning("dead_letter_not_deleted", index=letter.index, id=letter.id, item=item)
+        return gone
+
+
+def _bump(counts: dict[str, int], key: str, by: int = 1) -> None:
+    counts[key] = counts.get(key, 0) + by

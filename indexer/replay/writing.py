@@ -1,0 +1,70 @@
+"""The bulk writer as `indexer run` builds it, and tallies of the outcomes it reports."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from indexer.bulk import BulkResult, BulkWriter
+from indexer.es import create_client
+from indexer.indices import IndexCreator
+from indexer.route import deadletter_index
+from indexer.settings import Settings
+
+
+@dataclass
+class Writing:
+    """A client and the writer on it. Setting `stop` makes a retrying `write` raise `Abandoned`."""
+
+    client: Elasticsearch
+    writer: BulkWriter
+    stop: threading.Event
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def build_writing(settings: Settings) -> Writing:
+    """The same composition as `indexer.main.build_indexer`, without the pipeline."""
+    client = create_client(settings.elasticsearch)
+    stop = threading.Event()
+    writer = BulkWriter(
+        client,
+        IndexCreator(client),
+        settings.retry,
+        functools.partial(deadletter_index, settings.routing.index_prefix),
+        stop,
+    )
+    return Writing(client, writer, stop)
+
+
+@dataclass
+class Tally:
+    """Sums of `BulkResult`s: indexed + duplicates + dead-lettered == documents written."""
+
+    documents: int = 0
+    indexed: int = 0
+    duplicates: int = 0
+    salvaged: int = 0
+    deadlettered: dict[str, int] = field(default_factory=dict)
+
+    def add(self, result: BulkResult) -> None:
+        self.documents += result.documents
+        self.indexed += result.indexed
+        self.duplicates += result.duplicates
+        self.salvaged += result.salvaged
+        for reason, count in result.deadlettered.items():
+            self.deadlettered[reason] = self.deadlettered.get(reason, 0) + count
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "written": self.documents,
+            "indexed": self.indexed,
+            "duplicates": self.duplicates,
+            "salvaged": self.salvaged,
+            "deadlettered": dict(sorted(self.deadlettered.items())),
+        }
