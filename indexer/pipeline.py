@@ -26,7 +26,7 @@ from indexer.batch import Batch, Batcher, BatchPolicy
 from indexer.bulk import BulkResult, BulkWriter, message_seconds
 from indexer.commit import OffsetTracker
 from indexer.consume import forget_lag
-from indexer.deadletter import deadletter_document
+from indexer.deadletter import DeadLetterBreaker, deadletter_document
 from indexer.decode import DecodeError, decode
 from indexer.encode import encode
 from indexer.health import Health
@@ -40,6 +40,10 @@ RESUME_FRACTION = 0.5  # hysteresis: resume only once buffered bytes fall below 
 
 class PipelineFailed(Exception):
     """The pipeline stopped on an error retrying cannot fix; offsets past it were not committed."""
+
+
+class DeadLetterStorm(Exception):
+    """The dead-letter circuit breaker tripped."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,9 @@ class Pipeline:
         self._paused_since: float | None = None
         self._stopping = threading.Event()
         self._failure: BaseException | None = None
+        self._breaker = DeadLetterBreaker(
+            settings.deadletter.breaker_share, settings.deadletter.breaker_window
+        )
 
     def stop(self) -> None:
         """Ask the loop to drain and return. Safe from signal handlers and other threads."""
@@ -219,8 +226,11 @@ class Pipeline:
         if item.result is None:
             self._fail(item.error)
             return
-        self._health.elasticsearch_ok = True
         _count(item.result)
+        tripped = self._breaker.record(item.result.documents, item.result.deadlettered_total)
+        if tripped is not None:
+            self._fail(DeadLetterStorm(tripped))
+            return
         moved = self._tracker.finish(item.batch)
         if moved:
             self._store(moved)

@@ -192,6 +192,20 @@ class RoutingSettings(Section):
         return value
 
 
+class DeadLetterSettings(Section):
+    breaker_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Stop the indexer when more than this share of the last `breaker_window` "
+        "messages were dead-lettered: then the fault is a template or the cluster, not the data. "
+        "1 turns the breaker off.",
+    )
+    breaker_window: int = Field(
+        1000, ge=10, description="How many recent messages the dead-letter breaker looks at."
+    )
+
+
 class MetricsSettings(Section):
     host: str = Field("0.0.0.0", description="Address of the metrics and health HTTP server.")
     port: int = Field(
@@ -232,6 +246,7 @@ class Settings(BaseSettings):
     batch: BatchSettings = Field(default_factory=BatchSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    deadletter: DeadLetterSettings = Field(default_factory=DeadLetterSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     shutdown: ShutdownSettings = Field(default_factory=ShutdownSettings)
