@@ -1,0 +1,97 @@
+"""Helpers of the replay tests: events at chosen times, and the replay commands as processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from confluent_kafka import Producer
+from elasticsearch import Elasticsearch
+
+T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+DAY = "2026.11.25"
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def iso(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def event(namespace: str, app: str, when: datetime, **fields: object) -> bytes:
+    body = {
+        "@timestamp": iso(when),
+        "message": f"{namespace}/{app} at {iso(when)}",
+        "log": {"file": {"path": f"/data/logs/{namespace}/{app}/{app}-0/log/app.log"}},
+        **fields,
+    }
+    return json.dumps(body).encode()
+
+
+def produce_at(
+    bootstrap: str, topic: str, messages: Iterable[tuple[bytes, datetime, int]]
+) -> dict[str, bytes]:
+    """Produce (value, Kafka timestamp, partition) in order, flushing after each message so
+    each lands in a batch of its own; returns the values by document id."""
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+    produced: dict[str, bytes] = {}
+    errors: list[str] = []
+
+    def delivered(err: Any, msg: Any) -> None:
+        if err is not None:
+            errors.append(str(err))
+        else:
+            produced[f"{msg.topic()}:{msg.partition()}:{msg.offset()}"] = msg.value()
+
+    for value, when, partition in messages:
+        producer.produce(
+            topic,
+            value,
+            partition=partition,
+            timestamp=int(when.timestamp() * 1000),
+            on_delivery=delivered,
+        )
+        producer.poll(0)
+    assert producer.flush(30) == 0
+    assert not errors, errors[:3]
+    return produced
+
+
+def run_command(env: dict[str, str], *argv: str, timeout: float = 60) -> tuple[int, dict[str, Any]]:
+    """`python -m indexer ARGV --json`; returns the exit status and the JSON summary."""
+    done = subprocess.run(
+        [sys.executable, "-m", "indexer", *argv, "--json"],
+        env={**os.environ, **env},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    lines = done.stdout.strip().splitlines()
+    assert lines, f"no summary on stdout; stderr:\n{done.stderr[-3000:]}"
+    return done.returncode, json.loads(lines[-1])
+
+
+def bulk_ids(bodies: Iterable[bytes]) -> list[tuple[str, str]]:
+    """(index, _id) of every `create` action in recorded `_bulk` request bodies."""
+    written = []
+    for body in bodies:
+        for line in body.splitlines()[::2]:  # action, document, action, document, ...
+            action = json.loads(line)["create"]
+            written.append((action["_index"], action["_id"]))
+    return written
+
+
+def delete_documents(es_url: str, where: dict[str, str]) -> None:
+    """Delete documents by `_id` from their index (`where`: id → index)."""
+    es = Elasticsearch(es_url)
+    for doc_id, index in where.items():
+        es.delete(index=index, id=doc_id, refresh=True)

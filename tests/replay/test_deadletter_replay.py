@@ -1,0 +1,203 @@
+"""`indexer deadletter replay` on the real servers: dead letters from a mapping conflict go back
+to their indices under their own `_id` once the template is fixed, exactly once."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from indexer.embedded import CompatProxy, ServerProcess
+from tests.replay.helpers import DAY, at, event, produce_at, run_command
+from tests.support import IndexerProcess, count, create_topic, documents, indexer_env, wait_for
+
+TOPIC = "filebeat-dl"
+TARGETS = "logs-shop_*,logs-blog_*,logs-home_*"
+CONFLICT = "a string where the template maps an object"
+
+# A template that maps `custom` as an object. The salvage field is taken by a keyword too, so
+# the indexer's salvaged second attempt is refused as well and the events are dead-lettered.
+BROKEN = {"custom": {"type": "object"}, "indexer_salvage": {"type": "keyword"}}
+FIXED = {"custom": {"type": "object", "enabled": False}, "indexer_salvage": {"type": "keyword"}}
+
+
+def _put_template(es: Elasticsearch, properties: dict[str, Any]) -> None:
+    es.indices.put_index_template(
+        name="custom-fields",
+        index_patterns=["logs-shop_*", "logs-blog_*"],
+        priority=500,
+        template={"mappings": {"properties": properties}},
+    )
+
+
+@dataclass
+class DeadLettered:
+    """What the setup produced: values by id, and the ids of each group of messages."""
+
+    env: dict[str, str]
+    produced: dict[str, bytes]
+    groups: dict[str, set[str]]
+
+    def ids(self, *names: str) -> set[str]:
+        return set().union(*(self.groups[n] for n in names))
+
+
+def _dead_lettered(kafka: ServerProcess, es_url: str, tmp_path: Path) -> DeadLettered:
+    """Run the indexer over events the broken template refuses; return once all have landed."""
+    es = Elasticsearch(es_url)
+    _put_template(es, BROKEN)
+    bootstrap = f"127.0.0.1:{kafka.port}"
+    create_topic(bootstrap, TOPIC, 2)
+    plan: list[tuple[str, bytes, int]] = []
+    for i in range(4):
+        plan.append(("cart", event("shop", "cart", at(i), custom=CONFLICT), i % 2))
+    for i in range(3):
+        plan.append(("web", event("shop", "web", at(10 + i), custom=CONFLICT), i % 2))
+    for i in range(3):
+        plan.append(("blog", event("blog", "api", at(120 + i), custom=CONFLICT), i % 2))
+    for i in range(3):
+        plan.append(("fine", event("home", "page", at(i), custom={"nested": i}), i % 2))
+    plan += [("junk", b"not json {", 0), ("junk", b"[1, 2]", 1)]
+    produced: dict[str, bytes] = {}
+    groups: dict[str, set[str]] = {}
+    for n, (group, value, partition) in enumerate(plan):
+        one = produce_at(
+            bootstrap, TOPIC, [(value, at(n if group != "blog" else 120 + n), partition)]
+        )
+        produced.update(one)
+        groups.setdefault(group, set()).update(one)
+
+    env = indexer_env(bootstrap, es_url)
+    indexer = IndexerProcess(env, tmp_path / "indexer.log").start()
+    wait_for(lambda: count(es_url) >= len(produced), 45, "every event indexed or dead-lettered")
+    assert indexer.stop() == 0
+    letters = documents(es_url, "logs-deadletter-*")
+    assert letters.keys() == set().union(*(groups[g] for g in ("cart", "web", "blog", "junk")))
+    for doc_id in groups["cart"]:
+        assert letters[doc_id][1]["error"]["type"] == "mapper_parsing_exception"
+        assert letters[doc_id][1]["deadletter"]["target_index"] == f"logs-shop_cart-{DAY}"
+    return DeadLettered(env, produced, groups)
+
+
+def _fix_template(es_url: str) -> None:
+    """What ops do: fix the template, drop the (empty) indices created with the broken one."""
+    es = Elasticsearch(es_url)
+    _put_template(es, FIXED)
+    for index in es.indices.get(index="logs-shop_*,logs-blog_*"):
+        assert count(es_url, index) == 0, index
+        es.indices.delete(index=index)
+
+
+def _replay(env: dict[str, str], *flags: str) -> tuple[int, dict[str, Any]]:
+    return run_command(env, "deadletter", "replay", *flags)
+
+
+def _letter_ids(es_url: str) -> set[str]:
+    return set(documents(es_url, "logs-deadletter-*"))
+
+
+def _snapshot(es_url: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Target indices and dead letters, each read separately (one id can be in both while a
+    replay has not deleted its dead letter yet)."""
+    return documents(es_url, TARGETS), documents(es_url, "logs-deadletter-*")
+
+
+def test_replayed_dead_letters_land_in_their_index_under_their_id_once_and_leave_the_dead_letters(
+    kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
+) -> None:
+    setup = _dead_lettered(kafka, es_proxy.url, tmp_path)
+    _fix_template(es_proxy.url)
+    es = Elasticsearch(es_proxy.url)
+    # One was indexed already (a replay that stopped before deleting its dead letter, say).
+    already = sorted(setup.groups["cart"])[0]
+    es.create(
+        index=f"logs-shop_cart-{DAY}", id=already, document=json.loads(setup.produced[already])
+    )
+    before = _snapshot(es_proxy.url)
+
+    code, dry = _replay(setup.env, "--dry-run")
+    assert code == 0, dry
+    assert (dry["selected"], dry["would_replay"], dry["skipped"]) == (
+        12,
+        10,
+        {"invalid_json": 1, "not_an_object": 1},
+    )
+    listed = {entry["id"]: entry for entry in dry["listing"]}
+    assert listed.keys() == setup.ids("cart", "web", "blog", "junk")
+    assert listed[already]["target_index"] == f"logs-shop_cart-{DAY}"
+    assert _snapshot(es_proxy.url) == before, "a dry run changed something"
+
+    code, summary = _replay(setup.env)
+    assert code == 0, summary
+    assert summary["replayed"] == 10 and summary["deleted"] == 10
+    assert (summary["indexed"], summary["duplicates"]) == (9, 1)
+    assert summary["still_failing"] == {}
+    assert summary["skipped"] == {"invalid_json": 1, "not_an_object": 1}
+
+    found = documents(es_proxy.url)  # fails on an _id stored twice
+    assert found.keys() == setup.produced.keys()
+    assert _letter_ids(es_proxy.url) == setup.ids("junk")
+    for doc_id in setup.ids("cart", "web", "blog"):
+        index, source = found[doc_id]
+        original = json.loads(setup.produced[doc_id])
+        namespace, app = original["log"]["file"]["path"].split("/")[3:5]
+        assert index == f"logs-{namespace}_{app}-{DAY}"
+        assert source["custom"] == CONFLICT and source["message"] == original["message"]
+        if doc_id != already:
+            assert source["kubernetes"]["namespace"] == namespace
+            assert source["service"]["name"] == app
+
+    code, again = _replay(setup.env)
+    assert code == 0, again
+    assert (again["selected"], again["replayed"], again["indexed"]) == (2, 0, 0)
+    assert documents(es_proxy.url) == found
+
+
+def test_namespace_app_time_limit_and_error_type_filters_replay_only_the_dead_letters_they_select(
+    kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
+) -> None:
+    setup = _dead_lettered(kafka, es_proxy.url, tmp_path)
+    _fix_template(es_proxy.url)
+    remaining = setup.ids("cart", "web", "blog", "junk")
+
+    code, dry = _replay(setup.env, "--namespace", "shop", "--app", "web", "--dry-run")
+    assert code == 0 and {e["id"] for e in dry["listing"]} == setup.groups["web"]
+    code, summary = _replay(setup.env, "--namespace", "shop", "--app", "web")
+    assert code == 0 and summary["replayed"] == 3, summary
+    remaining -= setup.groups["web"]
+    assert _letter_ids(es_proxy.url) == remaining
+
+    since = at(60).isoformat()
+    code, summary = _replay(setup.env, "--since", since, "--until", at(600).isoformat())
+    assert code == 0 and summary["replayed"] == 3, summary
+    remaining -= setup.groups["blog"]
+    assert _letter_ids(es_proxy.url) == remaining
+
+    # Undecodable originals named explicitly are tried, fail again, and are kept.
+    code, summary = _replay(setup.env, "--error-type", "invalid_json")
+    assert code == 1, summary
+    assert summary["selected"] == 1 and summary["still_failing"] == {"invalid_json": 1}
+    assert _letter_ids(es_proxy.url) == remaining
+
+    code, summary = _replay(setup.env, "--namespace", "shop", "--limit", "2")
+    assert code == 0 and summary["replayed"] == 2, summary
+    left = _letter_ids(es_proxy.url) & setup.groups["cart"]
+    assert len(left) == 2
+    assert documents(es_proxy.url).keys() == setup.produced.keys()
+
+
+def test_dead_letters_that_fail_again_are_kept_once_unchanged_and_the_replay_exits_1(
+    kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
+) -> None:
+    setup = _dead_lettered(kafka, es_proxy.url, tmp_path)
+    before = documents(es_proxy.url)
+
+    code, summary = _replay(setup.env)
+
+    assert code == 1, summary
+    assert summary["replayed"] == 0 and summary["deleted"] == 0
+    assert summary["still_failing"] == {"mapper_parsing_exception": 10}
+    assert documents(es_proxy.url) == before  # no dead letter lost, none written twice
