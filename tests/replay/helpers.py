@@ -37,31 +37,34 @@ def event(namespace: str, app: str, when: datetime, **fields: object) -> bytes:
 
 def produce_at(
     bootstrap: str, topic: str, messages: Iterable[tuple[bytes, datetime, int]]
-) -> dict[str, bytes]:
-    """Produce (value, Kafka timestamp, partition) in order, flushing after each message so
-    each lands in a batch of its own; returns the values by document id."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
-    produced: dict[str, bytes] = {}
+) -> list[str]:
+    """Produce (value, Kafka timestamp, partition) together (messages of one call share
+    batches) and return their document ids (`topic:partition:offset`) in the same order."""
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50})
+    ids: dict[int, str] = {}
     errors: list[str] = []
 
-    def delivered(err: Any, msg: Any) -> None:
-        if err is not None:
-            errors.append(str(err))
-        else:
-            produced[f"{msg.topic()}:{msg.partition()}:{msg.offset()}"] = msg.value()
+    def delivered(n: int) -> Any:
+        def report(err: Any, msg: Any) -> None:
+            if err is not None:
+                errors.append(str(err))
+            else:
+                ids[n] = f"{msg.topic()}:{msg.partition()}:{msg.offset()}"
 
-    for value, when, partition in messages:
+        return report
+
+    count = 0
+    for count, (value, when, partition) in enumerate(messages, 1):
         producer.produce(
             topic,
             value,
             partition=partition,
             timestamp=int(when.timestamp() * 1000),
-            on_delivery=delivered,
+            on_delivery=delivered(count - 1),
         )
-        producer.poll(0)
     assert producer.flush(30) == 0
     assert not errors, errors[:3]
-    return produced
+    return [ids[n] for n in range(count)]
 
 
 def run_command(env: dict[str, str], *argv: str, timeout: float = 60) -> tuple[int, dict[str, Any]]:

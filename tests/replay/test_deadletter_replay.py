@@ -61,14 +61,15 @@ def _dead_lettered(kafka: ServerProcess, es_url: str, tmp_path: Path) -> DeadLet
     for i in range(3):
         plan.append(("fine", event("home", "page", at(i), custom={"nested": i}), i % 2))
     plan += [("junk", b"not json {", 0), ("junk", b"[1, 2]", 1)]
-    produced: dict[str, bytes] = {}
+    # Kafka timestamps: a minute apart, the blog's two hours later (for the --since filter).
+    stamps = [at(n + (120 if group == "blog" else 0)) for n, (group, _, _) in enumerate(plan)]
+    ids = produce_at(
+        bootstrap, TOPIC, [(v, t, p) for (_, v, p), t in zip(plan, stamps, strict=True)]
+    )
+    produced = {doc_id: value for doc_id, (_, value, _) in zip(ids, plan, strict=True)}
     groups: dict[str, set[str]] = {}
-    for n, (group, value, partition) in enumerate(plan):
-        one = produce_at(
-            bootstrap, TOPIC, [(value, at(n if group != "blog" else 120 + n), partition)]
-        )
-        produced.update(one)
-        groups.setdefault(group, set()).update(one)
+    for doc_id, (group, _, _) in zip(ids, plan, strict=True):
+        groups.setdefault(group, set()).add(doc_id)
 
     env = indexer_env(bootstrap, es_url)
     indexer = IndexerProcess(env, tmp_path / "indexer.log").start()
