@@ -29,6 +29,7 @@ from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from indexer.batch import Batch, Batcher, BatchPolicy
 from indexer.bulk import BulkWriter
+from indexer.encode import document_id
 from indexer.replay.scope import Scope, format_instant, identity_of_index
 from indexer.replay.stored import DeadLetter, MalformedDeadLetter, StoredMessage
 from indexer.replay.transform import Routed, transform
@@ -266,7 +267,8 @@ class DeadLetterReplay:
         """The messages whose document is in its target index (a realtime get, no refresh)."""
         try:
             response = self._client.mget(
-                docs=[{"_index": m.target, "_id": m.letter.id} for m in messages], source=False
+                docs=[{"_index": m.target, "_id": _document_id(m.letter)} for m in messages],
+                source=False,
             )
         except (ApiError, TransportError) as exc:
             log.warning("replay_not_confirmed", documents=len(messages), error=str(exc))
@@ -294,6 +296,10 @@ class DeadLetterReplay:
             else:
                 log.warning("dead_letter_not_deleted", index=letter.index, id=letter.id, item=item)
         return gone
+
+
+def _document_id(letter: DeadLetter) -> str:
+    return document_id(letter.topic, letter.partition, letter.offset)
 
 
 def _bump(counts: dict[str, int], key: str, by: int = 1) -> None:

@@ -190,15 +190,28 @@ def test_namespace_app_time_limit_and_error_type_filters_replay_only_the_dead_le
     assert documents(es_proxy.url).keys() == setup.produced.keys()
 
 
-def test_dead_letters_that_fail_again_are_kept_once_unchanged_and_the_replay_exits_1(
+def test_dead_letters_that_fail_again_are_kept_unchanged_next_to_replayed_ones_and_exit_1(
     kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
 ) -> None:
     setup = _dead_lettered(kafka, es_proxy.url, tmp_path)
-    before = documents(es_proxy.url)
+    es = Elasticsearch(es_proxy.url)
+    # Fixed for the shop namespace only: the blog's dead letters fail again, in the same batch.
+    es.indices.put_index_template(
+        name="custom-fields-shop",
+        index_patterns=["logs-shop_*"],
+        priority=600,
+        template={"mappings": {"properties": FIXED}},
+    )
+    for index in es.indices.get(index="logs-shop_*"):
+        es.indices.delete(index=index)
+    targets, letters = _snapshot(es_proxy.url)
 
     code, summary = _replay(setup.env)
 
     assert code == 1, summary
-    assert summary["replayed"] == 0 and summary["deleted"] == 0
-    assert summary["still_failing"] == {"mapper_parsing_exception": 10}
-    assert documents(es_proxy.url) == before  # no dead letter lost, none written twice
+    assert summary["replayed"] == summary["deleted"] == 7
+    assert summary["still_failing"] == {"mapper_parsing_exception": 3}
+    after_targets, after_letters = _snapshot(es_proxy.url)
+    assert after_letters == {k: v for k, v in letters.items() if k not in setup.ids("cart", "web")}
+    assert after_targets.keys() == targets.keys() | setup.ids("cart", "web")
+    assert documents(es_proxy.url).keys() == setup.produced.keys()  # nothing lost or doubled
