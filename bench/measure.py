@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import orjson
 
 from bench import child_env
 from bench.procstat import cpu_seconds, peak_rss_mb
+from bench.scrape import scrape, summed
 from bench.sinkctl import SinkProcess
 from indexer.embedded import free_port
 
@@ -138,11 +140,26 @@ def bare_loop(bench: Bench) -> Result:
     return _drain("bare loop", bench, [command], [{}])
 
 
-def indexer(bench: Bench, processes: int, fail_rate: float = 0.0) -> Result:
+def indexer(
+    bench: Bench,
+    processes: int,
+    fail_rate: float = 0.0,
+    on_start: Callable[[list[int]], None] | None = None,
+    overrides: dict[str, str] | None = None,
+) -> Result:
+    """Drain the backlog with `processes` indexers in one fresh group.
+
+    `overrides` (INDEXER_* variables) are for experiments; the figures use none.
+    """
     group = f"bench-indexer-{uuid.uuid4().hex[:8]}"
-    envs = [indexer_env(bench, group, bench.topic) for _ in range(processes)]
+    envs = [
+        {**indexer_env(bench, group, bench.topic), **(overrides or {})} for _ in range(processes)
+    ]
     name = f"indexer x{processes}" + (f", {fail_rate:.0%} 429s" if fail_rate else "")
-    return _drain(name, bench, [python_module("indexer", "run")] * processes, envs, fail_rate)
+    if overrides:
+        name += ", " + " ".join(f"{k.removeprefix('INDEXER_')}={v}" for k, v in overrides.items())
+    commands = [python_module("indexer", "run")] * processes
+    return _drain(name, bench, commands, envs, fail_rate, on_start)
 
 
 def indexer_env(bench: Bench, group: str, topic: str) -> dict[str, str]:
@@ -195,6 +212,7 @@ def _drain(
     commands: list[list[str]],
     envs: list[dict[str, str]],
     fail_rate: float = 0.0,
+    on_start: Callable[[list[int]], None] | None = None,
 ) -> Result:
     """Start the writers, wait until the sink holds every event, stop them, and measure."""
     bench.sink.reset(fail_rate=fail_rate)
@@ -206,7 +224,10 @@ def _drain(
     deadline = time.monotonic() + 90 + bench.events / 10_000
     next_stats = 0.0
     received = 0
+    metrics: dict[str, float] = {}
     try:
+        if on_start is not None:
+            on_start(pids)
         while received < bench.events:
             if time.monotonic() > deadline:
                 raise TimeoutError(
@@ -221,10 +242,26 @@ def _drain(
                 next_stats = time.monotonic() + STATS_SECONDS
             time.sleep(SAMPLE_SECONDS)
         samples.take(pids)
+        metrics = summed([scrape(int(e["INDEXER_METRICS__PORT"])) for e in envs if e])
     finally:
         stop_all(procs)
     stats = bench.sink.stats()
-    return _writer_result(name, bench, stats, samples, fail_rate)
+    result = _writer_result(name, bench, stats, samples, fail_rate)
+    result.extra.update(_explain(metrics, stats, processes=len(procs)))
+    return result
+
+
+def _explain(metrics: dict[str, float], stats: dict[str, Any], processes: int) -> dict[str, Any]:
+    """What the indexer's own metrics say about the drain (nothing for the bare loop)."""
+    if not metrics:
+        return {}
+    span = stats["last"] - stats["first"]
+    count = metrics.get("indexer_bulk_duration_seconds_count") or 1.0
+    return {
+        "paused_share": metrics.get("indexer_paused_seconds_total", 0.0) / (span * processes),
+        "bulk_seconds_mean": metrics.get("indexer_bulk_duration_seconds_sum", 0.0) / count,
+        "items_retried": metrics.get("indexer_bulk_items_retried_total", 0.0),
+    }
 
 
 def _writer_result(

@@ -1,0 +1,139 @@
+"""`python -m bench`: the indexer's throughput, CPU, memory and latency, on one machine.
+
+Starts the Tansu broker and the bench sink, proves the sink is not the bottleneck, preloads the
+backlog, then measures `--runs` times, back to back in each run: consume only, transform only,
+the bare loop, the indexer (1 process) and the indexer (2 processes in one group). Then one
+indexer run with injected 429 items and one latency run at a steady rate. Prints medians with
+min-max, and writes everything (plus the children's logs) under bench/results/<time>/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import orjson
+
+from bench import ROOT, measure, report
+from bench.events import backlog
+from bench.latency import latency
+from bench.machine import describe
+from bench.measure import Bench, Result
+from bench.preload import preload
+from bench.sinkctl import SinkProcess, start_sink
+from indexer.embedded import ServerProcess, start_kafka
+
+TOPIC = "filebeat-bench"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000, help="backlog size")
+    parser.add_argument("--runs", type=int, default=3, help="repetitions of each measurement")
+    parser.add_argument(
+        "--quick", action="store_true", help="1 run on 200k events (a smoke test, not figures)"
+    )
+    parser.add_argument(
+        "--fail-rate",
+        type=float,
+        default=0.01,
+        help="share of bulk items the sink answers 429 in the retry run (0: skip that run)",
+    )
+    parser.add_argument("--latency-rate", type=int, default=10_000, help="events/s")
+    parser.add_argument(
+        "--latency-seconds", type=float, default=20.0, help="0: skip the latency run"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also record one indexer drain with py-spy (must be installed; not a dependency)",
+    )
+    parser.add_argument("--out", type=Path, default=None, help="results directory")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.runs, args.events = 1, min(args.events, 200_000)
+    return args
+
+
+@contextlib.contextmanager
+def servers() -> Iterator[tuple[ServerProcess, SinkProcess]]:
+    kafka = start_kafka()
+    try:
+        sink = start_sink()
+        try:
+            yield kafka, sink
+        finally:
+            sink.stop()
+    finally:
+        kafka.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    out = args.out or ROOT / "bench" / "results" / time.strftime("%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
+    machine = describe()
+    print(" | ".join(f"{k}: {v}" for k, v in machine.items()), flush=True)
+    by_name: dict[str, list[Result]] = {}
+    started = time.monotonic()
+
+    def record(measurement: Callable[[], Result]) -> Result:
+        result = measurement()
+        by_name.setdefault(result.name, []).append(result)
+        cpu = f", {result.cpu_us_per_event:.2f} µs/event" if result.cpu_us_per_event else ""
+        rss = f", {result.peak_rss_mb:.0f} MB" if result.peak_rss_mb else ""
+        problems = f"  !! {'; '.join(result.checks)}" if result.checks else ""
+        print(
+            f"[{time.monotonic() - started:6.0f} s] {result.name}: "
+            f"{result.rate:,.0f} events/s{cpu}{rss}{problems}",
+            flush=True,
+        )
+        return result
+
+    with servers() as (kafka, sink):
+        bootstrap = f"127.0.0.1:{kafka.port}"
+        bench = Bench(bootstrap, TOPIC, args.events, sink, out / "logs")
+        for _ in range(args.runs):
+            record(lambda: measure.sink_capacity(bench, 1_000_000))
+        count, seconds = preload(bootstrap, TOPIC, backlog(args.events))
+        print(f"preloaded {count:,} events into {TOPIC} (4 partitions) in {seconds:.1f} s")
+        for run in range(args.runs):
+            print(f"-- run {run + 1} of {args.runs}", flush=True)
+            record(lambda: measure.consume_only(bench))
+            record(lambda: measure.transform_only(bench))
+            record(lambda: measure.bare_loop(bench))
+            record(lambda: measure.indexer(bench, 1))
+            record(lambda: measure.indexer(bench, 2))
+        if args.fail_rate:
+            record(lambda: measure.indexer(bench, 1, fail_rate=args.fail_rate))
+        if args.latency_seconds:
+            record(lambda: latency(bench, args.latency_rate, args.latency_seconds))
+        if args.profile:
+            from bench.profile import profile_drain
+
+            print(profile_drain(bench, out), flush=True)
+
+    print()
+    print(report.table(by_name))
+    print()
+    print(report.stage_table(by_name))
+    print()
+    print(report.ratios(by_name))
+    print(report.latency_line(by_name))
+    print()
+    print(report.targets_table(report.targets(by_name)))
+    settings = {"events": args.events, "runs": args.runs, "fail_rate": args.fail_rate}
+    (out / "results.json").write_bytes(
+        orjson.dumps(report.as_json(machine, by_name, settings), option=orjson.OPT_INDENT_2)
+    )
+    print(f"\n{time.monotonic() - started:.0f} s; results and logs in {out}")
+    failed = any(r.checks for results in by_name.values() for r in results)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
