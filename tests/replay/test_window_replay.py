@@ -158,3 +158,33 @@ def test_a_namespace_filtered_window_replay_writes_only_that_namespace_and_a_dry
     assert {doc_id for _, doc_id in written} == blog
     found = documents(es_proxy.url)
     assert found.keys() == set(setup.by_minute.values()) - (setup.ids(window) - blog)
+
+
+def test_a_window_replay_of_one_topic_ends_on_empty_partitions_and_leaves_other_topics_alone(
+    kafka: ServerProcess, es_proxy: CompatProxy
+) -> None:
+    bootstrap = f"127.0.0.1:{kafka.port}"
+    create_topic(bootstrap, "filebeat-a", 3)
+    create_topic(bootstrap, "filebeat-b", 1)
+    wanted = produce_at(
+        bootstrap, "filebeat-a", [(event("shop", "api", at(m)), at(m), m % 2) for m in range(6)]
+    )
+    produce_at(bootstrap, "filebeat-b", [(event("shop", "api", at(m)), at(m), 0) for m in range(4)])
+    env = indexer_env(bootstrap, es_proxy.url)
+
+    code, summary = run_command(
+        env,
+        "replay",
+        "--topic",
+        "filebeat-a",
+        "--since",
+        at(0).isoformat(),
+        "--until",
+        at(60).isoformat(),
+    )
+
+    assert code == 0, summary
+    assert summary["topics"] == ["filebeat-a"] and summary["indexed"] == 6
+    assert set(summary["partitions"]) == {"filebeat-a[0]", "filebeat-a[1]", "filebeat-a[2]"}
+    assert all(p["stop"] in ("end", "empty") for p in summary["partitions"].values())
+    assert documents(es_proxy.url).keys() == set(wanted)
