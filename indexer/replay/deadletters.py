@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import structlog
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
@@ -231,7 +232,7 @@ class DeadLetterReplay:
         self._list(letter, "replay", routed.index)
         if self.summary.dry_run:
             return
-        sealed = self._batcher.add(StoredMessage(letter, routed.index), routed.index, routed.line)
+        sealed = self._batcher.add(StoredMessage(letter), routed.index, routed.line)
         if sealed is not None:
             self._write(sealed)
 
@@ -255,7 +256,7 @@ class DeadLetterReplay:
             _bump(self.summary.still_failing, reason, count)
         messages: list[StoredMessage] = batch.messages
         # Without a refusal every document is in its index; otherwise ask which ones are.
-        present = self._present(messages) if result.deadlettered_total else messages
+        present = self._present(batch) if result.deadlettered_total else messages
         self.summary.replayed += len(present)
         deleted = self._delete([m.letter for m in present])
         self.summary.deleted += deleted
@@ -263,18 +264,24 @@ class DeadLetterReplay:
         unconfirmed = len(messages) - result.deadlettered_total - len(present)
         self.summary.kept_unconfirmed += max(0, unconfirmed)
 
-    def _present(self, messages: list[StoredMessage]) -> list[StoredMessage]:
-        """The messages whose document is in its target index (a realtime get, no refresh)."""
+    def _present(self, batch: Batch) -> list[StoredMessage]:
+        """The messages whose document is in its index (a realtime get, no refresh).
+
+        The index is read from the action line as written: index preparation may have pointed
+        it elsewhere than routing did (a namespace's shared index under the shard budget).
+        """
+        messages: list[StoredMessage] = batch.messages
+        docs = [
+            {"_index": action_index(line), "_id": _document_id(m.letter)}
+            for m, line in zip(messages, batch.lines, strict=True)
+        ]
         try:
-            response = self._client.mget(
-                docs=[{"_index": m.target, "_id": _document_id(m.letter)} for m in messages],
-                source=False,
-            )
+            response = self._client.mget(docs=docs, source=False)
         except (ApiError, TransportError) as exc:
             log.warning("replay_not_confirmed", documents=len(messages), error=str(exc))
             return []
-        docs: list[dict[str, Any]] = response["docs"]
-        return [m for m, doc in zip(messages, docs, strict=True) if doc.get("found") is True]
+        found: list[dict[str, Any]] = response["docs"]
+        return [m for m, doc in zip(messages, found, strict=True) if doc.get("found") is True]
 
     def _delete(self, letters: list[DeadLetter]) -> int:
         """Delete dead letters by `_id` from their own index; returns how many are gone."""
@@ -296,6 +303,12 @@ class DeadLetterReplay:
             else:
                 log.warning("dead_letter_not_deleted", index=letter.index, id=letter.id, item=item)
         return gone
+
+
+def action_index(line: bytes) -> str:
+    """The `_index` of one of our own `create` action lines (the first line of `line`)."""
+    action: dict[str, dict[str, str]] = orjson.loads(line[: line.index(b"\n")])
+    return action["create"]["_index"]
 
 
 def _document_id(letter: DeadLetter) -> str:

@@ -72,8 +72,6 @@ class StoredMessage:
     """A dead letter in the shape of a `confluent_kafka.Message`, as far as the writer looks."""
 
     letter: DeadLetter
-    target: str
-    """The index the replay writes it to (routing as it is now)."""
 
     def value(self) -> bytes:
         return self.letter.original

@@ -11,7 +11,6 @@ from elasticsearch import Elasticsearch
 
 from indexer.bulk import BulkResult, BulkWriter
 from indexer.es import create_client
-from indexer.indices import IndexCreator
 from indexer.route import deadletter_index
 from indexer.settings import Settings
 
@@ -34,7 +33,7 @@ def build_writing(settings: Settings) -> Writing:
     stop = threading.Event()
     writer = BulkWriter(
         client,
-        IndexCreator(client),
+        _indices(client, settings),
         settings.retry,
         functools.partial(deadletter_index, settings.routing.index_prefix),
         stop,
@@ -68,3 +67,15 @@ class Tally:
             "salvaged": self.salvaged,
             "deadlettered": dict(sorted(self.deadlettered.items())),
         }
+
+
+def _indices(client: Elasticsearch, settings: Settings) -> Any:
+    """How `indexer run` prepares indices: namespace templates, and the shard budget that may
+    send an app's documents to its namespace's shared index. A replay must make the same
+    choice, or a document could be stored again in an index its first copy is not in.
+
+    Typed loosely: the writer's parameter type is changing from `IndexCreator` to a protocol.
+    """
+    from indexer.admin.preparer import IndexPreparer
+
+    return IndexPreparer(client, settings)

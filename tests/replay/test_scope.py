@@ -66,7 +66,7 @@ def test_a_dead_letter_poses_as_its_original_kafka_message() -> None:
             event={"original_base64": base64.b64encode(b"\xff").decode()},
         )
     )
-    message = StoredMessage(letter, "logs-deadletter-2026.11.25")
+    message = StoredMessage(letter)
     assert (message.topic(), message.partition(), message.offset()) == ("t", 1, 7)
     assert message.value() == b"\xff" and message.timestamp() == (1, 1795600800123)
     assert letter.target_index is None and letter.error_type == "invalid_utf8"
