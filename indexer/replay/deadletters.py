@@ -171,9 +171,12 @@ class DeadLetterReplay:
             yield letter
 
     def _identity(self, letter: DeadLetter) -> tuple[str, str] | None:
-        """From the index that refused it; without one, from routing its original."""
+        """From the index that refused it; when that names none (no target, a namespace's
+        shared index), from routing its original."""
         if letter.target_index is not None:
-            return identity_of_index(self._prefix, letter.target_index)
+            identity = identity_of_index(self._prefix, letter.target_index)
+            if identity is not None:
+                return identity
         return self._route(letter).identity
 
     def _hits(self) -> Iterator[dict[str, Any]]:
