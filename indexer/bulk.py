@@ -30,8 +30,9 @@ from indexer import metrics
 from indexer.batch import Batch
 from indexer.deadletter import deadletter_document
 from indexer.encode import encode
-from indexer.indices import IndexCreator, IndexRejected
+from indexer.indices import IndexEnsurer, IndexRejected
 from indexer.outcome import Outcome, classify
+from indexer.route import iso_timestamp
 from indexer.salvage import salvage
 from indexer.settings import RetrySettings
 
@@ -96,7 +97,7 @@ class BulkWriter:
     def __init__(
         self,
         client: Elasticsearch,
-        indices: IndexCreator,
+        indices: IndexEnsurer,
         retry: RetrySettings,
         deadletter_index: Callable[[float], str],
         stop: threading.Event,
@@ -144,11 +145,12 @@ class BulkWriter:
         for rejection in rejections:
             line = batch.lines[rejection.position]
             document = orjson.loads(line[line.index(b"\n") + 1 :])
-            salvaged = salvage(document, rejection.error_type, rejection.reason)
+            message = batch.messages[rejection.position]
+            kafka_time = iso_timestamp(message_seconds(message))
+            salvaged = salvage(document, rejection.error_type, rejection.reason, kafka_time)
             if salvaged is None:
                 remaining.append(rejection)
                 continue
-            message = batch.messages[rejection.position]
             lines.append(
                 encode(
                     rejection.index,
@@ -198,13 +200,21 @@ class BulkWriter:
         return items
 
     def _ensure_indices(self, batch: Batch) -> dict[str, IndexRejected]:
+        """Prepare every index of the batch; point its lines at the index actually granted (the
+        shard budget may send an app to its namespace's shared index). Returns the refusals."""
         rejected: dict[str, IndexRejected] = {}
+        granted: dict[str, str] = {}
         for index in batch.indices:
             try:
-                self._retrying("create index")(self._indices.ensure, index)
+                target = self._retrying("prepare index")(self._indices.ensure, index)
             except IndexRejected as exc:
                 log.warning("index_rejected", index=index, error=exc.error_type, reason=exc.reason)
                 rejected[index] = exc
+            else:
+                if target != index:
+                    granted[index] = target
+        if granted:
+            _retarget(batch, granted)
         return rejected
 
     def _send_all(
@@ -400,6 +410,15 @@ def _halve(lines: list[bytes], chunk: list[int], state: _SendState) -> list[list
         )
     )
     return []
+
+
+def _retarget(batch: Batch, granted: dict[str, str]) -> None:
+    for position, line in enumerate(batch.lines):
+        index = _action_index(line)
+        if index in granted:
+            old = b'"_index":"%s"' % index.encode()
+            batch.lines[position] = line.replace(old, b'"_index":"%s"' % granted[index].encode(), 1)
+    batch.indices = {granted.get(index, index): None for index in batch.indices}
 
 
 def _retryable(exc: BaseException) -> bool:

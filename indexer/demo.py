@@ -71,6 +71,7 @@ def _demo(bootstrap: str, es_url: str, per_app_day: int) -> int:
         batch={"max_age_seconds": 0.2},
     )
     indexer = build_indexer(settings)
+    assert indexer is not None
     worker = threading.Thread(target=indexer.pipeline.run, name="pipeline")
     started = time.monotonic()
     worker.start()

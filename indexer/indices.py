@@ -8,6 +8,7 @@ Creating explicitly (instead of relying on auto-creation) makes the indexer work
 from __future__ import annotations
 
 import threading
+from typing import Protocol
 
 from elasticsearch import ApiError, Elasticsearch
 
@@ -24,6 +25,19 @@ class IndexRejected(Exception):
         self.reason = reason
 
 
+class IndexEnsurer(Protocol):
+    """What the bulk writer needs: a writable index for a name, and a way to forget one."""
+
+    def ensure(self, index: str) -> str:
+        """Make sure a writable index exists for `index`; return the name to write to.
+
+        Raises IndexRejected when the cluster refuses for good; transport errors and transient
+        ApiErrors propagate (the caller retries)."""
+        ...
+
+    def forget(self, index: str) -> None: ...
+
+
 def is_transient_status(status: int) -> bool:
     return status == 429 or status >= 500
 
@@ -36,14 +50,14 @@ class IndexCreator:
         self._known: set[str] = set()
         self._lock = threading.Lock()
 
-    def ensure(self, index: str) -> None:
-        """Make sure `index` exists.
+    def ensure(self, index: str) -> str:
+        """Make sure `index` exists; return it.
 
         Raises IndexRejected for a permanent refusal; lets transport errors and transient
         ApiErrors (429, 5xx) propagate for the caller to retry.
         """
         if index in self._known:
-            return
+            return index
         try:
             self._client.indices.create(index=index)
         except ApiError as exc:
@@ -56,6 +70,7 @@ class IndexCreator:
             metrics.INDICES_CREATED.inc()
         with self._lock:
             self._known.add(index)
+        return index
 
     def forget(self, index: str) -> None:
         """Forget an index that turned out to be gone (deleted by lifecycle, say)."""

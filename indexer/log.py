@@ -32,6 +32,13 @@ def configure_logging(settings: LogSettings) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        logger_factory=_StderrLoggerFactory(),
+        # Never cached: a logger looks up sys.stderr each time (tests swap it), and nothing logs
+        # per event, so the lookup costs nothing that matters.
+        cache_logger_on_first_use=False,
     )
+
+
+class _StderrLoggerFactory:
+    def __call__(self, *args: object) -> structlog.PrintLogger:
+        return structlog.PrintLogger(sys.stderr)

@@ -9,13 +9,18 @@ from dataclasses import dataclass
 from types import FrameType
 
 import structlog
-from elasticsearch import Elasticsearch
+from elastic_transport import TransportError
+from elasticsearch import ApiError, Elasticsearch
 
+from indexer.admin import metrics as admin_metrics
+from indexer.admin.cluster import ClusterInfo
+from indexer.admin.preparer import IndexPreparer
+from indexer.admin.setup import SetupError, run_setup
+from indexer.admin.sweeper import RetentionSweeper
 from indexer.bulk import BulkWriter
 from indexer.consume import create_consumer
 from indexer.es import create_client
 from indexer.health import Health, HealthServer
-from indexer.indices import IndexCreator
 from indexer.log import configure_logging
 from indexer.pipeline import Pipeline, PipelineFailed
 from indexer.route import Router, deadletter_index
@@ -32,24 +37,36 @@ class Indexer:
     health: Health
     server: HealthServer
     client: Elasticsearch
+    background_stop: threading.Event
 
     def close(self) -> None:
+        self.background_stop.set()
         self.server.close()
         self.client.close()
 
 
-def build_indexer(settings: Settings) -> Indexer:
+def build_indexer(settings: Settings, stop: threading.Event | None = None) -> Indexer | None:
+    """Wire the indexer. With `lifecycle.setup_on_start`, first apply templates and policies,
+    retrying until the cluster takes them (readiness fails meanwhile, liveness does not).
+    Returns None if `stop` is set before that succeeded."""
+    stop = stop or threading.Event()
     health = Health(liveness_timeout=settings.metrics.liveness_timeout_seconds)
     server = HealthServer(health, settings.metrics.host, settings.metrics.port)
     client = create_client(settings.elasticsearch)
     health.elasticsearch_ok = _reachable(client)
-    writer_stop = threading.Event()
+    cluster = _apply_setup(client, settings, health, stop)
+    if stop.is_set():
+        server.close()
+        return None
+    background_stop = threading.Event()
+    if cluster is not None and cluster.lifecycle == "sweeper":
+        RetentionSweeper(client, settings).start(background_stop)
     writer = BulkWriter(
         client,
-        IndexCreator(client),
+        IndexPreparer(client, settings, cluster=cluster),
         settings.retry,
         functools.partial(deadletter_index, settings.routing.index_prefix),
-        writer_stop,
+        background_stop,
         on_reachability=functools.partial(setattr, health, "elasticsearch_ok"),
     )
     pipeline = Pipeline(
@@ -58,16 +75,23 @@ def build_indexer(settings: Settings) -> Indexer:
         writer,
         Router(settings.routing),
         health,
-        writer_stop,
+        background_stop,
     )
-    return Indexer(pipeline, health, server, client)
+    return Indexer(pipeline, health, server, client, background_stop)
 
 
 def run_indexer(settings: Settings) -> int:
     """Run until a signal (exit 0 after draining) or a fatal error (exit 1)."""
     configure_logging(settings.log)
-    indexer = build_indexer(settings)
-    _stop_on_signals(indexer.pipeline)
+    stop = threading.Event()
+    holder: list[Pipeline] = []
+    _stop_on_signals(stop, holder)
+    indexer = build_indexer(settings, stop)
+    if indexer is None:
+        return 0
+    holder.append(indexer.pipeline)
+    if stop.is_set():
+        indexer.pipeline.stop()
     log.info(
         "started", metrics_port=indexer.server.port, elasticsearch=settings.elasticsearch.hosts
     )
@@ -81,6 +105,32 @@ def run_indexer(settings: Settings) -> int:
     return 0
 
 
+def _apply_setup(
+    client: Elasticsearch, settings: Settings, health: Health, stop: threading.Event
+) -> ClusterInfo | None:
+    if not settings.lifecycle.setup_on_start:
+        return None
+    health.setup_ok = False
+    delay = 1.0
+    while not stop.is_set():
+        health.beat()
+        try:
+            report = run_setup(client, settings)
+        except (SetupError, ApiError, TransportError) as exc:
+            admin_metrics.SETUP_OK.set(0)
+            log.error("setup_failed", error=f"{type(exc).__name__}: {exc}"[:500], retry_in=delay)
+            stop.wait(delay)
+            delay = min(delay * 2, 60.0)
+            continue
+        for note in report.notes:
+            log.warning("setup_note", note=note)
+        admin_metrics.SETUP_OK.set(1)
+        health.setup_ok = True
+        log.info("setup_applied", lifecycle=report.cluster.lifecycle)
+        return report.cluster
+    return None
+
+
 def _reachable(client: Elasticsearch) -> bool:
     try:
         client.info()
@@ -90,10 +140,12 @@ def _reachable(client: Elasticsearch) -> bool:
     return True
 
 
-def _stop_on_signals(pipeline: Pipeline) -> None:
+def _stop_on_signals(stop: threading.Event, pipelines: list[Pipeline]) -> None:
     def handle(signum: int, frame: FrameType | None) -> None:
         log.info("signal", signal=signal.Signals(signum).name)
-        pipeline.stop()
+        stop.set()
+        for pipeline in pipelines:
+            pipeline.stop()
 
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)

@@ -29,6 +29,11 @@ def day_of_epoch(seconds: float) -> str:
     return time.strftime("%Y.%m.%d", time.gmtime(seconds))
 
 
+def iso_timestamp(seconds: float) -> str:
+    """`2026-11-26T12:00:00.000Z`: the shape filebeat writes."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 def deadletter_index(prefix: str, seconds: float) -> str:
     """The dead-letter index for a message with this Kafka timestamp."""
     return f"{prefix}-deadletter-{day_of_epoch(seconds)}"
@@ -120,8 +125,12 @@ class Router:
         return counts
 
     def route(self, event: dict[str, Any], ingest_seconds: float) -> str:
-        """The index for `event`; adds `kubernetes.*` and `service.name` when the path tells."""
-        day = self._days.day(event.get("@timestamp"), ingest_seconds)
+        """The index for `event`; adds `kubernetes.*` and `service.name` when the path tells,
+        and an `@timestamp` of the ingestion time when the event has none (Kibana needs one)."""
+        stamp = event.get("@timestamp")
+        if stamp is None:
+            event["@timestamp"] = iso_timestamp(ingest_seconds)
+        day = self._days.day(stamp, ingest_seconds)
         identity = self._identity(event)
         if identity is None:
             self.unmatched += 1

@@ -68,8 +68,14 @@ def offending_fields(reason: str) -> list[str]:
     return fields
 
 
-def salvage(document: dict[str, Any], error_type: str, reason: str) -> dict[str, Any] | None:
-    """The document with the offending fields moved aside, or None when nothing can be moved."""
+def salvage(
+    document: dict[str, Any], error_type: str, reason: str, fallback_timestamp: str
+) -> dict[str, Any] | None:
+    """The document with the offending fields moved aside, or None when nothing can be moved.
+
+    An `@timestamp` the cluster could not parse is moved too, and replaced by
+    `fallback_timestamp` (the Kafka time), so the line still shows up in time-bound searches.
+    """
     if error_type not in SALVAGEABLE or SALVAGE_FIELD in document:
         return None
     moved: dict[str, Any] = {}
@@ -82,6 +88,8 @@ def salvage(document: dict[str, Any], error_type: str, reason: str) -> dict[str,
             moved[key] = document.pop(key)
     if not moved:
         return None
+    if "@timestamp" in moved:
+        document["@timestamp"] = fallback_timestamp
     document[SALVAGE_FIELD] = {
         "fields": orjson.dumps(moved, option=orjson.OPT_NON_STR_KEYS).decode(),
         "reason": f"{error_type}: {reason}"[:2000],

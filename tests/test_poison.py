@@ -9,7 +9,7 @@ from pathlib import Path
 
 from elasticsearch import Elasticsearch
 
-from indexer.embedded import CompatProxy, ServerProcess
+from indexer.embedded import CompatProxy, Reply, ServerProcess
 from tests.support import (
     IndexerProcess,
     count,
@@ -21,7 +21,6 @@ from tests.support import (
 )
 
 PATH = "/data/logs/shop/cart/cart-7d4b9c8f6-bcd2f/log/app.log"
-OTHER = {"file": {"path": "/data/logs/shop/other/other-0/log/app.log"}}
 
 
 def _event(**fields: object) -> bytes:
@@ -48,9 +47,6 @@ POISON: dict[str, bytes] = {
     "object_first": _event(custom={"nested": 1}),
     "conflicting_type": _event(custom="a string where an object is mapped"),
     "one_megabyte": _event(message="x" * 1_000_000),
-    # In another index, the salvage field itself is taken, so salvage cannot help there.
-    "salvage_blocker": _event(log=OTHER, custom={"nested": 1}, indexer_salvage="taken"),
-    "unsalvageable": _event(log=OTHER, custom="a string where an object is mapped"),
 }
 
 
@@ -94,23 +90,50 @@ def test_every_poison_message_is_indexed_or_dead_lettered_with_its_reason(
     }
     assert salvaged["indexer_salvage"]["reason"].startswith("mapper_parsing_exception: ")
     assert salvaged["message"] == "fine" and salvaged["kubernetes"]["namespace"] == "shop"
-    refused = letter("unsalvageable")
-    assert refused["error"]["type"] == "mapper_parsing_exception"
-    assert "salvaged copy refused too" in refused["error"]["message"]
-    assert refused["deadletter"]["target_index"] == "logs-shop_other-2026.11.25"
-    assert refused["event"]["original"] == POISON["unsalvageable"].decode()
-
     for name in ("empty_object", "no_path", "unmatched_path", "traversal_path", "illegal_names"):
         assert found[by_name[name]][0].startswith("logs-unmatched-"), name
     index, source = found[by_name["bad_timestamp"]]
     assert index.startswith("logs-shop_cart-")  # the day of ingestion, not of the text
-    assert source["@timestamp"] == "yesterday at noon"
+    assert source["@timestamp"] == "yesterday at noon"  # the templates ignore malformed values
     assert found[by_name["object_first"]][0] == "logs-shop_cart-2026.11.25"
     index, source = found[by_name["one_megabyte"]]
     assert index == "logs-shop_cart-2026.11.25" and len(source["message"]) == 1_000_000
 
     deadlettered = sum(1 for i, _ in found.values() if i.startswith("logs-deadletter-"))
-    assert deadlettered == 5
+    assert deadlettered == 4
+
+
+def test_a_document_refused_again_after_salvage_is_dead_lettered_with_both_reasons(
+    kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
+) -> None:
+    refusal = {
+        "create": {
+            "status": 400,
+            "error": {"type": "mapper_parsing_exception", "reason": "salvage refused by the test"},
+        }
+    }
+
+    def refuse_salvaged(method: str, path: str, body: bytes) -> Reply | None:
+        if "_bulk" in path and b"indexer_salvage" in body:
+            items = [refusal] * (len(body.splitlines()) // 2)
+            return Reply(200, json.dumps({"errors": True, "items": items}).encode())
+        return None
+
+    es_proxy.fault = refuse_salvaged
+    bootstrap = f"127.0.0.1:{kafka.port}"
+    create_topic(bootstrap, "filebeat-s", 1)
+    values = [POISON["object_first"], POISON["conflicting_type"]]
+    produced = produce(bootstrap, "filebeat-s", values, partitions=1)
+    indexer = IndexerProcess(indexer_env(bootstrap, es_proxy.url), tmp_path / "i.log").start()
+    wait_for(lambda: count(es_proxy.url) >= 2, 60, "both messages to land")
+    assert indexer.stop() == 0
+    found = documents(es_proxy.url)
+    assert found.keys() == produced.keys()
+    index, letter = found["filebeat-s:0:1"]
+    assert index.startswith("logs-deadletter-")
+    assert letter["error"]["type"] == "mapper_parsing_exception"
+    assert "salvaged copy refused too" in letter["error"]["message"]
+    assert letter["event"]["original"] == POISON["conflicting_type"].decode()
 
 
 def test_with_auto_create_off_each_index_is_created_before_the_first_write_into_it(

@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from elasticsearch import ApiError, Elasticsearch, TransportError
+if TYPE_CHECKING:  # the agent shares this parser and must never load the client
+    from elasticsearch import Elasticsearch
 
 
 def register(commands: Any) -> None:
@@ -112,6 +113,8 @@ def _connect(args: argparse.Namespace) -> tuple[Any, Elasticsearch]:
 
 
 def _guarded(action: Any) -> Any:
+    from elasticsearch import ApiError, TransportError
+
     from indexer.admin.setup import SetupError
 
     try:

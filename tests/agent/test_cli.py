@@ -86,11 +86,6 @@ register(parser.add_subparsers())
     assert _loaded_after(settings, script) == "[]"
 
 
-@pytest.mark.xfail(
-    reason="indexer/admin/commands.py imports elasticsearch at module level, and build_parser() "
-    "imports it to register `admin`; the agent's own code paths are clean (test above)",
-    strict=False,
-)
 def test_the_full_indexer_command_running_agent_subcommands_loads_neither(
     settings: AgentSettings, make_pod: PodMaker
 ) -> None:

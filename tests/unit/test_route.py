@@ -45,7 +45,6 @@ def test_a_timestamp_with_an_offset_is_dated_in_utc() -> None:
 @pytest.mark.parametrize(
     "stamp",
     [
-        None,
         1732600000,
         "",
         "not a date",
@@ -63,6 +62,14 @@ def test_missing_bad_or_far_off_timestamps_use_the_ingestion_day_and_keep_their_
     assert router.route(event, NOW) == "logs-shop_cart-2026.11.26"
     assert event["@timestamp"] == stamp
     assert router.take_counters() == (0, 1)
+
+
+def test_an_event_without_a_timestamp_gets_the_ingestion_time() -> None:
+    router = Router(RoutingSettings())
+    event = _event("/data/logs/shop/cart/p/log/a.log")
+    del event["@timestamp"]
+    assert router.route(event, NOW) == "logs-shop_cart-2026.11.26"
+    assert event["@timestamp"] == "2026-11-26T12:00:00.000Z"
 
 
 def test_bounds_are_configurable() -> None:

@@ -44,7 +44,10 @@ def test_a_nested_offending_field_is_moved_and_the_rest_kept() -> None:
         "kubernetes": {"namespace": "shop"},
     }
     result = salvage(
-        document, "mapper_parsing_exception", "failed to parse field [http.response.status_code]"
+        document,
+        "mapper_parsing_exception",
+        "failed to parse field [http.response.status_code]",
+        "T",
     )
     assert result is not None
     assert result["http"] == {"response": {"bytes": 10}}
@@ -58,6 +61,7 @@ def test_without_a_named_field_everything_beyond_the_core_fields_is_moved() -> N
         document,
         "illegal_argument_exception",
         "Limit of total fields [1000] has been exceeded while adding new fields [3]",
+        "T",
     )
     assert result is not None
     assert set(result) == {"message", "@timestamp", SALVAGE_FIELD}
@@ -65,11 +69,25 @@ def test_without_a_named_field_everything_beyond_the_core_fields_is_moved() -> N
 
 
 def test_other_errors_and_already_salvaged_documents_are_not_salvaged() -> None:
-    assert salvage({"a": 1}, "cluster_block_exception", "index read-only") is None
+    assert salvage({"a": 1}, "cluster_block_exception", "index read-only", "T") is None
     assert (
         salvage(
-            {SALVAGE_FIELD: {}, "a": 1}, "mapper_parsing_exception", "failed to parse field [a]"
+            {SALVAGE_FIELD: {}, "a": 1},
+            "mapper_parsing_exception",
+            "failed to parse field [a]",
+            "T",
         )
         is None
     )
-    assert salvage({"message": "only core"}, "mapper_parsing_exception", "no field named") is None
+    assert (
+        salvage({"message": "only core"}, "mapper_parsing_exception", "no field named", "T") is None
+    )
+
+
+def test_an_unparsable_timestamp_is_kept_aside_and_replaced_by_the_kafka_time() -> None:
+    document = {"@timestamp": "yesterday at noon", "message": "m"}
+    reason = "failed to parse field [@timestamp] of type [date] in document with id 't:0:1'"
+    result = salvage(document, "mapper_parsing_exception", reason, "2026-11-26T10:00:00.000Z")
+    assert result is not None
+    assert result["@timestamp"] == "2026-11-26T10:00:00.000Z"
+    assert json.loads(result[SALVAGE_FIELD]["fields"]) == {"@timestamp": "yesterday at noon"}
