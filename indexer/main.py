@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 
@@ -61,12 +62,11 @@ def build_indexer(settings: Settings, stop: threading.Event | None = None) -> In
     background_stop = threading.Event()
     if cluster is not None and cluster.lifecycle == "sweeper":
         RetentionSweeper(client, settings).start(background_stop)
-    writer = BulkWriter(
+    writer = build_writer(
+        settings,
         client,
-        IndexPreparer(client, settings, cluster=cluster),
-        settings.retry,
-        functools.partial(deadletter_index, settings.routing.index_prefix),
         background_stop,
+        cluster=cluster,
         on_reachability=functools.partial(setattr, health, "elasticsearch_ok"),
     )
     pipeline = Pipeline(
@@ -78,6 +78,26 @@ def build_indexer(settings: Settings, stop: threading.Event | None = None) -> In
         background_stop,
     )
     return Indexer(pipeline, health, server, client, background_stop)
+
+
+def build_writer(
+    settings: Settings,
+    client: Elasticsearch,
+    stop: threading.Event,
+    *,
+    cluster: ClusterInfo | None = None,
+    on_reachability: Callable[[bool], None] = lambda ok: None,
+) -> BulkWriter:
+    """The bulk writer every command writes with (`run`, the replays), so a message always lands
+    in the index `indexer run` would pick."""
+    return BulkWriter(
+        client,
+        IndexPreparer(client, settings, cluster=cluster),
+        settings.retry,
+        functools.partial(deadletter_index, settings.routing.index_prefix),
+        stop,
+        on_reachability=on_reachability,
+    )
 
 
 def run_indexer(settings: Settings) -> int:

@@ -26,12 +26,11 @@ from indexer.batch import Batch, Batcher, BatchPolicy
 from indexer.bulk import BulkResult, BulkWriter, message_seconds
 from indexer.commit import OffsetTracker
 from indexer.consume import forget_lag
-from indexer.deadletter import DeadLetterBreaker, deadletter_document
-from indexer.decode import DecodeError, decode
-from indexer.encode import encode
+from indexer.deadletter import DeadLetterBreaker
 from indexer.health import Health
 from indexer.route import Router
 from indexer.settings import Settings
+from indexer.transform import transform
 
 log = structlog.get_logger(__name__)
 
@@ -158,36 +157,24 @@ class Pipeline:
         self._dispatch()
 
     def _take(self, messages: list[Any]) -> None:
-        """Decode, route and encode each message into the open batch. The hot path."""
+        """Transform each message into the open batch. The hot path."""
         add = self._batcher.add
-        route = self._router.route
+        router = self._router
         taken = 0
         for message in messages:
             if message.error() is not None:
                 self._on_message_error(message.error())
                 continue
             taken += 1
-            topic, partition, offset = message.topic(), message.partition(), message.offset()
-            seconds = message_seconds(message)
-            try:
-                event = decode(message.value())
-            except DecodeError as exc:
-                index = self._router.deadletter_index(seconds)
-                document = deadletter_document(
-                    value=message.value(),
-                    topic=topic,
-                    partition=partition,
-                    offset=offset,
-                    kafka_seconds=seconds,
-                    error_type=exc.kind,
-                    reason=exc.reason,
-                )
-                sealed = add(
-                    message, index, encode(index, topic, partition, offset, document), exc.kind
-                )
-            else:
-                index = route(event, seconds)
-                sealed = add(message, index, encode(index, topic, partition, offset, event))
+            index, lines, undecodable = transform(
+                router,
+                message.value(),
+                message.topic(),
+                message.partition(),
+                message.offset(),
+                message_seconds(message),
+            )
+            sealed = add(message, index, lines, undecodable)
             if sealed is not None:
                 self._seal(sealed)
         metrics.EVENTS_CONSUMED.inc(taken)

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from indexer.deadletter import deadletter_document
-from indexer.decode import DecodeError, decode
-from indexer.encode import encode
 from indexer.replay.scope import identity_of_index
 from indexer.route import Router
+from indexer.transform import transform as transform_message
 
 
 @dataclass(frozen=True)
@@ -34,21 +32,6 @@ def transform(
     offset: int,
     seconds: float,
 ) -> Routed:
-    try:
-        event = decode(value)
-    except DecodeError as exc:
-        index = router.deadletter_index(seconds)
-        document = deadletter_document(
-            value=value,
-            topic=topic,
-            partition=partition,
-            offset=offset,
-            kafka_seconds=seconds,
-            error_type=exc.kind,
-            reason=exc.reason,
-        )
-        return Routed(index, encode(index, topic, partition, offset, document), None, exc.kind)
-    index = router.route(event, seconds)
-    return Routed(
-        index, encode(index, topic, partition, offset, event), identity_of_index(prefix, index)
-    )
+    index, line, undecodable = transform_message(router, value, topic, partition, offset, seconds)
+    identity = None if undecodable else identity_of_index(prefix, index)
+    return Routed(index, line, identity, undecodable)

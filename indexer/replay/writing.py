@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +10,6 @@ from elasticsearch import Elasticsearch
 
 from indexer.bulk import BulkResult, BulkWriter
 from indexer.es import create_client
-from indexer.route import deadletter_index
 from indexer.settings import Settings
 
 
@@ -29,16 +27,11 @@ class Writing:
 
 def build_writing(settings: Settings) -> Writing:
     """The same composition as `indexer.main.build_indexer`, without the pipeline."""
+    from indexer.main import build_writer
+
     client = create_client(settings.elasticsearch)
     stop = threading.Event()
-    writer = BulkWriter(
-        client,
-        _indices(client, settings),
-        settings.retry,
-        functools.partial(deadletter_index, settings.routing.index_prefix),
-        stop,
-    )
-    return Writing(client, writer, stop)
+    return Writing(client, build_writer(settings, client, stop), stop)
 
 
 @dataclass
@@ -67,15 +60,3 @@ class Tally:
             "salvaged": self.salvaged,
             "deadlettered": dict(sorted(self.deadlettered.items())),
         }
-
-
-def _indices(client: Elasticsearch, settings: Settings) -> Any:
-    """How `indexer run` prepares indices: namespace templates, and the shard budget that may
-    send an app's documents to its namespace's shared index. A replay must make the same
-    choice, or a document could be stored again in an index its first copy is not in.
-
-    Typed loosely: the writer's parameter type is changing from `IndexCreator` to a protocol.
-    """
-    from indexer.admin.preparer import IndexPreparer
-
-    return IndexPreparer(client, settings)
