@@ -24,6 +24,7 @@ typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
 test: lint typecheck
+	$(BIN)/indexer templates validate
 	$(BIN)/pytest
 
 clean:
