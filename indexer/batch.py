@@ -30,7 +30,10 @@ class Batch:
     seq: int = field(default_factory=lambda: next(_sequence))
     lines: list[bytes] = field(default_factory=list)
     messages: list[Any] = field(default_factory=list)
-    indices: dict[str, None] = field(default_factory=dict)
+    indices: dict[str, int] = field(default_factory=dict)
+    """Documents per index."""
+    newest_event: float | None = None
+    """`@timestamp` (epoch seconds) of about the newest event, for the latency metric."""
     size: int = 0
     deadletters: dict[int, str] = field(default_factory=dict)
     """Positions whose line already is a dead letter (undecodable messages), with the reason."""
@@ -82,7 +85,7 @@ class Batcher:
             batch.deadletters[len(batch.lines)] = deadletter
         batch.lines.append(line)
         batch.messages.append(message)
-        batch.indices[index] = None
+        batch.indices[index] = batch.indices.get(index, 0) + 1
         batch.size += len(line)
         return sealed
 

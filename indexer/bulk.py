@@ -418,7 +418,11 @@ def _retarget(batch: Batch, granted: dict[str, str]) -> None:
         if index in granted:
             old = b'"_index":"%s"' % index.encode()
             batch.lines[position] = line.replace(old, b'"_index":"%s"' % granted[index].encode(), 1)
-    batch.indices = {granted.get(index, index): None for index in batch.indices}
+    counts: dict[str, int] = {}
+    for index, documents in batch.indices.items():
+        target = granted.get(index, index)
+        counts[target] = counts.get(target, 0) + documents
+    batch.indices = counts
 
 
 def _retryable(exc: BaseException) -> bool:

@@ -66,6 +66,19 @@ PAUSED = Gauge("indexer_paused", "1 while consumption is paused for backpressure
 PAUSED_SECONDS = Counter(
     "indexer_paused_seconds_total", "Time spent with consumption paused for backpressure."
 )
+EVENT_LATENCY = Histogram(
+    "indexer_event_latency_seconds",
+    "From an event's @timestamp to Elasticsearch's acknowledgement (sampled: the newest event "
+    "of each bulk batch).",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
+)
+NAMESPACE_LABEL_LIMIT = 200
+NAMESPACE_DOCUMENTS = Counter(
+    "indexer_namespace_documents_total",
+    f"Documents written per namespace (any outcome). The first {NAMESPACE_LABEL_LIMIT} "
+    "namespaces seen get their own label; the rest count as `_other`.",
+    ["namespace"],
+)
 INDICES_CREATED = Counter(
     "indexer_indices_created_total", "Indices this process created on first sight."
 )

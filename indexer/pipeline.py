@@ -114,6 +114,7 @@ class Pipeline:
         self._paused_since: float | None = None
         self._stopping = threading.Event()
         self._failure: BaseException | None = None
+        self._namespaces = NamespaceCounter(settings.routing.index_prefix)
         self._breaker = DeadLetterBreaker(
             settings.deadletter.breaker_share, settings.deadletter.breaker_window
         )
@@ -181,6 +182,7 @@ class Pipeline:
         self._sync_router_counters()
 
     def _seal(self, batch: Batch) -> None:
+        batch.newest_event = self._router.last_event_seconds
         self._tracker.register(batch)
         self._sealed.append(batch)
         self._buffered += batch.size
@@ -214,6 +216,9 @@ class Pipeline:
             self._fail(item.error)
             return
         _count(item.result)
+        self._namespaces.count(item.batch.indices)
+        if item.batch.newest_event is not None:
+            metrics.EVENT_LATENCY.observe(max(0.0, time.time() - item.batch.newest_event))
         tripped = self._breaker.record(item.result.documents, item.result.deadlettered_total)
         if tripped is not None:
             self._fail(DeadLetterStorm(tripped))
@@ -348,6 +353,32 @@ class Pipeline:
         committed = self._commit()
         self._consumer.close()
         log.info("stopped", drained=drained, committed=committed)
+
+
+class NamespaceCounter:
+    """Per-namespace document counts with a bounded number of label values."""
+
+    def __init__(self, prefix: str) -> None:
+        self._prefix = prefix + "-"
+        self._labels: dict[str, str] = {}
+
+    def count(self, indices: dict[str, int]) -> None:
+        for index, documents in indices.items():
+            label = self._labels.get(index)
+            if label is None:
+                label = self._label(index)
+                if len(self._labels) < 100_000:
+                    self._labels[index] = label
+            metrics.NAMESPACE_DOCUMENTS.labels(label).inc(documents)
+
+    def _label(self, index: str) -> str:
+        namespace, sep, _ = index.removeprefix(self._prefix).partition("_")
+        if not sep:
+            return "_none"  # unmatched and dead-letter indices
+        known = set(self._labels.values())
+        if namespace in known or len(known) < metrics.NAMESPACE_LABEL_LIMIT:
+            return namespace
+        return "_other"
 
 
 def _count(result: BulkResult) -> None:

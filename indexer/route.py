@@ -49,6 +49,8 @@ class DayResolver:
         self._days: dict[str, tuple[str, int] | None] = {}
         self._ingest_days: dict[int, str] = {}
         self.redated = 0
+        self.last_seconds: float | None = None
+        """Epoch seconds of the last usable timestamp seen."""
 
     def day(self, stamp: object, ingest_seconds: float) -> str:
         """`yyyy.MM.dd` of `stamp` in UTC, or of `ingest_seconds` when `stamp` is unusable."""
@@ -56,6 +58,7 @@ class DayResolver:
         if parsed is not None and (
             ingest_seconds - self._max_past <= parsed[1] <= ingest_seconds + self._max_future
         ):
+            self.last_seconds = parsed[1]
             return parsed[0]
         self.redated += 1
         return self.ingest_day(ingest_seconds)
@@ -117,6 +120,11 @@ class Router:
         self._days = DayResolver(settings.max_past, settings.max_future)
         self._index_base: dict[Identity, str] = {}
         self.unmatched = 0
+
+    @property
+    def last_event_seconds(self) -> float | None:
+        """`@timestamp` of the last event routed by its own time, in epoch seconds."""
+        return self._days.last_seconds
 
     def take_counters(self) -> tuple[int, int]:
         """Events routed as unmatched and by ingestion date since the last call."""

@@ -37,6 +37,13 @@ def test_ten_thousand_events_over_three_partitions_are_each_indexed_once_in_thei
 
     indexer = IndexerProcess(indexer_env(bootstrap, es_proxy.url), tmp_path / "indexer.log").start()
     wait_for(lambda: count(es_proxy.url) >= len(produced), 90, "all events indexed")
+    wait_for(lambda: indexer.metric("indexer_events_indexed_total") >= len(produced), 10, "metrics")
+    assert indexer.metric("indexer_events_consumed_total") == len(produced)
+    assert indexer.metric("indexer_events_duplicate_total") == 0
+    assert indexer.metric("indexer_events_deadlettered_total") == 0
+    assert indexer.metric("indexer_namespace_documents_total") == len(produced)
+    assert indexer.metric("indexer_event_latency_seconds_count") > 0
+    assert indexer.metric("indexer_bulk_last_success_timestamp_seconds") > 0
     assert indexer.stop() == 0
 
     found = documents(es_proxy.url)
