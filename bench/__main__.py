@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -52,11 +53,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="also record one indexer drain with py-spy (must be installed; not a dependency)",
     )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="VAR=VALUE[;VAR=VALUE...]",
+        help="an experiment: one more indexer x1 drain per run with these INDEXER_* variables "
+        "(repeatable); reported in its own row, never as the figures",
+    )
     parser.add_argument("--out", type=Path, default=None, help="results directory")
     args = parser.parse_args(argv)
     if args.quick:
         args.runs, args.events = 1, min(args.events, 200_000)
     return args
+
+
+def parse_variant(text: str) -> dict[str, str]:
+    pairs = [item.split("=", 1) for item in text.split(";") if item.strip()]
+    if not pairs or any(len(pair) != 2 or not pair[0].startswith("INDEXER_") for pair in pairs):
+        raise SystemExit(f"--variant {text!r}: expected INDEXER_VAR=VALUE[;INDEXER_VAR=VALUE...]")
+    return {key.strip(): value for key, value in pairs}
 
 
 @contextlib.contextmanager
@@ -76,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     out = args.out or ROOT / "bench" / "results" / time.strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
+    variants = [parse_variant(text) for text in args.variant]
     machine = describe()
     print(" | ".join(f"{k}: {v}" for k, v in machine.items()), flush=True)
     by_name: dict[str, list[Result]] = {}
@@ -108,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             record(lambda: measure.bare_loop(bench))
             record(lambda: measure.indexer(bench, 1))
             record(lambda: measure.indexer(bench, 2))
+            for variant in variants:
+                record(functools.partial(measure.indexer, bench, 1, overrides=variant))
         if args.fail_rate:
             record(lambda: measure.indexer(bench, 1, fail_rate=args.fail_rate))
         if args.latency_seconds:
@@ -126,7 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     print(report.latency_line(by_name))
     print()
     print(report.targets_table(report.targets(by_name)))
-    settings = {"events": args.events, "runs": args.runs, "fail_rate": args.fail_rate}
+    settings = {
+        "events": args.events,
+        "runs": args.runs,
+        "fail_rate": args.fail_rate,
+        "variants": args.variant,
+    }
     (out / "results.json").write_bytes(
         orjson.dumps(report.as_json(machine, by_name, settings), option=orjson.OPT_INDENT_2)
     )

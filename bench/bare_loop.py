@@ -82,11 +82,12 @@ def run(bootstrap: str, topic: str, group: str, url: str) -> None:
 
     while not stopping:
         for message in consumer.consume(MAX_DOCS, 0.2):
-            if message.error() is not None:
+            value, partition, offset = message.value(), message.partition(), message.offset()
+            if message.error() is not None or value is None:
                 continue
-            event = orjson.loads(message.value())
+            assert partition is not None and offset is not None
+            event = orjson.loads(value)
             index = route(event)
-            partition, offset = message.partition(), message.offset()
             lines.append(
                 b'{"create":{"_index":"%s","_id":"%s:%d:%d"}}\n%s\n'
                 % (index.encode(), topic.encode(), partition, offset, orjson.dumps(event))

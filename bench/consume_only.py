@@ -44,7 +44,7 @@ def drain(bootstrap: str, topic: str, group: str, events: int) -> dict[str, floa
         for message in batch:
             if message.error() is None:
                 seen += 1
-                nbytes += len(message.value())
+                nbytes += len(message.value() or b"")
     seconds = time.monotonic() - started
     cpu = time.process_time() - cpu_started
     consumer.close()

@@ -52,6 +52,8 @@ def _record(spy: str, bench: Bench, out: Path, idle: bool) -> str:
     if not raw.exists():
         return f"--profile: py-spy wrote nothing (see {out / f'py-spy-{kind}.log'})"
     summary = summarise(raw.read_text())
+    if not idle:
+        summary += "\n\n" + stages(raw.read_text(), bench.events)
     (out / f"profile-{kind}-summary.txt").write_text(summary)
     what = "all threads, idle included" if idle else "running threads only"
     return f"py-spy, {what} ({result.rate:,.0f} events/s under the profiler):\n{summary}"
@@ -77,6 +79,58 @@ def summarise(collapsed: str, top: int = 15) -> str:
         for func, samples in self_time[role].most_common(top):
             lines.append(f"  {samples / total:6.1%}  {func}")
     return "\n".join(lines)
+
+
+# (substring of a frame, stage): the first rule matching the deepest frame wins, then its caller's.
+STAGES = (
+    ("json/decoder.py", "writer: parse the bulk response (stdlib json)"),
+    ("NdjsonSerializer.dumps", "writer: client copies the body (NdjsonSerializer)"),
+    ("_send_round.<locals>.<listcomp>", "writer: join the NDJSON lines"),
+    ("socket.py", "writer: HTTP send and receive"),
+    ("http/client.py", "writer: HTTP send and receive"),
+    ("urllib3/", "writer: HTTP send and receive"),
+    ("elastic_transport/", "writer: client and transport overhead"),
+    ("elasticsearch/", "writer: client and transport overhead"),
+    ("tenacity/", "writer: retry wrapper (tenacity)"),
+    ("BulkWriter.", "writer: bulk writer logic"),
+    ("indices.py", "writer: index checks"),
+    ("admin/", "writer: index checks"),
+    ("decode (indexer/decode.py", "poll: decode (orjson)"),
+    ("route.py", "poll: route and enrich"),
+    ("identity.py", "poll: route and enrich"),
+    ("encode (indexer/encode.py", "poll: encode (orjson)"),
+    ("message_seconds", "poll: Kafka timestamp"),
+    ("batch.py", "poll: batch and offsets"),
+    ("commit.py", "poll: batch and offsets"),
+    ("prometheus_client/", "metrics"),
+    ("metrics", "metrics"),
+    ("Pipeline._take", "poll: per-message loop"),
+    ("Pipeline._turn", "poll: consume() (librdkafka, C)"),
+    ("Pipeline.", "poll: pipeline other"),
+)
+
+
+def stages(collapsed: str, events: int) -> str:
+    """CPU per event by stage: sampled time of the running threads, divided by the events."""
+    per_stage: Counter[str] = Counter()
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            per_stage[_stage(stack.split(";"))] += int(count)
+    lines = ["stage (sampled time of running threads)    µs/event   share"]
+    total = sum(per_stage.values()) or 1
+    for stage, samples in per_stage.most_common():
+        micros = samples / RATE / events * 1e6
+        lines.append(f"{stage:<50} {micros:6.2f}  {samples / total:6.1%}")
+    return "\n".join(lines)
+
+
+def _stage(frames: list[str]) -> str:
+    for frame in reversed(frames[1:]):
+        for needle, stage in STAGES:
+            if needle in frame:
+                return stage
+    return "other (start-up, health server, idle wake-ups)"
 
 
 def _role(frames: list[str]) -> str:

@@ -222,7 +222,7 @@ class Connection:
 
     async def _body(self, headers: dict[str, str]) -> bytes:
         if headers.get("transfer-encoding", "").lower() == "chunked":
-            parts = []
+            parts: list[bytes] = []
             while True:
                 size = int((await self._reader.readuntil(b"\r\n")).split(b";")[0], 16)
                 if size == 0:
