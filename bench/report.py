@@ -52,8 +52,8 @@ def paired(by_name: dict[str, list[Result]], top: str, bottom: str) -> Spread | 
 
 
 def table(by_name: dict[str, list[Result]]) -> str:
-    header = ("measurement", "events/s", "CPU µs/event", "peak RSS MB", "docs/bulk", "checks")
-    rows = [header]
+    header = ["measurement", "events/s", "CPU µs/event", "peak RSS MB", "docs/bulk", "paused"]
+    rows: list[Sequence[str]] = [[*header, "checks"]]
     for name, results in by_name.items():
         if name.startswith("latency"):
             continue
@@ -62,6 +62,7 @@ def table(by_name: dict[str, list[Result]]) -> str:
             spread(results, lambda r: r.peak_rss_mb),
             spread(results, lambda r: r.docs_per_bulk),
         )
+        paused = spread(results, lambda r: _percent(r.extra.get("paused_share")))
         problems = sorted({c for r in results for c in r.checks})
         rows.append(
             (
@@ -70,10 +71,15 @@ def table(by_name: dict[str, list[Result]]) -> str:
                 cpu.show("{:.2f}") if cpu else "",
                 rss.show() if rss else "",
                 docs.show() if docs else "",
+                paused.show("{:.0f}%") if paused else "",
                 "; ".join(problems) if problems else "ok",
             )
         )
     return _render(rows)
+
+
+def _percent(share: float | None) -> float | None:
+    return None if share is None else share * 100
 
 
 def stage_table(by_name: dict[str, list[Result]]) -> str:
