@@ -29,11 +29,13 @@ from tenacity import (
 from indexer import metrics
 from indexer.batch import Batch
 from indexer.deadletter import deadletter_document
+from indexer.decode import DecodeError, decode
+from indexer.dlq import DeadLetter, DeadLetterNotDelivered, DeadLetterTopic
 from indexer.encode import encode
 from indexer.indices import IndexEnsurer, IndexRejected
 from indexer.outcome import Outcome, classify
 from indexer.route import iso_timestamp
-from indexer.salvage import salvage
+from indexer.salvage import SALVAGEABLE, salvage
 from indexer.settings import RetrySettings
 
 log = structlog.get_logger(__name__)
@@ -82,7 +84,8 @@ class _Rejection:
     position: int
     error_type: str
     reason: str
-    index: str
+    index: str | None
+    """The index that refused the document; None for a message that never decoded."""
 
 
 def message_seconds(message: Any) -> float:
@@ -102,8 +105,11 @@ class BulkWriter:
         deadletter_index: Callable[[float], str],
         stop: threading.Event,
         on_reachability: Callable[[bool], None] = lambda ok: None,
+        deadletter_topic: DeadLetterTopic | None = None,
     ) -> None:
+        """With `deadletter_topic`, dead letters go to Kafka instead of the dead-letter index."""
         self._on_reachability = on_reachability
+        self._topic = deadletter_topic
         self._client = client
         self._indices = indices
         self._retry = retry
@@ -124,8 +130,13 @@ class BulkWriter:
                 for i in range(len(batch))
                 if (exc := rejected.get(_index_of(batch, i))) is not None
             ]
+        undecodable = batch.deadletters
+        if self._topic is not None and undecodable:
+            positions = [i for i in positions if i not in undecodable]
+            rejections += [_undecodable(batch, i) for i in undecodable]
+            undecodable = {}
         rejections += self._send_all(
-            batch.lines, positions, result, "execute bulk request", batch.deadletters
+            batch.lines, positions, result, "execute bulk request", undecodable
         )
         if rejections:
             rejections = self._salvage(batch, rejections, result)
@@ -143,6 +154,9 @@ class BulkWriter:
         origins: list[_Rejection] = []
         remaining: list[_Rejection] = []
         for rejection in rejections:
+            if rejection.index is None or rejection.error_type not in SALVAGEABLE:
+                remaining.append(rejection)
+                continue
             line = batch.lines[rejection.position]
             document = orjson.loads(line[line.index(b"\n") + 1 :])
             message = batch.messages[rejection.position]
@@ -310,6 +324,22 @@ class BulkWriter:
         self._retrying("re-create index")(self._indices.ensure, index)
 
     def _deadletter(self, batch: Batch, rejections: list[_Rejection], result: BulkResult) -> None:
+        if self._topic is not None:
+            letters = [
+                DeadLetter(batch.messages[r.position], r.error_type, r.reason, r.index)
+                for r in rejections
+            ]
+            self._retrying("send dead letters to Kafka")(self._topic.send, letters)
+        else:
+            self._index_deadletters(batch, rejections, result)
+        for rejection in rejections:
+            result.deadlettered[rejection.error_type] = (
+                result.deadlettered.get(rejection.error_type, 0) + 1
+            )
+
+    def _index_deadletters(
+        self, batch: Batch, rejections: list[_Rejection], result: BulkResult
+    ) -> None:
         lines: list[bytes] = []
         for rejection in rejections:
             message = batch.messages[rejection.position]
@@ -336,10 +366,6 @@ class BulkWriter:
             raise DeadLetterRejected(
                 f"the dead-letter index {first.index} refused a document: "
                 f"{first.error_type}: {first.reason}"
-            )
-        for rejection in rejections:
-            result.deadlettered[rejection.error_type] = (
-                result.deadlettered.get(rejection.error_type, 0) + 1
             )
         result.retried_items += written.retried_items
 
@@ -425,8 +451,17 @@ def _retarget(batch: Batch, granted: dict[str, str]) -> None:
     batch.indices = counts
 
 
+def _undecodable(batch: Batch, position: int) -> _Rejection:
+    """The rejection of a message that never decoded (its reason, found again)."""
+    try:
+        decode(batch.messages[position].value())
+    except DecodeError as exc:
+        return _Rejection(position, exc.kind, exc.reason, None)
+    raise AssertionError(f"line {position} was marked undecodable but decodes")
+
+
 def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, _ItemsToRetry | TransportError):
+    if isinstance(exc, _ItemsToRetry | TransportError | DeadLetterNotDelivered):
         return True
     return isinstance(exc, ApiError) and exc.status_code != 413
 

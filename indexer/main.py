@@ -20,6 +20,7 @@ from indexer.admin.setup import SetupError, run_setup
 from indexer.admin.sweeper import RetentionSweeper
 from indexer.bulk import BulkWriter
 from indexer.consume import create_consumer
+from indexer.dlq import DeadLetterTopic
 from indexer.es import create_client
 from indexer.health import Health, HealthServer
 from indexer.log import configure_logging
@@ -90,6 +91,7 @@ def build_writer(
 ) -> BulkWriter:
     """The bulk writer every command writes with (`run`, the replays), so a message always lands
     in the index `indexer run` would pick."""
+    topic = settings.deadletter.topic
     return BulkWriter(
         client,
         IndexPreparer(client, settings, cluster=cluster),
@@ -97,6 +99,7 @@ def build_writer(
         functools.partial(deadletter_index, settings.routing.index_prefix),
         stop,
         on_reachability=on_reachability,
+        deadletter_topic=DeadLetterTopic(settings.kafka, topic) if topic else None,
     )
 
 

@@ -193,6 +193,11 @@ class RoutingSettings(Section):
 
 
 class DeadLetterSettings(Section):
+    topic: str | None = Field(
+        None,
+        description="Send dead letters to this Kafka topic (original bytes and key; reason and "
+        "source in headers) instead of the dead-letter index. Uses the Kafka connection settings.",
+    )
     breaker_share: float = Field(
         0.5,
         gt=0,

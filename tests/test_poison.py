@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 
 from elasticsearch import Elasticsearch
@@ -167,3 +168,39 @@ def test_with_auto_create_off_each_index_is_created_before_the_first_write_into_
                 assert index in created, f"{index} written before it was created"
                 written.add(index)
     assert len(written) == 7  # six apps and the dead-letter index
+
+
+def test_dead_letters_can_go_to_a_kafka_topic_with_the_original_bytes_and_the_reason_in_headers(
+    kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
+) -> None:
+    from confluent_kafka import Consumer, TopicPartition
+
+    bootstrap = f"127.0.0.1:{kafka.port}"
+    create_topic(bootstrap, "filebeat-t", 1)
+    create_topic(bootstrap, "deadletters", 1)
+    values = [POISON["not_json"], POISON["invalid_utf8"], _event(message="good")]
+    produced = produce(bootstrap, "filebeat-t", values, partitions=1)
+    env = indexer_env(bootstrap, es_proxy.url, INDEXER_DEADLETTER__TOPIC="deadletters")
+    indexer = IndexerProcess(env, tmp_path / "i.log").start()
+    wait_for(lambda: indexer.metric("indexer_events_deadlettered_total") >= 2, 30, "dead letters")
+    wait_for(lambda: count(es_proxy.url) >= 1, 30, "the good event")
+    assert indexer.stop() == 0
+    assert set(documents(es_proxy.url)) == {"filebeat-t:0:2"}  # no dead-letter index documents
+
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "check", "auto.offset.reset": "earliest"}
+    )
+    consumer.assign([TopicPartition("deadletters", 0, 0)])
+    letters = []
+    deadline = time.monotonic() + 20
+    while len(letters) < 2 and time.monotonic() < deadline:
+        message = consumer.poll(0.5)
+        if message is not None and message.error() is None:
+            letters.append(message)
+    consumer.close()
+    assert [m.value() for m in letters] == [produced["filebeat-t:0:0"], produced["filebeat-t:0:1"]]
+    headers = [dict(m.headers()) for m in letters]
+    assert headers[0]["error.type"] == b"invalid_json"
+    assert headers[1]["error.type"] == b"invalid_utf8"
+    assert headers[1]["source.topic"] == b"filebeat-t"
+    assert headers[1]["source.offset"] == b"1"
