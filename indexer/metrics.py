@@ -79,9 +79,6 @@ NAMESPACE_DOCUMENTS = Counter(
     "namespaces seen get their own label; the rest count as `_other`.",
     ["namespace"],
 )
-INDICES_CREATED = Counter(
-    "indexer_indices_created_total", "Indices this process created on first sight."
-)
 OFFSETS_COMMITTED = Counter(
     "indexer_offset_commits_total", "Offset commits, by result (ok, error).", ["result"]
 )

@@ -37,6 +37,8 @@ from indexer.admin.naming import parse_index, shared_index
 from indexer.admin.render import namespace_template
 from indexer.admin.setup import SetupError, load_checked_definitions, plan_one
 from indexer.indices import IndexRejected
+from indexer.indices import error_reason as _reason
+from indexer.indices import error_type as _error_type
 from indexer.settings import Settings
 
 log = structlog.get_logger()
@@ -207,17 +209,3 @@ class IndexPreparer:
         if self._cluster is None:
             self._cluster = detect(self._client, self._lifecycle)
         return self._cluster
-
-
-def _error_type(exc: ApiError) -> str:
-    body = exc.body
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        return str(body["error"].get("type", "unknown"))
-    return str(exc.error or "unknown")
-
-
-def _reason(exc: ApiError) -> str:
-    body = exc.body
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        return str(body["error"].get("reason", exc.message))
-    return str(exc.message)
