@@ -18,22 +18,16 @@ import orjson
 import structlog
 from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_when_event_set,
-    wait_random_exponential,
-)
 
 from indexer import metrics
 from indexer.batch import Batch
 from indexer.deadletter import deadletter_document
 from indexer.decode import DecodeError, decode
-from indexer.dlq import DeadLetter, DeadLetterNotDelivered, DeadLetterTopic
+from indexer.dlq import DeadLetter, DeadLetterTopic
 from indexer.encode import encode
 from indexer.indices import IndexEnsurer, IndexRejected
 from indexer.outcome import Outcome, classify
+from indexer.retry import Backoff, RetryableCondition
 from indexer.route import iso_timestamp
 from indexer.salvage import SALVAGEABLE, salvage
 from indexer.settings import RetrySettings
@@ -41,18 +35,13 @@ from indexer.settings import RetrySettings
 log = structlog.get_logger(__name__)
 
 FILTER_PATH = "errors,items.*.status,items.*.error.type,items.*.error.reason"
-LOG_EVERY_SECONDS = 5.0
-
-
-class Abandoned(Exception):
-    """The writer was stopped before the batch had its outcomes; nothing of it may be committed."""
 
 
 class DeadLetterRejected(Exception):
     """The dead-letter index refused a document: stop, commit nothing, let an operator look."""
 
 
-class _ItemsToRetry(Exception):
+class _ItemsToRetry(RetryableCondition):
     """Some items answered 429/5xx; the attempt is repeated for those alone."""
 
 
@@ -112,11 +101,8 @@ class BulkWriter:
         self._topic = deadletter_topic
         self._client = client
         self._indices = indices
-        self._retry = retry
+        self._backoff = Backoff(retry, stop)
         self._deadletter_index = deadletter_index
-        self._stop = stop
-        self._last_log = 0.0
-        self._log_lock = threading.Lock()
 
     def write(self, batch: Batch) -> BulkResult:
         result = BulkResult(documents=len(batch))
@@ -220,7 +206,7 @@ class BulkWriter:
         granted: dict[str, str] = {}
         for index in batch.indices:
             try:
-                target = self._retrying("prepare index")(self._indices.ensure, index)
+                target = self._backoff.call("prepare index", self._indices.ensure, index)
             except IndexRejected as exc:
                 log.warning("index_rejected", index=index, error=exc.error_type, reason=exc.reason)
                 rejected[index] = exc
@@ -245,7 +231,7 @@ class BulkWriter:
         letters; refused, they raise DeadLetterRejected.
         """
         state = _SendState(chunks=[positions] if positions else [], deadletters=deadletters or {})
-        self._retrying(action)(self._send_round, lines, state, result)
+        self._backoff.call(action, self._send_round, lines, state, result)
         return state.rejected
 
     def _send_round(self, lines: list[bytes], state: _SendState, result: BulkResult) -> None:
@@ -321,7 +307,7 @@ class BulkWriter:
 
     def _recreate(self, index: str) -> None:
         self._indices.forget(index)
-        self._retrying("re-create index")(self._indices.ensure, index)
+        self._backoff.call("re-create index", self._indices.ensure, index)
 
     def _deadletter(self, batch: Batch, rejections: list[_Rejection], result: BulkResult) -> None:
         if self._topic is not None:
@@ -329,7 +315,7 @@ class BulkWriter:
                 DeadLetter(batch.messages[r.position], r.error_type, r.reason, r.index)
                 for r in rejections
             ]
-            self._retrying("send dead letters to Kafka")(self._topic.send, letters)
+            self._backoff.call("send dead letters to Kafka", self._topic.send, letters)
         else:
             self._index_deadletters(batch, rejections, result)
         for rejection in rejections:
@@ -345,7 +331,7 @@ class BulkWriter:
             message = batch.messages[rejection.position]
             seconds = message_seconds(message)
             index = self._deadletter_index(seconds)
-            self._retrying("create dead-letter index")(self._indices.ensure, index)
+            self._backoff.call("create dead-letter index", self._indices.ensure, index)
             document = deadletter_document(
                 value=message.value(),
                 topic=message.topic(),
@@ -368,36 +354,6 @@ class BulkWriter:
                 f"{first.error_type}: {first.reason}"
             )
         result.retried_items += written.retried_items
-
-    def _retrying(self, action: str) -> Retrying:
-        return Retrying(
-            retry=retry_if_exception(_retryable),
-            wait=wait_random_exponential(
-                multiplier=self._retry.initial_backoff_seconds,
-                max=self._retry.max_backoff_seconds,
-            ),
-            stop=stop_when_event_set(self._stop),
-            sleep=self._sleep,
-            before_sleep=lambda state: self._log_retry(action, state),
-            retry_error_callback=_abandon,
-        )
-
-    def _sleep(self, seconds: float) -> None:
-        self._stop.wait(seconds)  # returns early when the writer is stopped
-
-    def _log_retry(self, action: str, state: RetryCallState) -> None:
-        now = time.monotonic()
-        with self._log_lock:
-            if now - self._last_log < LOG_EVERY_SECONDS:
-                return
-            self._last_log = now
-        error = state.outcome.exception() if state.outcome else None
-        log.warning(
-            "retrying",
-            action=action,
-            attempt=state.attempt_number,
-            error=f"{type(error).__name__}: {error}"[:500],
-        )
 
 
 @dataclass
@@ -458,16 +414,6 @@ def _undecodable(batch: Batch, position: int) -> _Rejection:
     except DecodeError as exc:
         return _Rejection(position, exc.kind, exc.reason, None)
     raise AssertionError(f"line {position} was marked undecodable but decodes")
-
-
-def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, _ItemsToRetry | TransportError | DeadLetterNotDelivered):
-        return True
-    return isinstance(exc, ApiError) and exc.status_code != 413
-
-
-def _abandon(state: RetryCallState) -> None:
-    raise Abandoned(f"stopped after {state.attempt_number} attempts")
 
 
 def _status_and_error(item: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:

@@ -13,12 +13,13 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Producer
 
+from indexer.retry import RetryableCondition
 from indexer.settings import KafkaSettings
 
 FLUSH_SECONDS = 30.0
 
 
-class DeadLetterNotDelivered(Exception):
+class DeadLetterNotDelivered(RetryableCondition):
     """The broker did not acknowledge some dead letters; the caller retries."""
 
 

@@ -93,3 +93,29 @@ REBALANCES = Counter(
     "Partition assignment changes, by kind (assign, revoke, lost).",
     ["kind"],
 )
+
+
+class NamespaceCounter:
+    """Per-namespace document counts with a bounded number of label values."""
+
+    def __init__(self, prefix: str) -> None:
+        self._prefix = prefix + "-"
+        self._labels: dict[str, str] = {}
+
+    def count(self, indices: dict[str, int]) -> None:
+        for index, documents in indices.items():
+            label = self._labels.get(index)
+            if label is None:
+                label = self._label(index)
+                if len(self._labels) < 100_000:
+                    self._labels[index] = label
+            NAMESPACE_DOCUMENTS.labels(label).inc(documents)
+
+    def _label(self, index: str) -> str:
+        namespace, sep, _ = index.removeprefix(self._prefix).partition("_")
+        if not sep:
+            return "_none"  # unmatched and dead-letter indices
+        known = set(self._labels.values())
+        if namespace in known or len(known) < NAMESPACE_LABEL_LIMIT:
+            return namespace
+        return "_other"

@@ -15,7 +15,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -31,6 +30,7 @@ from indexer.health import Health
 from indexer.route import Router
 from indexer.settings import Settings
 from indexer.transform import transform
+from indexer.writers import Finished, Writers
 
 log = structlog.get_logger(__name__)
 
@@ -43,42 +43,6 @@ class PipelineFailed(Exception):
 
 class DeadLetterStorm(Exception):
     """The dead-letter circuit breaker tripped."""
-
-
-@dataclass(frozen=True)
-class _Finished:
-    batch: Batch
-    result: BulkResult | None
-    error: BaseException | None
-
-
-class Writers:
-    """A fixed pool of daemon threads, each writing one batch at a time.
-
-    Daemon threads: a request hanging at shutdown must not keep the process alive once the
-    drain timeout has passed (its batch is simply not committed).
-    """
-
-    def __init__(self, count: int, write: Callable[[Batch], BulkResult]) -> None:
-        self._write = write
-        self._todo: queue.SimpleQueue[Batch] = queue.SimpleQueue()
-        self.finished: queue.SimpleQueue[_Finished] = queue.SimpleQueue()
-        for n in range(count):
-            threading.Thread(target=self._work, name=f"bulk-writer-{n}", daemon=True).start()
-
-    def submit(self, batch: Batch) -> None:
-        self._todo.put(batch)
-
-    def _work(self) -> None:
-        while True:
-            batch = self._todo.get()
-            metrics.BULK_IN_FLIGHT.inc()
-            try:
-                self.finished.put(_Finished(batch, self._write(batch), None))
-            except BaseException as exc:
-                self.finished.put(_Finished(batch, None, exc))
-            finally:
-                metrics.BULK_IN_FLIGHT.dec()
 
 
 class Pipeline:
@@ -114,7 +78,7 @@ class Pipeline:
         self._paused_since: float | None = None
         self._stopping = threading.Event()
         self._failure: BaseException | None = None
-        self._namespaces = NamespaceCounter(settings.routing.index_prefix)
+        self._namespaces = metrics.NamespaceCounter(settings.routing.index_prefix)
         self._breaker = DeadLetterBreaker(
             settings.deadletter.breaker_share, settings.deadletter.breaker_window
         )
@@ -208,7 +172,7 @@ class Pipeline:
             except queue.Empty:
                 return
 
-    def _finish(self, item: _Finished) -> None:
+    def _finish(self, item: Finished) -> None:
         self._in_flight -= 1
         self._buffered -= item.batch.size
         metrics.BUFFERED_BYTES.set(self._buffered)
@@ -236,7 +200,7 @@ class Pipeline:
             log.info("offsets_not_stored", error=str(exc))
 
     def _fail(self, error: BaseException | None) -> None:
-        from indexer.bulk import Abandoned
+        from indexer.retry import Abandoned
 
         if isinstance(error, Abandoned):
             return
@@ -353,32 +317,6 @@ class Pipeline:
         committed = self._commit()
         self._consumer.close()
         log.info("stopped", drained=drained, committed=committed)
-
-
-class NamespaceCounter:
-    """Per-namespace document counts with a bounded number of label values."""
-
-    def __init__(self, prefix: str) -> None:
-        self._prefix = prefix + "-"
-        self._labels: dict[str, str] = {}
-
-    def count(self, indices: dict[str, int]) -> None:
-        for index, documents in indices.items():
-            label = self._labels.get(index)
-            if label is None:
-                label = self._label(index)
-                if len(self._labels) < 100_000:
-                    self._labels[index] = label
-            metrics.NAMESPACE_DOCUMENTS.labels(label).inc(documents)
-
-    def _label(self, index: str) -> str:
-        namespace, sep, _ = index.removeprefix(self._prefix).partition("_")
-        if not sep:
-            return "_none"  # unmatched and dead-letter indices
-        known = set(self._labels.values())
-        if namespace in known or len(known) < metrics.NAMESPACE_LABEL_LIMIT:
-            return namespace
-        return "_other"
 
 
 def _count(result: BulkResult) -> None:

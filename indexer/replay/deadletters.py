@@ -135,7 +135,7 @@ class DeadLetterReplay:
         Raises `bulk.DeadLetterRejected` when the dead-letter index refuses a re-written dead
         letter: then nothing of that batch was deleted.
         """
-        from indexer.bulk import Abandoned
+        from indexer.retry import Abandoned
 
         try:
             for letter in self._selected():

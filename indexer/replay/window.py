@@ -204,7 +204,7 @@ class WindowReplay:
     def run(self) -> WindowSummary:
         """Read the window and write it. Raises ReplayError when it cannot start, and
         `bulk.DeadLetterRejected` when the dead-letter index refuses a document."""
-        from indexer.bulk import Abandoned
+        from indexer.retry import Abandoned
 
         consumer = self._consumer_factory(replay_consumer_config(self._settings.kafka, time.time()))
         try:

@@ -4,7 +4,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.metrics import MetricWrapperBase
 
 from indexer import metrics
-from indexer.pipeline import NamespaceCounter
+from indexer.metrics import NamespaceCounter
 
 
 def _value(namespace: str) -> float:

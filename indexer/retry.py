@@ -1,0 +1,92 @@
+"""Retry: how every call to Elasticsearch (and to the dead-letter topic) is repeated.
+
+Exponential backoff with full jitter (tenacity), capped, never giving up on its own: only the
+writer's stop event ends it, with `Abandoned`. What is retried is decided here, once: transport
+errors, any API error but 413 (the writer splits on 413), and the retryable conditions the
+callers raise (`RetryableCondition`). One `retrying` log line at most every few seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import structlog
+from elastic_transport import TransportError
+from elasticsearch import ApiError
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_when_event_set,
+    wait_random_exponential,
+)
+
+from indexer.settings import RetrySettings
+
+log = structlog.get_logger(__name__)
+
+LOG_EVERY_SECONDS = 5.0
+T = TypeVar("T")
+
+
+class Abandoned(Exception):
+    """Stopped before the call succeeded; nothing that depended on it may be committed."""
+
+
+class RetryableCondition(Exception):
+    """Raised by a caller to have its attempt repeated after a backoff."""
+
+
+class Backoff:
+    """Thread-safe. `call(action, fn, *args)` runs `fn` until it succeeds or `stop` is set."""
+
+    def __init__(self, settings: RetrySettings, stop: threading.Event) -> None:
+        self._settings = settings
+        self._stop = stop
+        self._last_log = 0.0
+        self._lock = threading.Lock()
+
+    def call(self, action: str, fn: Callable[..., T], *args: object) -> T:
+        """`action` is a present-tense description for the log ("execute bulk request")."""
+        retrying = Retrying(
+            retry=retry_if_exception(retryable),
+            wait=wait_random_exponential(
+                multiplier=self._settings.initial_backoff_seconds,
+                max=self._settings.max_backoff_seconds,
+            ),
+            stop=stop_when_event_set(self._stop),
+            sleep=self._sleep,
+            before_sleep=lambda state: self._log(action, state),
+            retry_error_callback=_abandon,
+        )
+        return retrying(fn, *args)
+
+    def _sleep(self, seconds: float) -> None:
+        self._stop.wait(seconds)  # returns early when stopped
+
+    def _log(self, action: str, state: RetryCallState) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last_log < LOG_EVERY_SECONDS:
+                return
+            self._last_log = now
+        error = state.outcome.exception() if state.outcome else None
+        log.warning(
+            "retrying",
+            action=action,
+            attempt=state.attempt_number,
+            error=f"{type(error).__name__}: {error}"[:500],
+        )
+
+
+def retryable(exc: BaseException) -> bool:
+    if isinstance(exc, RetryableCondition | TransportError):
+        return True
+    return isinstance(exc, ApiError) and exc.status_code != 413
+
+
+def _abandon(state: RetryCallState) -> None:
+    raise Abandoned(f"stopped after {state.attempt_number} attempts")
