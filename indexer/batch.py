@@ -35,6 +35,9 @@ class Batch:
     newest_event: float | None = None
     """`@timestamp` (epoch seconds) of about the newest event, for the latency metric."""
     size: int = 0
+    high: dict[tuple[str, int], int] = field(default_factory=dict)
+    """The highest offset per (topic, partition), kept as documents are added (Kafka hands a
+    partition's messages over in offset order)."""
     deadletters: dict[int, str] = field(default_factory=dict)
     """Positions whose line already is a dead letter (undecodable messages), with the reason."""
 
@@ -43,10 +46,7 @@ class Batch:
 
     def high_offsets(self) -> dict[tuple[str, int], int]:
         """The highest offset per (topic, partition) in this batch."""
-        high: dict[tuple[str, int], int] = {}
-        for message in self.messages:
-            high[(message.topic(), message.partition())] = message.offset()
-        return high
+        return self.high
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,16 @@ class Batcher:
         self._open: Batch | None = None
 
     def add(
-        self, message: Any, index: str, line: bytes, deadletter: str | None = None
+        self,
+        message: Any,
+        partition: tuple[str, int],
+        offset: int,
+        index: str,
+        line: bytes,
+        deadletter: str | None = None,
     ) -> Batch | None:
-        """Add one document; return the open batch if it had to be sealed to make room.
+        """Add one document (`partition` is the message's (topic, partition)); return the open
+        batch if it had to be sealed to make room.
 
         A document bigger than `max_bytes` travels alone rather than being refused.
         """
@@ -86,6 +93,7 @@ class Batcher:
         batch.lines.append(line)
         batch.messages.append(message)
         batch.indices[index] = batch.indices.get(index, 0) + 1
+        batch.high[partition] = offset
         batch.size += len(line)
         return sealed
 

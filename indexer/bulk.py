@@ -246,7 +246,12 @@ class BulkWriter:
             while state.chunks:
                 chunk = state.chunks[0]
                 try:
-                    items = self.request(b"".join([lines[i] for i in chunk]), len(chunk))
+                    body = (
+                        b"".join(lines)
+                        if len(chunk) == len(lines)
+                        else b"".join([lines[i] for i in chunk])
+                    )
+                    items = self.request(body, len(chunk))
                 except ApiError as exc:
                     if exc.status_code != 413:
                         raise

@@ -63,6 +63,11 @@ BUFFERED_BYTES = Gauge(
     "indexer_buffered_bytes", "Bytes of documents consumed but not yet acknowledged."
 )
 PAUSED = Gauge("indexer_paused", "1 while consumption is paused for backpressure, else 0.")
+BACKPRESSURE_SECONDS = Counter(
+    "indexer_backpressure_seconds_total",
+    "Time spent not reading because the documents awaiting acknowledgement filled the memory "
+    "budget (paused or not).",
+)
 PAUSED_SECONDS = Counter(
     "indexer_paused_seconds_total", "Time spent with consumption paused for backpressure."
 )

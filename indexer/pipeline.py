@@ -35,6 +35,7 @@ from indexer.writers import Finished, Writers
 log = structlog.get_logger(__name__)
 
 RESUME_FRACTION = 0.5  # hysteresis: resume only once buffered bytes fall below half the budget
+PAUSE_AFTER_SECONDS = 5.0
 
 
 class PipelineFailed(Exception):
@@ -76,6 +77,7 @@ class Pipeline:
         self._in_flight = 0
         self._buffered = 0
         self._paused_since: float | None = None
+        self._over_since: float | None = None
         self._stopping = threading.Event()
         self._failure: BaseException | None = None
         self._namespaces = metrics.NamespaceCounter(settings.routing.index_prefix)
@@ -111,11 +113,23 @@ class Pipeline:
         self._health.beat()
         self._collect(block=False)
         self._dispatch()
-        self._apply_backpressure()
         kafka = self._settings.kafka
-        messages = self._consumer.consume(kafka.consume_batch, kafka.poll_timeout_seconds)
+        timeout = kafka.poll_timeout_seconds
+        if self._hold_back():
+            # Over the memory budget: let a writer finish before reading more.
+            self._collect(block=True, timeout=timeout)
+            self._dispatch()
+            if self._paused_since is None:
+                self._seal_due()
+                return
+            # Paused: poll without waiting, to serve rebalances and max.poll.interval.ms.
+            timeout = 0
+        messages = self._consumer.consume(kafka.consume_batch, timeout)
         if messages:
             self._take(messages)
+        self._seal_due()
+
+    def _seal_due(self) -> None:
         sealed = self._batcher.due()
         if sealed is not None:
             self._seal(sealed)
@@ -131,15 +145,13 @@ class Pipeline:
                 self._on_message_error(message.error())
                 continue
             taken += 1
+            topic = message.topic()
+            partition = message.partition()
+            offset = message.offset()
             index, lines, undecodable = transform(
-                router,
-                message.value(),
-                message.topic(),
-                message.partition(),
-                message.offset(),
-                message_seconds(message),
+                router, message.value(), topic, partition, offset, message_seconds(message)
             )
-            sealed = add(message, index, lines, undecodable)
+            sealed = add(message, (topic, partition), offset, index, lines, undecodable)
             if sealed is not None:
                 self._seal(sealed)
         metrics.EVENTS_CONSUMED.inc(taken)
@@ -209,17 +221,30 @@ class Pipeline:
             log.error("pipeline_failed", error=f"{type(error).__name__}: {error}")
         self._stopping.set()
 
-    def _apply_backpressure(self) -> None:
+    def _hold_back(self) -> bool:
+        """Whether to stop reading for now.
+
+        Above the memory budget the loop stops consuming while librdkafka keeps its bounded
+        prefetch, so a short burst costs no refetch. Above it for `PAUSE_AFTER_SECONDS` (the
+        cluster is slow or down), the partitions are paused and the loop polls without reading,
+        so the group never sees a stalled member; they resume below half the budget.
+        """
         budget = self._settings.batch.max_buffered_bytes
-        full = bool(self._sealed) or self._buffered >= budget
-        if full and self._paused_since is None:
-            self._set_paused(True)
-        elif (
-            not full
-            and self._paused_since is not None
-            and self._buffered < budget * RESUME_FRACTION
-        ):
+        now = self._clock()
+        if self._buffered >= budget:
+            if self._over_since is None:
+                self._over_since = now
+            elif self._paused_since is None and now - self._over_since >= PAUSE_AFTER_SECONDS:
+                self._set_paused(True)
+            return True
+        if self._over_since is not None:
+            metrics.BACKPRESSURE_SECONDS.inc(now - self._over_since)
+            self._over_since = None
+        if self._paused_since is not None:
+            if self._buffered >= budget * RESUME_FRACTION:
+                return True
             self._set_paused(False)
+        return False
 
     def _set_paused(self, paused: bool) -> None:
         assignment = self._consumer.assignment()

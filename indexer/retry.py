@@ -51,6 +51,13 @@ class Backoff:
 
     def call(self, action: str, fn: Callable[..., T], *args: object) -> T:
         """`action` is a present-tense description for the log ("execute bulk request")."""
+        try:  # the first attempt needs none of the machinery (most calls succeed at once)
+            return fn(*args)
+        except Exception as exc:
+            if not retryable(exc):
+                raise
+        if self._stop.wait(self._settings.initial_backoff_seconds):
+            raise Abandoned("stopped after 1 attempt")
         retrying = Retrying(
             retry=retry_if_exception(retryable),
             wait=wait_random_exponential(

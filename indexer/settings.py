@@ -62,7 +62,7 @@ class KafkaSettings(Section):
         "indexer's own defaults, except the offset-handling ones that at-least-once relies on.",
     )
     consume_batch: int = Field(
-        5000, ge=1, le=1_000_000, description="Most messages taken from librdkafka per poll."
+        1000, ge=1, le=1_000_000, description="Most messages taken from librdkafka per poll."
     )
     poll_timeout_seconds: float = Field(
         0.2, gt=0, le=10, description="Longest wait of one poll when no message is ready."
@@ -141,7 +141,7 @@ class BatchSettings(Section):
         2, ge=1, le=64, description="Bulk requests sent concurrently; more waits, paused."
     )
     max_buffered_bytes: int = Field(
-        128 * 1024 * 1024,
+        32 * 1024 * 1024,
         ge=1024 * 1024,
         description="Memory budget of documents not yet acknowledged; above it consumption pauses.",
     )

@@ -77,6 +77,9 @@ class IndexPreparer:
 
     def ensure(self, index: str) -> str:
         """The core's contract: make sure a writable index exists for `index`; return its name."""
+        target = self._targets.get(index)  # the common case, without the lock
+        if target is not None:
+            return target
         parsed = parse_index(self._prefix, index)
         return self.prepare(index, parsed.namespace if parsed else None)
 

@@ -235,7 +235,10 @@ class DeadLetterReplay:
         self._list(letter, "replay", routed.index)
         if self.summary.dry_run:
             return
-        sealed = self._batcher.add(StoredMessage(letter), routed.index, routed.line)
+        stored = StoredMessage(letter)
+        sealed = self._batcher.add(
+            stored, (stored.topic(), stored.partition()), stored.offset(), routed.index, routed.line
+        )
         if sealed is not None:
             self._write(sealed)
 

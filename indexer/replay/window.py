@@ -322,7 +322,14 @@ class WindowReplay:
         self.summary.by_index[routed.index] = self.summary.by_index.get(routed.index, 0) + 1
         if self.summary.dry_run:
             return
-        sealed = self._batcher.add(message, routed.index, routed.line, routed.undecodable)
+        sealed = self._batcher.add(
+            message,
+            (message.topic(), message.partition()),
+            message.offset(),
+            routed.index,
+            routed.line,
+            routed.undecodable,
+        )
         if sealed is not None:
             self._write(sealed)
 

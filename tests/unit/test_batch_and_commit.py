@@ -36,22 +36,22 @@ class Msg:
 def test_a_batch_is_sealed_at_its_document_limit() -> None:
     batcher = Batcher(BatchPolicy(max_docs=3, max_bytes=10_000, max_age=60), FakeClock())
     for offset in range(3):
-        assert batcher.add(Msg("t", 0, offset), "i", b"x" * 10) is None
+        assert batcher.add(Msg("t", 0, offset), ("t", 0), offset, "i", b"x" * 10) is None
     sealed = batcher.due()
     assert sealed is not None and len(sealed) == 3
 
 
 def test_a_batch_is_sealed_before_it_would_exceed_its_byte_limit() -> None:
     batcher = Batcher(BatchPolicy(max_docs=100, max_bytes=2048, max_age=60), FakeClock())
-    assert batcher.add(Msg("t", 0, 0), "i", b"x" * 1500) is None
-    sealed = batcher.add(Msg("t", 0, 1), "i", b"x" * 1000)
+    assert batcher.add(Msg("t", 0, 0), ("t", 0), 0, "i", b"x" * 1500) is None
+    sealed = batcher.add(Msg("t", 0, 1), ("t", 0), 1, "i", b"x" * 1000)
     assert sealed is not None and len(sealed) == 1
 
 
 def test_a_document_larger_than_the_byte_limit_travels_alone() -> None:
     batcher = Batcher(BatchPolicy(max_docs=100, max_bytes=1024, max_age=60), FakeClock())
-    batcher.add(Msg("t", 0, 0), "i", b"x" * 10)
-    first = batcher.add(Msg("t", 0, 1), "i", b"x" * 5000)
+    batcher.add(Msg("t", 0, 0), ("t", 0), 0, "i", b"x" * 10)
+    first = batcher.add(Msg("t", 0, 1), ("t", 0), 1, "i", b"x" * 5000)
     assert first is not None and len(first) == 1
     alone = batcher.due()
     assert alone is not None and alone.size == 5000
@@ -60,7 +60,7 @@ def test_a_document_larger_than_the_byte_limit_travels_alone() -> None:
 def test_a_batch_is_sealed_when_it_is_old_enough() -> None:
     clock = FakeClock()
     batcher = Batcher(BatchPolicy(max_docs=100, max_bytes=10_000, max_age=1.0), clock)
-    batcher.add(Msg("t", 0, 0), "i", b"x")
+    batcher.add(Msg("t", 0, 0), ("t", 0), 0, "i", b"x")
     clock.now = 0.9
     assert batcher.due() is None
     clock.now = 1.0
@@ -69,7 +69,7 @@ def test_a_batch_is_sealed_when_it_is_old_enough() -> None:
 
 def _batch(batcher: Batcher, *coords: tuple[int, int]):  # type: ignore[no-untyped-def]
     for partition, offset in coords:
-        batcher.add(Msg("t", partition, offset), "i", b"x")
+        batcher.add(Msg("t", partition, offset), ("t", partition), offset, "i", b"x")
     return batcher.flush()
 
 
