@@ -31,7 +31,7 @@ DEFAULTS: dict[str, Any] = {
     # librdkafka >= 2.4 backs off 1 s when its queue is full, which stalls a busy consumer.
     "fetch.queue.backoff.ms": 10,
     # Bounds what librdkafka prefetches, and so the process's memory while a backlog drains.
-    "queued.max.messages.kbytes": 16384,
+    "queued.max.messages.kbytes": 8192,
     "statistics.interval.ms": 5000,
     "session.timeout.ms": 45000,
     "max.poll.interval.ms": 300000,

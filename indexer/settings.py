@@ -141,7 +141,7 @@ class BatchSettings(Section):
         2, ge=1, le=64, description="Bulk requests sent concurrently; more waits, paused."
     )
     max_buffered_bytes: int = Field(
-        32 * 1024 * 1024,
+        16 * 1024 * 1024,
         ge=1024 * 1024,
         description="Memory budget of documents not yet acknowledged; above it consumption pauses.",
     )
