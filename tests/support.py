@@ -111,21 +111,35 @@ class IndexerProcess:
                 continue
         return lines
 
-    def metric(self, name: str) -> float:
-        """Sum of a metric's samples from /metrics (0 when absent)."""
+    def metric_samples(self, name: str) -> dict[str, float]:
+        """A per-partition metric's samples, by the `partition` label."""
+        import re
+
+        found: dict[str, float] = {}
+        for line in self._metrics_text().splitlines():
+            if line.startswith(name + "{"):
+                partition = re.search(r'partition="(\d+)"', line)
+                if partition:
+                    found[partition.group(1)] = float(line.rsplit(" ", 1)[1])
+        return found
+
+    def _metrics_text(self) -> str:
         import urllib.error
         import urllib.request
 
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
-                text = response.read().decode()
+                return str(response.read().decode())
         except urllib.error.URLError:
             assert self.proc is not None and self.proc.poll() is None, "the indexer exited"
-            return 0.0  # not listening yet
+            return ""  # not listening yet
+
+    def metric(self, name: str) -> float:
+        """Sum of a metric's samples from /metrics (0 when absent)."""
         return sum(
             float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines()
+            for line in self._metrics_text().splitlines()
             if line.startswith(name) and (line[len(name)] in " {")
         )
 

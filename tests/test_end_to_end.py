@@ -44,6 +44,12 @@ def test_ten_thousand_events_over_three_partitions_are_each_indexed_once_in_thei
     assert indexer.metric("indexer_namespace_documents_total") == len(produced)
     assert indexer.metric("indexer_event_latency_seconds_count") > 0
     assert indexer.metric("indexer_bulk_last_success_timestamp_seconds") > 0
+    # Lag comes from librdkafka's statistics (every 5 s): present for each partition, and zero.
+    wait_for(
+        lambda: indexer.metric_samples("indexer_consumer_lag") == {"0": 0.0, "1": 0.0, "2": 0.0},
+        20,
+        "consumer lag of 0 on every partition",
+    )
     assert indexer.stop() == 0
 
     found = documents(es_proxy.url)
