@@ -12,9 +12,10 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import orjson
+
+from indexer.sample import Source
 
 NAMESPACES = (
     "payments", "orders", "search", "identity", "billing", "catalog", "mail", "edge", "checkout",
@@ -37,17 +38,6 @@ _MESSAGES = (
     'time="{iso}" level=info msg="reconciled" controller=deployment namespace=default name=app-{n} '
     "duration={size}ms",
 )
-
-
-@dataclass(frozen=True)
-class Source:
-    namespace: str
-    app: str
-    pod: str
-
-    @property
-    def path(self) -> str:
-        return f"/data/logs/{self.namespace}/{self.app}/{self.pod}/log/app.log"
 
 
 def sources() -> list[Source]:
