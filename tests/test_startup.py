@@ -1,0 +1,74 @@
+"""Start-up: templates and policies are applied before the first write; while the cluster refuses
+them the indexer is alive but not ready, and it catches up by itself."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from elasticsearch import Elasticsearch
+
+from indexer.embedded import CompatProxy, Reply, ServerProcess
+from tests.support import (
+    IndexerProcess,
+    count,
+    create_topic,
+    documents,
+    indexer_env,
+    produce,
+    wait_for,
+)
+
+FORBIDDEN = Reply(
+    403,
+    b'{"error":{"type":"security_exception","reason":"action [indices:admin/index_template/put] '
+    b'is unauthorized for API key id [indexer]"},"status":403}',
+)
+
+
+def _status(indexer: IndexerProcess, path: str) -> tuple[int, str]:
+    url = f"http://127.0.0.1:{indexer.metrics_port}{path}"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return int(response.status), response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read().decode()
+    except urllib.error.URLError:
+        return 0, ""
+
+
+def test_a_refused_setup_fails_readiness_not_liveness_and_nothing_is_written_until_it_succeeds(
+    kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
+) -> None:
+    es_proxy.fault = lambda method, path, body: (
+        FORBIDDEN if method == "PUT" and "_template" in path else None
+    )
+    bootstrap = f"127.0.0.1:{kafka.port}"
+    create_topic(bootstrap, "filebeat-s", 1)
+    event = (
+        b'{"@timestamp":"2026-11-25T10:00:00.000Z","message":"m","log":{"file":{"path":'
+        b'"/data/logs/shop/cart/cart-0/log/a.log"}}}'
+    )
+    produced = produce(bootstrap, "filebeat-s", [event] * 20, partitions=1)
+    indexer = IndexerProcess(indexer_env(bootstrap, es_proxy.url), tmp_path / "i.log").start()
+
+    wait_for(lambda: _status(indexer, "/healthz")[0] == 200, 20, "liveness")
+    status, reason = _status(indexer, "/readyz")
+    assert status == 503 and "templates and policies are not applied" in reason
+    # Retried with backoff (0, 1, 3, 7 s): long past the group join and the batch age, so
+    # without the wait for setup a bulk would have gone out by now.
+    wait_for(
+        lambda: sum(line.get("event") == "setup_failed" for line in indexer.log_lines()) >= 4,
+        20,
+        "the refusal to be retried",
+    )
+    assert not any("_bulk" in request.path for request in es_proxy.requests)
+
+    es_proxy.fault = None  # ops granted the privilege
+    wait_for(lambda: count(es_proxy.url) >= len(produced), 40, "indexing after setup")
+    assert _status(indexer, "/readyz")[0] == 200
+    assert indexer.stop() == 0
+    assert documents(es_proxy.url).keys() == produced.keys()
+    templates = Elasticsearch(es_proxy.url).indices.get_index_template()["index_templates"]
+    assert "logs" in {template["name"] for template in templates}
