@@ -2,10 +2,10 @@
 
     consume → decode → route → encode → batch → (writer threads) bulk → commit
 
-The poll loop (one thread) consumes, transforms and batches; sealed batches go to a small pool of
-writer threads; finished batches come back to the poll loop, which alone stores offsets. When the
-writers are all busy or the memory budget is spent, the loop pauses its partitions and keeps
-polling, so the group never sees a stalled member.
+The poll loop (one thread) consumes, transforms and batches; sealed batches queue for a small
+pool of writer threads; finished batches come back to the poll loop, which alone stores offsets.
+When the documents awaiting acknowledgement fill the memory budget, the loop stops reading; if
+that lasts, it pauses its partitions and keeps polling, so the group never sees a stalled member.
 """
 
 from __future__ import annotations
