@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 
 @dataclass
@@ -44,12 +46,24 @@ class Health:
         ]
         return (not problems, "; ".join(problems) or "ok")
 
+    def checks(self) -> dict[str, Check]:
+        return {"/healthz": self.live, "/readyz": self.ready}
+
+
+Check = Callable[[], tuple[bool, str]]
+
 
 class HealthServer:
-    """Serves the endpoints from a daemon thread. `port` is the bound port (useful with 0)."""
+    """Serves `/metrics` and the given checks (path → (ok, text)) from a daemon thread.
+    `port` is the bound port (useful with 0). Used by the indexer and by the node agent."""
 
-    def __init__(self, health: Health, host: str, port: int) -> None:
-        checks = {"/healthz": health.live, "/readyz": health.ready}
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        checks: dict[str, Check],
+        registry: CollectorRegistry = REGISTRY,
+    ) -> None:
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, format: str, *args: object) -> None:
@@ -58,7 +72,7 @@ class HealthServer:
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 if path == "/metrics":
-                    self._send(200, generate_latest(), CONTENT_TYPE_LATEST)
+                    self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
                 elif path in checks:
                     ok, text = checks[path]()
                     self._send(200 if ok else 503, text.encode() + b"\n", "text/plain")

@@ -53,7 +53,7 @@ def build_indexer(settings: Settings, stop: threading.Event | None = None) -> In
     Returns None if `stop` is set before that succeeded."""
     stop = stop or threading.Event()
     health = Health(liveness_timeout=settings.metrics.liveness_timeout_seconds)
-    server = HealthServer(health, settings.metrics.host, settings.metrics.port)
+    server = HealthServer(settings.metrics.host, settings.metrics.port, health.checks())
     client = create_client(settings.elasticsearch)
     health.elasticsearch_ok = _reachable(client)
     cluster = _apply_setup(client, settings, health, stop)

@@ -58,7 +58,7 @@ def _run(args: argparse.Namespace) -> int:
         Agent(settings, maintenance=Maintenance(settings), beat=liveness.beat).run(stop)
     finally:
         if server is not None:
-            server.shutdown()
+            server.close()
     return 0
 
 

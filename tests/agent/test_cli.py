@@ -134,7 +134,7 @@ def test_rotate_now_rotates_the_files_its_rules_select(
 def test_healthz_reports_a_stalled_loop_and_metrics_use_the_agent_prefix(tmp_path: Path) -> None:
     liveness = Liveness(timeout_seconds=0.2)
     server = serve("127.0.0.1", 0, liveness)
-    base = f"http://127.0.0.1:{server.server_address[1]}"
+    base = f"http://127.0.0.1:{server.port}"
     try:
         liveness.beat()
         assert urllib.request.urlopen(f"{base}/healthz").status == 200
@@ -148,5 +148,4 @@ def test_healthz_reports_a_stalled_loop_and_metrics_use_the_agent_prefix(tmp_pat
         except urllib.error.HTTPError as exc:
             assert exc.code == 503
     finally:
-        server.shutdown()
-        server.server_close()
+        server.close()
