@@ -2,11 +2,14 @@
 
 Only files named like ours (`indexer-agent.<ns>.<app>.yml`) are touched. An input whose app
 directory is gone is kept for `removal_grace_seconds` from when the agent first saw it gone, so
-a directory that is briefly recreated (or a redeploy) never makes filebeat drop its state.
+a directory that is briefly recreated (or a redeploy) never makes filebeat drop its state. When
+that was is kept in `state_dir` (on the host path), so a restarted agent keeps counting instead of
+starting the grace period over.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
@@ -44,15 +47,18 @@ class Outcome:
     failed: list[AppKey] = field(default_factory=list)
 
 
-class Reconciler:
-    """Holds the only state a reconcile needs: since when each vanished app has been gone."""
+GONE_FILE = "inputs-gone.json"
 
-    def __init__(
-        self, settings: AgentSettings, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+
+class Reconciler:
+    """Holds the only state a reconcile needs: since when each vanished app has been gone.
+
+    `clock` gives wall-clock seconds: the state outlives the process."""
+
+    def __init__(self, settings: AgentSettings, clock: Callable[[], float] = time.time) -> None:
         self._settings = settings
         self._clock = clock
-        self._gone_since: dict[AppKey, float] = {}
+        self._gone_since = _load_gone(settings.state_dir)
 
     def plan(self, tree: Tree) -> Plan:
         """Desired inputs for `tree`, and which existing ones are gone (due or still in grace)."""
@@ -63,12 +69,15 @@ class Reconciler:
             except Exception as exc:  # a broken override template must not stop the others
                 _failed("render", key, exc)
         now = self._clock()
+        before = dict(self._gone_since)
         for key in sorted(self.existing() - tree.apps):
             since = self._gone_since.setdefault(key, now)
             due = now - since >= self._settings.removal_grace_seconds
             (plan.remove if due else plan.waiting).append(key)
         for key in tree.apps:
             self._gone_since.pop(key, None)
+        if self._gone_since != before:
+            self._save_gone()
         return plan
 
     def reconcile(self, tree: Tree | None = None, trigger: str = "periodic") -> Outcome:
@@ -117,7 +126,19 @@ class Reconciler:
                 outcome.removed.append(key)
                 metrics.INPUTS_REMOVED.inc()
             self._gone_since.pop(key, None)
+        if plan.remove:
+            self._save_gone()
         return outcome
+
+    def _save_gone(self) -> None:
+        state_dir = self._settings.state_dir
+        text = json.dumps({f"{ns}/{app}": since for (ns, app), since in self._gone_since.items()})
+        try:
+            state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            write_atomic(state_dir / GONE_FILE, text, mode=0o600, uid=os.getuid(), gid=os.getgid())
+        except OSError as exc:  # the grace period then restarts after a restart, nothing worse
+            metrics.ERRORS.labels("state").inc()
+            log.warning("agent.state_not_saved", file=str(state_dir / GONE_FILE), error=str(exc))
 
     def _write(self, key: AppKey, text: str) -> bool:
         settings = self._settings
@@ -129,6 +150,15 @@ class Reconciler:
             gid=settings.input_owner_gid,
             check=partial(parse_input, settings, namespace=key[0], app=key[1]),
         )
+
+
+def _load_gone(state_dir: Path) -> dict[AppKey, float]:
+    try:
+        data = json.loads((state_dir / GONE_FILE).read_text(encoding="utf-8"))
+        gone = {tuple(key.split("/", 1)): float(since) for key, since in data.items()}
+    except (FileNotFoundError, ValueError, TypeError, AttributeError):
+        return {}
+    return {(key[0], key[1]): since for key, since in gone.items() if len(key) == 2}
 
 
 def _failed(stage: str, key: AppKey, exc: Exception) -> None:

@@ -32,10 +32,11 @@ class Agent:
         watcher: Watcher | None = None,
         maintenance: Maintenance | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
         beat: Callable[[], None] = lambda: None,
     ) -> None:
         self.settings = settings
-        self.reconciler = Reconciler(settings, monotonic)
+        self.reconciler = Reconciler(settings, wall_clock)
         self.watcher = watcher or Watcher(settings.logs_root)
         self.maintenance = maintenance
         self._monotonic = monotonic

@@ -83,3 +83,23 @@ def test_written_inputs_pass_filebeats_strict_permission_check(
     Reconciler(settings).reconcile()
     info = (settings.inputs_dir / file_name("prod", "web")).stat()
     assert info.st_uid == 0 and info.st_mode & 0o022 == 0 and info.st_mode & 0o777 == 0o644
+
+
+def test_a_restarted_agent_keeps_counting_the_grace_period_instead_of_starting_over(
+    settings: AgentSettings, make_pod: PodMaker
+) -> None:
+    clock = Clock(1_000.0)
+    graced = settings.model_copy(update={"removal_grace_seconds": 60})
+    log_dir = make_pod("prod", "web", "web-0")
+    Reconciler(graced, clock).reconcile()
+    app_dir = log_dir.parent.parent
+    for path in sorted(app_dir.rglob("*"), reverse=True):
+        path.rmdir()
+    app_dir.rmdir()
+    assert Reconciler(graced, clock).reconcile().waiting == [("prod", "web")]
+    clock.advance(45)
+    restarted = Reconciler(graced, clock)  # a new process: only the state on disk remains
+    assert restarted.reconcile().waiting == [("prod", "web")]
+    clock.advance(15)
+    assert restarted.reconcile().removed == [("prod", "web")]
+    assert _inputs(settings) == []
