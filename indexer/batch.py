@@ -44,10 +44,6 @@ class Batch:
     def __len__(self) -> int:
         return len(self.lines)
 
-    def high_offsets(self) -> dict[tuple[str, int], int]:
-        """The highest offset per (topic, partition) in this batch."""
-        return self.high
-
 
 @dataclass(frozen=True)
 class BatchPolicy:

@@ -296,7 +296,7 @@ class BulkWriter:
                 result.duplicates += 1
             elif outcome is Outcome.RETRY:
                 if error_type == "index_not_found_exception":
-                    self._recreate(_action_index(lines[position]))
+                    self._recreate(action_index(lines[position]))
                 retry.append(position)
             else:
                 reason = str(error.get("reason", "")) if error else ""
@@ -305,7 +305,7 @@ class BulkWriter:
                         position,
                         str(error_type or f"http_{status}"),
                         reason,
-                        _action_index(lines[position]),
+                        action_index(lines[position]),
                     )
                 )
         return retry
@@ -393,7 +393,7 @@ def _halve(lines: list[bytes], chunk: list[int], state: _SendState) -> list[list
             chunk[0],
             "request_entity_too_large",
             "the document alone exceeds the cluster's http.max_content_length",
-            _action_index(lines[chunk[0]]),
+            action_index(lines[chunk[0]]),
         )
     )
     return []
@@ -401,7 +401,7 @@ def _halve(lines: list[bytes], chunk: list[int], state: _SendState) -> list[list
 
 def _retarget(batch: Batch, granted: dict[str, str]) -> None:
     for position, line in enumerate(batch.lines):
-        index = _action_index(line)
+        index = action_index(line)
         if index in granted:
             old = b'"_index":"%s"' % index.encode()
             batch.lines[position] = line.replace(old, b'"_index":"%s"' % granted[index].encode(), 1)
@@ -427,10 +427,11 @@ def _status_and_error(item: dict[str, Any]) -> tuple[int, dict[str, Any] | None]
 
 
 def _index_of(batch: Batch, position: int) -> str:
-    return _action_index(batch.lines[position])
+    return action_index(batch.lines[position])
 
 
-def _action_index(line: bytes) -> str:
+def action_index(line: bytes) -> str:
+    """The `_index` of one of our own `create` action lines."""
     # Our own action lines: {"create":{"_index":"NAME","_id":...
     start = line.index(b'"_index":"') + 10
     return line[start : line.index(b'"', start)].decode()

@@ -30,7 +30,7 @@ class OffsetTracker:
 
     def register(self, batch: Batch) -> None:
         """Record a sealed batch; call in seal order, before it can finish."""
-        for tp, high in batch.high_offsets().items():
+        for tp, high in batch.high.items():
             self._pending.setdefault(tp, deque()).append(_Pending(batch.seq, high + 1))
 
     def finish(self, batch: Batch) -> dict[TopicPartition, int]:
@@ -39,7 +39,7 @@ class OffsetTracker:
         Partitions forgotten since the batch was registered are ignored.
         """
         moved: dict[TopicPartition, int] = {}
-        for tp in batch.high_offsets():
+        for tp in batch.high:
             queue = self._pending.get(tp)
             if not queue:
                 continue

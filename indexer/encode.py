@@ -18,10 +18,6 @@ def document_id(topic: str, partition: int, offset: int) -> str:
     return f"{topic}:{partition}:{offset}"
 
 
-def action_line(index: str, topic: str, partition: int, offset: int) -> bytes:
-    return _ACTION % (index.encode(), topic.encode(), partition, offset)
-
-
 def encode(index: str, topic: str, partition: int, offset: int, document: dict[str, Any]) -> bytes:
     """Both NDJSON lines for one document, newline-terminated."""
     return (

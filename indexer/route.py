@@ -67,7 +67,7 @@ class DayResolver:
                 self.last_stamp = stamp
                 return minute[0]
         else:
-            seconds = _parse_iso(stamp) if type(stamp) is str else None
+            seconds = stamp_seconds(stamp) if type(stamp) is str else None
             if seconds is not None and (
                 ingest_seconds - self._max_past <= seconds <= ingest_seconds + self._max_future
             ):
@@ -97,11 +97,7 @@ class DayResolver:
 
 
 def stamp_seconds(stamp: str) -> float | None:
-    """Epoch seconds of an ISO-8601 timestamp (`Z` or an offset), or None."""
-    return _parse_iso(stamp)
-
-
-def _parse_iso(stamp: str) -> float | None:
+    """Epoch seconds of an ISO-8601 timestamp (`Z` or an offset, UTC if none), or None."""
     try:
         parsed = datetime.fromisoformat(stamp)
     except ValueError:

@@ -17,6 +17,7 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError
 from indexer.admin.cluster import ClusterInfo, detect, request
 from indexer.admin.definitions import Definitions, flatten_settings, load_definitions
 from indexer.admin.render import Desired, desired_objects, ism_version, unsupported_ism_actions
+from indexer.indices import error_reason
 from indexer.settings import Settings
 
 Action = Literal["create", "update", "replace", "unchanged", "newer-on-cluster", "conflict"]
@@ -164,12 +165,7 @@ def fetch(
     except NotFoundError:
         return None
     except ApiError as exc:
-        if exc.meta.status == 429 or exc.meta.status >= 500:
-            raise
-        raise SetupError(
-            f"the cluster refused reading {desired.kind} {desired.name} "
-            f"({exc.meta.status} {exc.error}): {_reason(exc)}"
-        ) from exc
+        raise _refusal(exc, f"reading {desired.kind} {desired.name}") from exc
     if desired.kind in ("component_template", "index_template"):
         key = desired.kind + "s"
         found = [t for t in answer.get(key, []) if t["name"] == desired.name]
@@ -300,19 +296,16 @@ def _send(client: Elasticsearch, desired: Desired, planned: PlannedRequest) -> N
     try:
         request(client, planned.method, planned.path, planned.body, planned.params or None)
     except ApiError as exc:
-        if exc.meta.status == 429 or exc.meta.status >= 500:
-            raise
-        raise SetupError(
-            f"the cluster refused {desired.kind} {desired.name} "
-            f"({exc.meta.status} {exc.error}): {_reason(exc)}"
-        ) from exc
+        raise _refusal(exc, f"{desired.kind} {desired.name}") from exc
 
 
-def _reason(exc: ApiError) -> str:
-    body = exc.body
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        return str(body["error"].get("reason", exc.message))
-    return str(exc.message)
+def _refusal(exc: ApiError, what: str) -> Exception:
+    """429 and 5xx stay the client's own (the caller retries); other refusals are final."""
+    if exc.meta.status == 429 or exc.meta.status >= 500:
+        return exc
+    return SetupError(
+        f"the cluster refused {what} ({exc.meta.status} {exc.error}): {error_reason(exc)}"
+    )
 
 
 def load_checked_definitions(settings: Settings) -> Definitions:

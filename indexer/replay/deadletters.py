@@ -24,12 +24,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 import structlog
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from indexer.batch import Batch, Batcher, BatchPolicy
-from indexer.bulk import BulkWriter
+from indexer.bulk import BulkWriter, action_index
 from indexer.encode import document_id
 from indexer.replay.scope import Scope, format_instant, identity_of_index
 from indexer.replay.stored import DeadLetter, MalformedDeadLetter, StoredMessage
@@ -309,12 +308,6 @@ class DeadLetterReplay:
             else:
                 log.warning("dead_letter_not_deleted", index=letter.index, id=letter.id, item=item)
         return gone
-
-
-def action_index(line: bytes) -> str:
-    """The `_index` of one of our own `create` action lines (the first line of `line`)."""
-    action: dict[str, dict[str, str]] = orjson.loads(line[: line.index(b"\n")])
-    return action["create"]["_index"]
 
 
 def _document_id(letter: DeadLetter) -> str:
