@@ -54,6 +54,7 @@ def build_indexer(settings: Settings, stop: threading.Event | None = None) -> In
     stop = stop or threading.Event()
     health = Health(liveness_timeout=settings.metrics.liveness_timeout_seconds)
     server = HealthServer(settings.metrics.host, settings.metrics.port, health.checks())
+    log.info("listening", metrics_port=server.port)
     client = create_client(settings.elasticsearch)
     health.elasticsearch_ok = _reachable(client)
     cluster = _apply_setup(client, settings, health, stop)

@@ -11,6 +11,14 @@ from collections.abc import Iterator
 import pytest
 
 from indexer.embedded import CompatProxy, ServerProcess, start_kafka, start_opensearch
+from tests.support import stop_leftovers
+
+
+@pytest.fixture(autouse=True)
+def _no_indexer_left_running() -> Iterator[None]:
+    """Every `indexer run` a test starts is killed at teardown, even when the test failed."""
+    yield
+    stop_leftovers()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,14 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from elasticsearch import Elasticsearch, helpers
 
-from indexer.embedded import free_port
-
 FAST_GROUP = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
+
+
+def days_ago(days: int) -> datetime:
+    """Midnight (UTC) `days` days before today: event times relative to now keep every test
+    inside the routing bounds and the retention, whatever the date."""
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - timedelta(days=days)
 
 
 def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
@@ -66,18 +72,35 @@ def produce(
     return produced
 
 
+_LIVE: list[IndexerProcess] = []
+
+
+def stop_leftovers() -> list[str]:
+    """Kill every indexer process a test started and did not stop (the conftest fixture calls
+    this at teardown, so a failing test leaves nothing running). Returns their log paths."""
+    left = []
+    while _LIVE:
+        process = _LIVE.pop()
+        if process.proc is not None and process.proc.poll() is None:
+            left.append(str(process.log_path))
+            process.kill()
+    return left
+
+
 @dataclass
 class IndexerProcess:
-    """`python -m indexer run` in a child process, with settings from the environment."""
+    """`python -m indexer run` in a child process, with settings from the environment. It binds
+    its metrics server to a port of its own choosing and says which in its `listening` line."""
 
     env: dict[str, str]
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
-    metrics_port: int = field(default_factory=free_port)
+    _port: int | None = field(default=None, init=False)
 
     def start(self) -> IndexerProcess:
-        env = {**os.environ, **self.env, "INDEXER_METRICS__PORT": str(self.metrics_port)}
+        env = {**os.environ, "INDEXER_METRICS__PORT": "0", **self.env}
         self._log = self.log_path.open("ab")
+        self._offset = self.log_path.stat().st_size
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "indexer", "run"],
             env=env,
@@ -85,15 +108,33 @@ class IndexerProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
+        _LIVE.append(self)
         return self
+
+    @property
+    def metrics_port(self) -> int:
+        """The port of /metrics, /healthz and /readyz, from the process's `listening` line."""
+        deadline = time.monotonic() + 30
+        while self._port is None:
+            own = self.log_path.read_bytes()[self._offset :].decode(errors="replace")
+            for raw in own.splitlines():
+                if '"listening"' in raw:
+                    self._port = int(json.loads(raw)["metrics_port"])
+            if self._port is None:
+                assert self.proc is not None and self.proc.poll() is None, "the indexer exited"
+                assert time.monotonic() < deadline, "the indexer never said where it listens"
+                time.sleep(0.05)
+        return self._port
 
     def stop(self, timeout: float = 30) -> int:
         """SIGTERM, then wait for a clean exit; returns the exit status."""
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout)
-        self._log.close()
+        try:
+            code = self.proc.wait(timeout)
+        finally:
+            self._log.close()
         return code
 
     def kill(self) -> None:

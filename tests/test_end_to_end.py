@@ -4,7 +4,6 @@ in the right index, with the right Kubernetes fields."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
@@ -16,6 +15,7 @@ from tests.support import (
     IndexerProcess,
     count,
     create_topic,
+    days_ago,
     decoded,
     documents,
     indexer_env,
@@ -23,7 +23,7 @@ from tests.support import (
     wait_for,
 )
 
-DAY1 = datetime(2026, 11, 24, tzinfo=UTC)
+DAY1 = days_ago(2)
 
 
 def test_ten_thousand_events_over_three_partitions_are_each_indexed_once_in_their_daily_index(

@@ -11,7 +11,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,13 +21,14 @@ from tests.support import (
     IndexerProcess,
     count,
     create_topic,
+    days_ago,
     documents,
     indexer_env,
     produce,
     wait_for,
 )
 
-DAY = datetime(2026, 11, 24, tzinfo=UTC)
+DAY = days_ago(1)
 Rule = Callable[[str, str, bytes], Reply | None]
 
 

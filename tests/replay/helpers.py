@@ -7,14 +7,16 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from confluent_kafka import Producer
 from elasticsearch import Elasticsearch
 
-T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-DAY = "2026.11.25"
+from tests.support import days_ago
+
+T0 = days_ago(1) + timedelta(hours=10)
+DAY = T0.strftime("%Y.%m.%d")
 
 
 def at(minutes: float) -> datetime:
