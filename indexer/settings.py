@@ -26,6 +26,19 @@ from indexer.agent.settings import AgentSettings
 ENV_PREFIX = "INDEXER_"
 ENV_NESTING = "__"
 
+# Index patterns Elasticsearch, Fleet and OpenSearch install or reserve (../shared/REAL-CLUSTERS.md
+# §1): an index of ours matching one of them would be shaped, or refused, by their templates.
+RESERVED_INDEX_PATTERNS = (
+    "logs-*-*",
+    "logs-*.otel-*",
+    "metrics-*-*",
+    "traces-*-*",
+    "synthetics-*-*",
+    "profiling-*",
+    "fleet-*",
+    ".*",
+)
+
 DEFAULT_LAYOUTS = (
     "/data/logs/{namespace}/{app}/{pod}/log/{file}",
     "/var/log/pods/{namespace}_{pod}_{uid}/{container}/{file}",
@@ -100,7 +113,12 @@ class ElasticsearchSettings(Section):
     hosts: list[str] = Field(
         default_factory=lambda: ["http://localhost:9200"],
         min_length=1,
-        description="Elasticsearch URLs (JSON list).",
+        description="Elasticsearch or OpenSearch URLs (JSON list).",
+    )
+    distribution: Literal["auto", "elasticsearch", "opensearch"] = Field(
+        "auto",
+        description="Which product the cluster is, hence which client speaks to it: `auto` asks "
+        "`GET /`; `elasticsearch` (8.x, 9.x) or `opensearch` (2.x, 3.x) overrides the answer.",
     )
     api_key: SecretStr | None = Field(None, description="API key (the base64 `id:key` form).")
     username: str | None = Field(None, description="Basic-auth user, when no API key is used.")
@@ -164,7 +182,12 @@ class RetrySettings(Section):
 
 class RoutingSettings(Section):
     index_prefix: str = Field(
-        "logs", pattern=r"^[a-z0-9][a-z0-9.]{0,30}$", description="First word of every index."
+        "k8s-logs",
+        pattern=r"^[a-z0-9](?:[-a-z0-9.]{0,30}[a-z0-9])?$",
+        description="First word of every index (`<prefix>-<namespace>_<app>-YYYY.MM.DD`). It may "
+        "not make names that Elasticsearch's built-in patterns claim (logs-*-*, metrics-*-*, "
+        "traces-*-*, synthetics-*-*, profiling-*); the shipped templates' patterns use the "
+        "default, so a different prefix needs templates of its own.",
     )
     layouts: list[str] = Field(
         default_factory=lambda: list(DEFAULT_LAYOUTS),
@@ -178,9 +201,25 @@ class RoutingSettings(Section):
         description="Events stamped further ahead than this go to their ingestion day's index.",
     )
     max_past: timedelta = Field(
-        timedelta(days=30),
-        description="Events stamped further back than this go to their ingestion day's index.",
+        timedelta(days=6),
+        description="Events stamped further back than this go to their ingestion day's index. "
+        "Keep it a day below the shortest retention (`templates validate` checks): an older "
+        "event's day index is gone or about to go.",
     )
+
+    @field_validator("index_prefix")
+    @classmethod
+    def _prefix_is_ours(cls, value: str) -> str:
+        import fnmatch
+
+        samples = (f"{value}-ns_app-2026.01.01", f"{value}-deadletter-2026.01.01")
+        for pattern in RESERVED_INDEX_PATTERNS:
+            if any(fnmatch.fnmatchcase(sample, pattern) for sample in samples):
+                raise ValueError(
+                    f"index names {value}-… would match {pattern!r}, which Elasticsearch or "
+                    "OpenSearch reserve for their own templates; choose another prefix"
+                )
+        return value
 
     @field_validator("layouts")
     @classmethod

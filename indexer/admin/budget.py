@@ -15,12 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from elasticsearch import ApiError, Elasticsearch
-
 from indexer.admin import metrics
-from indexer.admin.cluster import request
 from indexer.admin.definitions import Definitions, flatten_settings
 from indexer.admin.validate import matches
+from indexer.cluster import ClusterError, SearchClient
 
 DEFAULT_MAX_SHARDS_PER_NODE = 1000
 _SHARD_LIMIT = re.compile(r"maximum (?:normal )?shards open")
@@ -37,10 +35,9 @@ class Headroom:
         return self.max_shards_per_node * self.data_nodes - self.open_shards
 
 
-def read_headroom(client: Elasticsearch) -> Headroom:
+def read_headroom(client: SearchClient) -> Headroom:
     """Two requests: the effective `cluster.max_shards_per_node`, and the health's shard counts."""
-    answer = request(
-        client,
+    answer = client.request(
         "GET",
         "/_cluster/settings",
         params={"include_defaults": "true", "flat_settings": "true"},
@@ -50,7 +47,7 @@ def read_headroom(client: Elasticsearch) -> Headroom:
         value = answer.get(scope, {}).get("cluster.max_shards_per_node")
         if value is not None:
             limit = int(value)
-    health = request(client, "GET", "/_cluster/health")
+    health = client.request("GET", "/_cluster/health")
     open_shards = sum(
         int(health.get(key, 0))
         for key in ("active_shards", "initializing_shards", "unassigned_shards")
@@ -58,12 +55,8 @@ def read_headroom(client: Elasticsearch) -> Headroom:
     return Headroom(limit, int(health.get("number_of_data_nodes", 1)), open_shards)
 
 
-def is_shard_limit_error(exc: ApiError) -> bool:
-    body = exc.body
-    reason = ""
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        reason = str(body["error"].get("reason", ""))
-    return exc.meta.status == 400 and bool(_SHARD_LIMIT.search(reason or str(exc.message)))
+def is_shard_limit_error(exc: ClusterError) -> bool:
+    return exc.status == 400 and bool(_SHARD_LIMIT.search(exc.reason))
 
 
 def shards_of_new_index(definitions: Definitions, index: str) -> int:
@@ -90,7 +83,7 @@ class ShardBudget:
 
     def __init__(
         self,
-        client: Elasticsearch,
+        client: SearchClient,
         ttl_seconds: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

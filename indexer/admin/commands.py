@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the agent shares this parser and must never load the client
-    from elasticsearch import Elasticsearch
+    from indexer.cluster import SearchClient
 
 
 def register(commands: Any) -> None:
@@ -68,7 +68,10 @@ def _validate(args: argparse.Namespace) -> int:
 def _diff(args: argparse.Namespace) -> int:
     from indexer.admin.setup import diff
 
-    settings, client = _connect(args)
+    connected = _guarded(lambda: _connect(args))
+    if connected is None:
+        return 1
+    settings, client = connected
     report = _guarded(lambda: diff(client, settings))
     if report is None:
         return 1
@@ -90,7 +93,10 @@ def _diff(args: argparse.Namespace) -> int:
 def _setup(args: argparse.Namespace) -> int:
     from indexer.admin.setup import run_setup
 
-    settings, client = _connect(args)
+    connected = _guarded(lambda: _connect(args))
+    if connected is None:
+        return 1
+    settings, client = connected
     report = _guarded(
         lambda: run_setup(client, settings, dry_run=args.dry_run, overwrite=args.overwrite)
     )
@@ -104,23 +110,22 @@ def _setup(args: argparse.Namespace) -> int:
     return 1 if report.conflicts else 0
 
 
-def _connect(args: argparse.Namespace) -> tuple[Any, Elasticsearch]:
+def _connect(args: argparse.Namespace) -> tuple[Any, SearchClient]:
     from indexer.cli import settings_from
-    from indexer.es import create_client
+    from indexer.cluster import connect
 
     settings = settings_from(args)
-    return settings, create_client(settings.elasticsearch)
+    return settings, connect(settings.elasticsearch)
 
 
 def _guarded(action: Any) -> Any:
-    from elasticsearch import ApiError, TransportError
-
     from indexer.admin.setup import SetupError
+    from indexer.cluster import ClusterError, ClusterUnavailable
 
     try:
         return action()
     except SetupError as exc:
         print(f"setup: {exc}", file=sys.stderr)
-    except (ApiError, TransportError) as exc:
+    except (ClusterError, ClusterUnavailable) as exc:
         print(f"setup: the cluster did not answer as expected: {exc}", file=sys.stderr)
     return None

@@ -4,7 +4,7 @@ The writer calls `ensure(index)` (or `prepare(index, namespace)`) the first time
 index name, never per event, and writes to the name it gets back:
 
 - the namespace's own index template is put first when its policy is not the default one
-  (`<prefix>-ns-<namespace>`, priority 150; replicas racing put the same body, and
+  (`<prefix>-ns-<namespace>`, priority 520; replicas racing put the same body, and
   `create=true` makes the loser's request a no-op);
 - an app index that does not exist yet is created only if the cluster keeps `shard_reserve`
   shards free afterwards; otherwise the app's documents go to the namespace's shared daily index
@@ -15,8 +15,8 @@ index name, never per event, and writes to the name it gets back:
 
 Errors: `PrepareRejected` (an `IndexRejected`) when the cluster refuses an index for a reason
 retrying cannot fix: dead-letter that index's documents. `ShardBudgetExhausted` (a
-`TransportError`) when not even the shared index fits: retry later, nothing is lost.
-`elasticsearch.ConnectionError` and `ApiError` 429/5xx propagate as they are: retry.
+`RetryableCondition`) when not even the shared index fits: retry later, nothing is lost.
+`ClusterUnavailable` and `ClusterError` 429/5xx propagate as they are: retry.
 """
 
 from __future__ import annotations
@@ -26,19 +26,16 @@ import time
 from collections.abc import Callable
 
 import structlog
-from elastic_transport import TransportError
-from elasticsearch import ApiError, Elasticsearch
 
 from indexer.admin import metrics
 from indexer.admin.budget import ShardBudget, is_shard_limit_error, shards_of_new_index
-from indexer.admin.cluster import ClusterInfo, detect, request
 from indexer.admin.definitions import Definitions
 from indexer.admin.naming import parse_index, shared_index
 from indexer.admin.render import namespace_template
 from indexer.admin.setup import SetupError, load_checked_definitions, plan_one
+from indexer.cluster import ClusterError, ClusterInfo, SearchClient, detect
 from indexer.indices import IndexRejected
-from indexer.indices import error_reason as _reason
-from indexer.indices import error_type as _error_type
+from indexer.retry import RetryableCondition
 from indexer.settings import Settings
 
 log = structlog.get_logger()
@@ -48,7 +45,7 @@ class PrepareRejected(IndexRejected):
     """The cluster refused the index (or its template) for good: dead-letter its documents."""
 
 
-class ShardBudgetExhausted(TransportError):
+class ShardBudgetExhausted(RetryableCondition):
     """Not even the namespace's shared index fits in the cluster's shards: retry later."""
 
 
@@ -57,7 +54,7 @@ class IndexPreparer:
 
     def __init__(
         self,
-        client: Elasticsearch,
+        client: SearchClient,
         settings: Settings,
         *,
         cluster: ClusterInfo | None = None,
@@ -136,18 +133,17 @@ class IndexPreparer:
 
     def _create(self, index: str, cost: int | None = None) -> None:
         try:
-            request(self._client, "PUT", f"/{index}")
-        except ApiError as exc:
-            error_type = _error_type(exc)
-            if error_type == "resource_already_exists_exception":
+            self._client.request("PUT", f"/{index}")
+        except ClusterError as exc:
+            if exc.error_type == "resource_already_exists_exception":
                 metrics.INDICES_PREPARED.labels("existing").inc()
                 return
-            if exc.meta.status == 429 or exc.meta.status >= 500:
+            if exc.status == 429 or exc.status >= 500:
                 raise
             if is_shard_limit_error(exc):
                 self._budget.invalidate()
-                raise ShardBudgetExhausted(f"creating index {index}: {_reason(exc)}") from exc
-            raise PrepareRejected(index, error_type, _reason(exc)) from exc
+                raise ShardBudgetExhausted(f"creating index {index}: {exc.reason}") from exc
+            raise PrepareRejected(index, exc.error_type, exc.reason) from exc
         self._budget.charge(
             cost if cost is not None else shards_of_new_index(self._definitions_(), index)
         )
@@ -155,13 +151,12 @@ class IndexPreparer:
         log.info("index_created", index=index)
 
     def _exists(self, index: str) -> bool:
-        return bool(self._client.indices.exists(index=index))
+        return self._client.exists(f"/{index}")
 
     def _already_shared(self, shared: str, app: str) -> bool:
         if not self._exists(shared):
             return False
-        answer = request(
-            self._client,
+        answer = self._client.request(
             "POST",
             f"/{shared}/_count",
             {"query": {"term": {"service.name": app}}},
@@ -185,18 +180,22 @@ class IndexPreparer:
             self._definitions_(), self._cluster_(), self._prefix, namespace, policy
         )
         outcome = plan_one(self._client, desired, overwrite=False)
+        if outcome.action == "foreign":
+            raise PrepareRejected(
+                desired.name, "foreign_template", f"the cluster's copy belongs to {outcome.owner}"
+            )
         if outcome.request is None:
             log.info("namespace_template", name=desired.name, action=outcome.action)
             return
         params = {"create": "true"} if outcome.action == "create" else None
         try:
-            request(self._client, "PUT", desired.path, desired.body, params)
-        except ApiError as exc:
-            if exc.meta.status == 429 or exc.meta.status >= 500:
+            self._client.request("PUT", desired.path, desired.body, params)
+        except ClusterError as exc:
+            if exc.status == 429 or exc.status >= 500:
                 raise
-            if "already exists" in _reason(exc):
+            if "already exists" in exc.reason:
                 return  # another replica put it between our GET and PUT
-            raise PrepareRejected(desired.name, _error_type(exc), _reason(exc)) from exc
+            raise PrepareRejected(desired.name, exc.error_type, exc.reason) from exc
         metrics.NAMESPACE_TEMPLATES.inc()
         log.info("namespace_template", name=desired.name, action=outcome.action, policy=policy)
 

@@ -18,16 +18,19 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from indexer.admin.cluster import ISM_POLICIES, ClusterInfo
 from indexer.admin.definitions import PHASES, Definitions, flatten_settings
 from indexer.admin.naming import namespace_pattern
 from indexer.admin.settings import LifecycleSettings
+from indexer.cluster import ISM_POLICIES, ClusterInfo
 
-NAMESPACE_TEMPLATE_PRIORITY = 150  # above the `logs-*` template, below dead letters/unmatched
-NAMESPACE_RULE_PRIORITY = 199  # ISM: the first namespace rule gets 199, the next 198, ...
+# Priorities: every Elasticsearch built-in sits at 100 (120 for logs-*.otel-*), Fleet's at up to
+# 200, and Elastic advises above 500 for a template that could overlap them (REAL-CLUSTERS.md
+# §1.5). Ours: the app template 510, a namespace's own 520, dead letters and unmatched 530.
+BASE_TEMPLATE = "k8s-logs-apps"
+NAMESPACE_TEMPLATE_PRIORITY = 520
+NAMESPACE_RULE_PRIORITY = 699  # ISM: the first namespace rule gets 699, the next 698, ...
 MANAGED_BY = "log-indexer"
 _ISM_VERSION = re.compile(r"\bversion (\d+)\b")
-FLAT_OBJECT_PARAMS = frozenset({"type", "index", "doc_values", "store"})
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,7 @@ def namespace_template(
     namespace: str,
     policy: str,
     *,
-    base: str = "logs",
+    base: str = BASE_TEMPLATE,
 ) -> Desired:
     """The higher-priority template of one namespace whose policy is not the default."""
     body = copy.deepcopy(definitions.index_templates[base])
@@ -135,22 +138,9 @@ def _render_template(
         out["settings"] = settings
     else:
         out.pop("settings", None)
-    if cluster.opensearch and "mappings" in out:
-        out["mappings"] = _flat_objects(out["mappings"])
+    if "mappings" in out:
+        out["mappings"] = cluster.mappings(out["mappings"])
     return out
-
-
-def _flat_objects(node: Any) -> Any:
-    if isinstance(node, dict):
-        if node.get("type") == "flattened":
-            return {
-                "type": "flat_object",
-                **{k: v for k, v in node.items() if k in FLAT_OBJECT_PARAMS and k != "type"},
-            }
-        return {k: _flat_objects(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_flat_objects(v) for v in node]
-    return node
 
 
 # ISM ----------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ DEFAULT_POLICIES_DIR = PACKAGE_DIR / "ilm"
 LifecycleMode = Literal["auto", "ilm", "ism", "sweeper", "off"]
 
 _POLICY_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
-_NAMESPACE_PATTERN = re.compile(r"^[a-z0-9*?][-a-z0-9*?]{0,62}$")
+_NAMESPACE_PATTERN = re.compile(r"^[a-z0-9*][-a-z0-9*]{0,62}$")
 
 
 class LifecycleSettings(BaseModel):
@@ -44,12 +44,13 @@ class LifecycleSettings(BaseModel):
         "copy shipped in the package (the repository's ilm/).",
     )
     default_policy: str = Field(
-        "logs-7d", description="Policy of every index no namespace rule or template names."
+        "k8s-logs-7d", description="Policy of every index no namespace rule or template names."
     )
     namespace_policies: dict[str, str] = Field(
         default_factory=dict,
         description="Namespace (or glob pattern such as `prod-*`) to policy name, as a JSON "
-        'object, e.g. {"payments": "logs-30d", "dev-*": "logs-7d"}. The first match wins.',
+        'object, e.g. {"payments": "k8s-logs-30d", "dev-*": "k8s-logs-7d"}. The first match wins. '
+        "Globs use `*` only (ISM refuses `?` in its patterns).",
     )
     sweeper_interval_seconds: float = Field(
         3600.0, gt=0, description="How often the retention sweeper looks for expired indices."

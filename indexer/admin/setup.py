@@ -1,8 +1,17 @@
 """Apply the definitions to a cluster, idempotently, and tell what differs.
 
-Version rules, for every object: missing on the cluster, or an older `version` there: put it.
+Ownership first: every object we put says `_meta.managed_by: log-indexer`. An object of the same
+name that says otherwise (or nothing) belongs to someone else, an Elasticsearch built-in say, and
+setup refuses to touch it or to call it "newer on cluster": it fails, naming the object and its
+owner, before sending anything.
+
+Version rules, for our own objects: missing on the cluster, or an older `version` there: put it.
 A higher `version` there: never touched (someone shipped a newer review). The same `version`
 with different content: reported as a conflict and replaced only with `overwrite`.
+
+The order is: load the definitions, detect the cluster, render, plan every object, refuse
+foreign ones, apply, then check (`preflight`) that our templates are the ones the cluster would
+apply to the first index of each kind.
 """
 
 from __future__ import annotations
@@ -12,15 +21,22 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import structlog
-from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
-from indexer.admin.cluster import ClusterInfo, detect, request
 from indexer.admin.definitions import Definitions, flatten_settings, load_definitions
-from indexer.admin.render import Desired, desired_objects, ism_version, unsupported_ism_actions
-from indexer.indices import error_reason
+from indexer.admin.render import (
+    BASE_TEMPLATE,
+    MANAGED_BY,
+    Desired,
+    desired_objects,
+    ism_version,
+    unsupported_ism_actions,
+)
+from indexer.cluster import ClusterError, ClusterInfo, SearchClient, detect
 from indexer.settings import Settings
 
-Action = Literal["create", "update", "replace", "unchanged", "newer-on-cluster", "conflict"]
+Action = Literal[
+    "create", "update", "replace", "unchanged", "newer-on-cluster", "conflict", "foreign"
+]
 
 log = structlog.get_logger()
 
@@ -51,9 +67,12 @@ class Outcome:
     file_version: int | None
     differences: tuple[str, ...] = ()
     request: PlannedRequest | None = None
+    owner: str = MANAGED_BY
 
     def __str__(self) -> str:
         versions = f"file v{self.file_version}, cluster v{self.cluster_version}"
+        if self.action == "foreign":
+            versions += f", owned by {self.owner}"
         return f"{self.action:<17} {self.kind} {self.name} ({versions})"
 
 
@@ -63,6 +82,7 @@ class SetupReport:
     dry_run: bool
     outcomes: list[Outcome] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
 
     @property
     def conflicts(self) -> list[Outcome]:
@@ -76,19 +96,25 @@ class SetupReport:
         head = f"cluster: {self.cluster.distribution} {self.cluster.version}"
         out = [f"{head}, lifecycle: {self.cluster.lifecycle}"]
         out += [str(o) for o in self.outcomes]
+        out += [f"preflight: {c}" for c in self.checks]
         out += [f"note: {n}" for n in self.notes]
         return out
 
 
 def run_setup(
-    client: Elasticsearch, settings: Settings, *, dry_run: bool = False, overwrite: bool = False
+    client: SearchClient, settings: Settings, *, dry_run: bool = False, overwrite: bool = False
 ) -> SetupReport:
-    """Put what the files define (rendered for this cluster), following the version rules.
+    """Put what the files define (rendered for this cluster), following the ownership and
+    version rules, then run the pre-flight check.
 
-    Raises SetupError for broken files or unknown policy names, and for a 4xx refusal of a put
-    (the message names the object). Transport errors and 429/5xx propagate as the client's own.
-    With `dry_run`, nothing is written: the report's `requests` are what would have been sent.
+    Raises SetupError for broken files or unknown policy names, for an object of ours whose name
+    someone else owns on the cluster, for a 4xx refusal of a put (the message names the object),
+    and when the pre-flight finds that a template not ours would shape our indices.
+    ClusterUnavailable and ClusterErrors 429/5xx propagate (the caller retries). With `dry_run`,
+    nothing is written: the report's `requests` are what would have been sent.
     """
+    from indexer.admin.preflight import preflight
+
     definitions = load_checked_definitions(settings)
     cluster = detect(client, settings.lifecycle)
     report = SetupReport(cluster, dry_run)
@@ -97,18 +123,27 @@ def run_setup(
             missing = unsupported_ism_actions(body)
             if missing:
                 report.notes.append(f"ISM has no equivalent for {name}: {', '.join(missing)}")
-    for desired in desired_objects(definitions, cluster, settings.lifecycle, _prefix(settings)):
-        outcome = plan_one(client, desired, overwrite=overwrite)
-        if outcome.request is not None and not dry_run:
-            _send(client, desired, outcome.request)
-        report.outcomes.append(outcome)
-        log.info(
-            "setup_object",
-            kind=desired.kind,
-            name=desired.name,
-            action=outcome.action,
-            dry_run=dry_run,
+    desired = desired_objects(definitions, cluster, settings.lifecycle, _prefix(settings))
+    planned = [(d, plan_one(client, d, overwrite=overwrite)) for d in desired]
+    report.outcomes = [outcome for _, outcome in planned]
+    foreign = [o for o in report.outcomes if o.action == "foreign"]
+    if foreign:
+        raise SetupError(
+            "; ".join(
+                f"{o.kind} {o.name} exists on the cluster and belongs to {o.owner}, not to "
+                f"{MANAGED_BY}: refusing to touch it (rename ours or remove theirs)"
+                for o in foreign
+            )
         )
+    for one, outcome in planned:
+        if outcome.request is not None and not dry_run:
+            _send(client, one, outcome.request)
+        log.info(
+            "setup_object", kind=one.kind, name=one.name, action=outcome.action, dry_run=dry_run
+        )
+    report.checks = preflight(
+        client, settings, [d for d in desired if d.kind == "index_template"], applied=not dry_run
+    )
     for conflict in report.conflicts:
         report.notes.append(
             f"{conflict.kind} {conflict.name}: same version {conflict.file_version} differs on the "
@@ -117,12 +152,12 @@ def run_setup(
     return report
 
 
-def diff(client: Elasticsearch, settings: Settings) -> SetupReport:
+def diff(client: SearchClient, settings: Settings) -> SetupReport:
     """What differs between the files and the cluster (a dry run that records differences)."""
     return run_setup(client, settings, dry_run=True, overwrite=False)
 
 
-def plan_one(client: Elasticsearch, desired: Desired, *, overwrite: bool) -> Outcome:
+def plan_one(client: SearchClient, desired: Desired, *, overwrite: bool) -> Outcome:
     """Compare one object with the cluster's copy and decide what to do about it."""
     current = fetch(client, desired)
     if current is None:
@@ -130,6 +165,9 @@ def plan_one(client: Elasticsearch, desired: Desired, *, overwrite: bool) -> Out
             desired.kind, desired.name, "create", None, desired.version, (), _put(desired, None)
         )
     theirs, version, concurrency = current
+    owner = owner_of(desired.kind, theirs)
+    if owner != MANAGED_BY:
+        return Outcome(desired.kind, desired.name, "foreign", version, desired.version, owner=owner)
     differences = tuple(compare(normalize(desired.kind, desired.body), theirs))
     if version is not None and (desired.version is None or version > desired.version):
         return Outcome(
@@ -156,15 +194,30 @@ def plan_one(client: Elasticsearch, desired: Desired, *, overwrite: bool) -> Out
     )
 
 
+def owner_of(kind: str, normalized: dict[str, Any]) -> str:
+    """Who an object on the cluster belongs to, from its `_meta` (ISM: its description)."""
+    if kind == "ism_policy":
+        description = str(normalized.get("description") or "")
+        return MANAGED_BY if description.startswith(MANAGED_BY + ":") else "someone else"
+    meta = normalized.get("_meta") or {}
+    if not isinstance(meta, dict):
+        return "someone else"
+    if meta.get("managed_by") is not None:
+        return str(meta["managed_by"])
+    if meta.get("managed") is True:
+        return "Elasticsearch (_meta.managed: true, a built-in)"
+    return "someone else (no _meta.managed_by)"
+
+
 def fetch(
-    client: Elasticsearch, desired: Desired
+    client: SearchClient, desired: Desired
 ) -> tuple[dict[str, Any], int | None, dict[str, Any] | None] | None:
     """The cluster's copy, normalized, with its version (and ISM's concurrency parameters)."""
     try:
-        answer = request(client, "GET", desired.path)
-    except NotFoundError:
-        return None
-    except ApiError as exc:
+        answer = client.request("GET", desired.path)
+    except ClusterError as exc:
+        if exc.status == 404:
+            return None
         raise _refusal(exc, f"reading {desired.kind} {desired.name}") from exc
     if desired.kind in ("component_template", "index_template"):
         key = desired.kind + "s"
@@ -292,20 +345,18 @@ def _put(desired: Desired, concurrency: dict[str, Any] | None) -> PlannedRequest
     return PlannedRequest("PUT", desired.path, desired.body, params)
 
 
-def _send(client: Elasticsearch, desired: Desired, planned: PlannedRequest) -> None:
+def _send(client: SearchClient, desired: Desired, planned: PlannedRequest) -> None:
     try:
-        request(client, planned.method, planned.path, planned.body, planned.params or None)
-    except ApiError as exc:
+        client.request(planned.method, planned.path, planned.body, planned.params or None)
+    except ClusterError as exc:
         raise _refusal(exc, f"{desired.kind} {desired.name}") from exc
 
 
-def _refusal(exc: ApiError, what: str) -> Exception:
-    """429 and 5xx stay the client's own (the caller retries); other refusals are final."""
-    if exc.meta.status == 429 or exc.meta.status >= 500:
+def _refusal(exc: ClusterError, what: str) -> Exception:
+    """429 and 5xx stay the cluster's own (the caller retries); other refusals are final."""
+    if exc.status == 429 or exc.status >= 500:
         return exc
-    return SetupError(
-        f"the cluster refused {what} ({exc.meta.status} {exc.error}): {error_reason(exc)}"
-    )
+    return SetupError(f"the cluster refused {what} ({exc.status} {exc.error_type}): {exc.reason}")
 
 
 def load_checked_definitions(settings: Settings) -> Definitions:
@@ -323,8 +374,10 @@ def load_checked_definitions(settings: Settings) -> Definitions:
         raise SetupError(
             f"settings name policies with no file in {lifecycle.policies_dir}: {missing}"
         )
-    if "logs" not in definitions.index_templates:
-        raise SetupError(f"{lifecycle.templates_dir}/index/logs.json is required (the base)")
+    if BASE_TEMPLATE not in definitions.index_templates:
+        raise SetupError(
+            f"{lifecycle.templates_dir}/index/{BASE_TEMPLATE}.json is required (the base)"
+        )
     return definitions
 
 

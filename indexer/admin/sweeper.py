@@ -13,14 +13,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from elasticsearch import Elasticsearch, NotFoundError
 
 from indexer.admin import metrics
-from indexer.admin.cluster import request
 from indexer.admin.definitions import Definitions
 from indexer.admin.naming import OwnedIndex, parse_index
 from indexer.admin.setup import load_checked_definitions
 from indexer.admin.validate import matches
+from indexer.cluster import ClusterError, SearchClient
 from indexer.settings import Settings
 
 log = structlog.get_logger()
@@ -50,7 +49,7 @@ def policy_for(index: OwnedIndex, definitions: Definitions, settings: Settings) 
 class RetentionSweeper:
     def __init__(
         self,
-        client: Elasticsearch,
+        client: SearchClient,
         settings: Settings,
         *,
         definitions: Definitions | None = None,
@@ -64,8 +63,7 @@ class RetentionSweeper:
     def expired(self) -> list[tuple[OwnedIndex, str, timedelta]]:
         """Owned indices past their policy's delete age, with that policy and age."""
         prefix = self._settings.routing.index_prefix
-        rows = request(
-            self._client,
+        rows = self._client.request(
             "GET",
             f"/_cat/indices/{prefix}-*",
             params={"format": "json", "h": "index", "expand_wildcards": "open,closed"},
@@ -90,9 +88,11 @@ class RetentionSweeper:
         for owned, policy, age in self.expired():
             if not dry_run:
                 try:
-                    request(self._client, "DELETE", f"/{owned.name}")
-                except NotFoundError:
-                    continue
+                    self._client.request("DELETE", f"/{owned.name}")
+                except ClusterError as exc:
+                    if exc.status == 404:
+                        continue
+                    raise
                 metrics.RETENTION_DELETED.inc()
             log.info(
                 "retention_delete",

@@ -116,10 +116,9 @@ def _scope(args: argparse.Namespace) -> Scope:
 
 
 def _replay_deadletters(args: argparse.Namespace) -> int:
-    from elasticsearch import ApiError, TransportError
-
     from indexer.bulk import DeadLetterRejected
     from indexer.cli import settings_from
+    from indexer.cluster import ClusterError, ClusterUnavailable
     from indexer.replay.deadletters import DeadLetterReplay
     from indexer.replay.report import describe_deadletters
     from indexer.replay.writing import build_writing
@@ -137,7 +136,7 @@ def _replay_deadletters(args: argparse.Namespace) -> int:
     try:
         with _stop_on_signals(writing.stop):
             summary = replay.run()
-    except (DeadLetterRejected, ApiError, TransportError) as exc:
+    except (DeadLetterRejected, ClusterError, ClusterUnavailable) as exc:
         print(f"indexer deadletter replay: {type(exc).__name__}: {exc}", file=sys.stderr)
         _show(replay.summary.as_dict(), args.json, describe_deadletters)
         return 1

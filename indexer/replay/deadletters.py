@@ -24,11 +24,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import structlog
-from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from indexer.batch import Batch, Batcher, BatchPolicy
 from indexer.bulk import BulkWriter, action_index
+from indexer.cluster import ClusterError, ClusterUnavailable, SearchClient
 from indexer.encode import document_id
 from indexer.replay.scope import Scope, format_instant, identity_of_index
 from indexer.replay.stored import DeadLetter, MalformedDeadLetter, StoredMessage
@@ -111,7 +112,7 @@ class DeadLetterReplay:
     def __init__(
         self,
         settings: Settings,
-        client: Elasticsearch,
+        client: SearchClient,
         writer: BulkWriter,
         scope: Scope,
         stop: threading.Event,
@@ -183,14 +184,15 @@ class DeadLetterReplay:
 
         A scroll reads a snapshot, so deleting replayed dead letters meanwhile moves nothing.
         """
-        response = self._client.search(
-            index=deadletter_pattern(self._prefix),
-            query=search_query(self._scope),
-            sort=[{"@timestamp": {"order": "asc", "unmapped_type": "date"}}],
-            size=PAGE_SIZE,
-            scroll=SCROLL_KEEP_ALIVE,
-            ignore_unavailable=True,
-            allow_no_indices=True,
+        response = self._client.request(
+            "POST",
+            f"/{deadletter_pattern(self._prefix)}/_search",
+            {
+                "query": search_query(self._scope),
+                "sort": [{"@timestamp": {"order": "asc", "unmapped_type": "date"}}],
+                "size": PAGE_SIZE,
+            },
+            {"scroll": SCROLL_KEEP_ALIVE, "ignore_unavailable": "true", "allow_no_indices": "true"},
         )
         scroll_id = response.get("_scroll_id")
         try:
@@ -201,13 +203,17 @@ class DeadLetterReplay:
                 yield from hits
                 if scroll_id is None:
                     return
-                response = self._client.scroll(scroll_id=scroll_id, scroll=SCROLL_KEEP_ALIVE)
+                response = self._client.request(
+                    "POST",
+                    "/_search/scroll",
+                    {"scroll_id": scroll_id, "scroll": SCROLL_KEEP_ALIVE},
+                )
                 scroll_id = response.get("_scroll_id", scroll_id)
         finally:
             if scroll_id is not None:
                 try:
-                    self._client.clear_scroll(scroll_id=scroll_id)
-                except (ApiError, TransportError) as exc:
+                    self._client.request("DELETE", "/_search/scroll", {"scroll_id": scroll_id})
+                except (ClusterError, ClusterUnavailable) as exc:
                     log.info("scroll_not_cleared", error=str(exc))
 
     # Replay ---------------------------------------------------------------------------------
@@ -281,8 +287,8 @@ class DeadLetterReplay:
             for m, line in zip(messages, batch.lines, strict=True)
         ]
         try:
-            response = self._client.mget(docs=docs, source=False)
-        except (ApiError, TransportError) as exc:
+            response = self._client.request("POST", "/_mget", {"docs": docs}, {"_source": "false"})
+        except (ClusterError, ClusterUnavailable) as exc:
             log.warning("replay_not_confirmed", documents=len(messages), error=str(exc))
             return []
         found: list[dict[str, Any]] = response["docs"]
@@ -292,10 +298,12 @@ class DeadLetterReplay:
         """Delete dead letters by `_id` from their own index; returns how many are gone."""
         if not letters:
             return 0
-        operations = [{"delete": {"_index": x.index, "_id": x.id}} for x in letters]
+        body = b"".join(
+            orjson.dumps({"delete": {"_index": x.index, "_id": x.id}}) + b"\n" for x in letters
+        )
         try:
-            response = self._client.bulk(operations=operations, filter_path=DELETE_FILTER)
-        except (ApiError, TransportError) as exc:
+            response = self._client.bulk(body, DELETE_FILTER)
+        except (ClusterError, ClusterUnavailable) as exc:
             log.warning("dead_letters_not_deleted", count=len(letters), error=str(exc))
             return 0
         if not response.get("errors"):

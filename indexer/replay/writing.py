@@ -6,10 +6,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from elasticsearch import Elasticsearch
-
 from indexer.bulk import BulkResult, BulkWriter
-from indexer.es import create_client
+from indexer.cluster import SearchClient, connect
 from indexer.settings import Settings
 
 
@@ -17,7 +15,7 @@ from indexer.settings import Settings
 class Writing:
     """A client and the writer on it. Setting `stop` makes a retrying `write` raise `Abandoned`."""
 
-    client: Elasticsearch
+    client: SearchClient
     writer: BulkWriter
     stop: threading.Event
 
@@ -29,7 +27,7 @@ def build_writing(settings: Settings) -> Writing:
     """The same composition as `indexer.main.build_indexer`, without the pipeline."""
     from indexer.main import build_writer
 
-    client = create_client(settings.elasticsearch)
+    client = connect(settings.elasticsearch)
     stop = threading.Event()
     return Writing(client, build_writer(settings, client, stop), stop)
 

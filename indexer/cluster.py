@@ -1,0 +1,333 @@
+"""The search cluster's dialect, in one module: which product answers, the client that speaks it,
+its error bodies, the mapping types it knows, and who manages index lifecycles there.
+
+Elasticsearch 8.x and 9.x are spoken to with the `elasticsearch` 8.x client (it sends
+`compatible-with=8` media types, which both accept, and checks `X-Elastic-Product`). OpenSearch
+2.x and 3.x are spoken to with `opensearch-py`: the Elasticsearch client cannot talk to them, since
+OpenSearch answers its media types with 406 and never sends the product header
+(../shared/REAL-CLUSTERS.md §2). Which one is chosen from `GET /` (`version.distribution`), unless
+the `elasticsearch.distribution` setting names it.
+
+Everything else in the indexer talks to a `SearchClient` and sees two errors only:
+`ClusterError` (the cluster answered, with a non-2xx status and an error body) and
+`ClusterUnavailable` (no answer: refused, reset, timed out, TLS failed). Nothing outside this
+module branches on the distribution.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+import structlog
+
+from indexer.admin.settings import LifecycleSettings
+from indexer.settings import ElasticsearchSettings
+
+Distribution = Literal["elasticsearch", "opensearch"]
+Lifecycle = Literal["ilm", "ism", "sweeper", "off"]
+
+ISM_POLICIES = "/_plugins/_ism/policies"
+ILM_STATUS = "/_ilm/status"
+NDJSON = "application/x-ndjson"
+
+log = structlog.get_logger()
+
+
+class ClusterError(Exception):
+    """The cluster answered with a non-2xx status. `error_type` and `reason` are read from the
+    error body the way both products write it (`{"error": {"type", "reason"}}`, or a flat body
+    such as OpenSearch's 406, or none at all, as Elasticsearch's 413)."""
+
+    def __init__(self, status: int, body: Any, what: str = "") -> None:
+        self.status = status
+        self.body = body
+        self.error_type, self.reason = read_error(status, body)
+        super().__init__(f"{what + ': ' if what else ''}{status} {self.error_type}: {self.reason}")
+
+
+class ClusterUnavailable(Exception):
+    """No answer from the cluster (connection refused or reset, timeout, TLS failure)."""
+
+
+def read_error(status: int, body: Any) -> tuple[str, str]:
+    """(type, reason) of an error body of either product."""
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            return str(error.get("type", f"http_{status}")), str(error.get("reason", ""))
+        if isinstance(error, str):  # OpenSearch's flat 406 body: {"error": "...", "status": 406}
+            return f"http_{status}", error
+    if isinstance(body, bytes | str) and body:
+        text = body.decode(errors="replace") if isinstance(body, bytes) else body
+        return f"http_{status}", text[:500]
+    return f"http_{status}", ""
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    distribution: Distribution
+    version: str
+    lifecycle: Lifecycle
+
+    @property
+    def opensearch(self) -> bool:
+        return self.distribution == "opensearch"
+
+    def mappings(self, mappings: dict[str, Any]) -> dict[str, Any]:
+        """Mappings in the types this product knows. OpenSearch has no `flattened`; its
+        `flat_object` plays the same role (one field holding any object of keys) and takes no
+        parameters in released 2.x/3.x (REAL-CLUSTERS.md §7), so only the type survives."""
+        if not self.opensearch:
+            return mappings
+        translated: dict[str, Any] = _flat_objects(copy.deepcopy(mappings))
+        return translated
+
+
+def _flat_objects(node: Any) -> Any:
+    if isinstance(node, dict):
+        if node.get("type") == "flattened":
+            return {"type": "flat_object"}
+        return {k: _flat_objects(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_flat_objects(v) for v in node]
+    return node
+
+
+class SearchClient:
+    """One cluster connection, whichever product. Thread-safe (both clients pool connections)."""
+
+    distribution: Distribution
+    version: str
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        """One JSON request; the parsed body of the answer. ClusterError for any non-2xx."""
+        raise NotImplementedError
+
+    def exists(self, path: str) -> bool:
+        """HEAD `path`: True on 2xx, False on 404; ClusterError otherwise."""
+        raise NotImplementedError
+
+    def bulk(self, body: bytes, filter_path: str) -> Any:
+        """POST ready NDJSON to `_bulk`; the parsed (filtered) answer."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class _Elasticsearch(SearchClient):
+    distribution = "elasticsearch"
+
+    def __init__(self, settings: ElasticsearchSettings, version: str) -> None:
+        from elasticsearch import Elasticsearch
+        from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
+
+        class ReadyNdjson(NdjsonSerializer):
+            """Bulk bodies are NDJSON bytes already: send them without the stock copy."""
+
+            def dumps(self, data: Any) -> bytes:
+                return data if isinstance(data, bytes) else super().dumps(data)
+
+        options: dict[str, Any] = {
+            "request_timeout": settings.request_timeout_seconds,
+            "max_retries": 0,  # the writer retries with its own policy
+            "retry_on_timeout": False,
+            "http_compress": settings.compress,
+            "verify_certs": settings.verify_certs,
+            "serializers": {
+                OrjsonSerializer.mimetype: OrjsonSerializer(),
+                ReadyNdjson.mimetype: ReadyNdjson(),
+            },
+        }
+        if settings.ca_certs is not None:
+            options["ca_certs"] = str(settings.ca_certs)
+        if settings.api_key is not None:
+            options["api_key"] = settings.api_key.get_secret_value()
+        elif settings.username is not None and settings.password is not None:
+            options["basic_auth"] = (settings.username, settings.password.get_secret_value())
+        self._client = Elasticsearch(settings.hosts, **options)
+        self.version = version
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        from elastic_transport import TransportError
+        from elasticsearch import ApiError, UnsupportedProductError
+
+        try:
+            return fn(*args, **kwargs).body
+        except UnsupportedProductError as exc:
+            raise ClusterUnavailable(
+                "the server is not Elasticsearch (no X-Elastic-Product header); for OpenSearch "
+                "set INDEXER_ELASTICSEARCH__DISTRIBUTION=opensearch or leave it on auto"
+            ) from exc
+        except ApiError as exc:
+            raise ClusterError(exc.meta.status, exc.body) from exc
+        except TransportError as exc:
+            raise ClusterUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    def request(
+        self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None
+    ) -> Any:
+        headers = {"accept": "application/json"}
+        if body is not None:
+            headers["content-type"] = "application/json"
+        return self._call(
+            self._client.perform_request,
+            method,
+            path,
+            params=params,
+            headers=headers,
+            body=body,
+        )
+
+    def exists(self, path: str) -> bool:
+        try:
+            self._call(self._client.perform_request, "HEAD", path, headers={})
+        except ClusterError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def bulk(self, body: bytes, filter_path: str) -> Any:
+        return self._call(self._client.bulk, operations=body, filter_path=filter_path)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class _OpenSearch(SearchClient):
+    distribution = "opensearch"
+
+    def __init__(self, settings: ElasticsearchSettings, version: str) -> None:
+        from opensearchpy import OpenSearch
+        from opensearchpy.serializer import JSONSerializer
+
+        class OrjsonJSON(JSONSerializer):
+            """orjson parses bulk answers (one item per document) several times faster."""
+
+            def loads(self, s: str | bytes) -> Any:
+                return orjson.loads(s)
+
+            def dumps(self, data: Any) -> Any:
+                return data if isinstance(data, str | bytes) else orjson.dumps(data).decode()
+
+        options: dict[str, Any] = {
+            "timeout": settings.request_timeout_seconds,
+            "max_retries": 0,
+            "retry_on_timeout": False,
+            "http_compress": settings.compress,
+            "verify_certs": settings.verify_certs,
+            "ssl_show_warn": settings.verify_certs,
+            "serializer": OrjsonJSON(),
+        }
+        if settings.ca_certs is not None:
+            options["ca_certs"] = str(settings.ca_certs)
+        if settings.api_key is not None:
+            options["headers"] = {"authorization": f"ApiKey {settings.api_key.get_secret_value()}"}
+        elif settings.username is not None and settings.password is not None:
+            options["http_auth"] = (settings.username, settings.password.get_secret_value())
+        self._client = OpenSearch(settings.hosts, **options)
+        self.version = version
+
+    def _perform(self, method: str, path: str, **kwargs: Any) -> Any:
+        from opensearchpy.exceptions import ConnectionError as NoAnswer
+        from opensearchpy.exceptions import TransportError
+
+        try:
+            return self._client.transport.perform_request(method, path, **kwargs)
+        except NoAnswer as exc:
+            raise ClusterUnavailable(f"{type(exc).__name__}: {exc.info or exc}") from exc
+        except TransportError as exc:
+            status = exc.status_code if isinstance(exc.status_code, int) else 0
+            raise ClusterError(status, exc.info) from exc
+
+    def request(
+        self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None
+    ) -> Any:
+        return self._perform(method, path, params=params, body=body)
+
+    def exists(self, path: str) -> bool:
+        return bool(self._perform("HEAD", path))
+
+    def bulk(self, body: bytes, filter_path: str) -> Any:
+        return self._perform(
+            "POST",
+            "/_bulk",
+            params={"filter_path": filter_path},
+            body=body,
+            headers={"content-type": NDJSON},
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def connect(settings: ElasticsearchSettings) -> SearchClient:
+    """A client for the cluster `settings` name, in its own dialect.
+
+    With `distribution: auto`, `GET /` decides (one request, plain `application/json`, which
+    both products accept). Raises ClusterUnavailable when nothing answers, ClusterError when the
+    cluster refuses (401, say): the caller retries, as for any other call.
+    """
+    distribution = settings.distribution
+    probe = _OpenSearch(settings, "unknown")
+    try:
+        root = probe.request("GET", "/")
+    finally:
+        probe.close()
+    version = root.get("version", {}) if isinstance(root, dict) else {}
+    found: Distribution = (
+        "opensearch" if version.get("distribution") == "opensearch" else "elasticsearch"
+    )
+    if distribution not in ("auto", found):
+        log.warning("distribution_overridden", found=found, configured=distribution)
+        found = distribution
+    number = str(version.get("number", "unknown"))
+    client: SearchClient = (
+        _OpenSearch(settings, number) if found == "opensearch" else _Elasticsearch(settings, number)
+    )
+    log.info("cluster_connected", distribution=found, version=number)
+    return client
+
+
+def detect(client: SearchClient, settings: LifecycleSettings) -> ClusterInfo:
+    """Who manages lifecycles: the configured mode, or (`auto`) ILM on Elasticsearch and ISM on
+    OpenSearch when their endpoint answers, else the indexer's own retention sweeper."""
+    lifecycle: Lifecycle
+    if settings.mode != "auto":
+        lifecycle = settings.mode
+    elif client.distribution == "opensearch":
+        lifecycle = "ism" if _answers(client, ISM_POLICIES) else "sweeper"
+    else:
+        lifecycle = "ilm" if _answers(client, ILM_STATUS) else "sweeper"
+    log.info(
+        "lifecycle_detected",
+        distribution=client.distribution,
+        version=client.version,
+        lifecycle=lifecycle,
+        mode=settings.mode,
+    )
+    return ClusterInfo(client.distribution, client.version, lifecycle)
+
+
+def _answers(client: SearchClient, path: str) -> bool:
+    """Whether the endpoint exists: 400/404/405/501 "no handler" means the feature is absent."""
+    try:
+        client.request("GET", path)
+    except ClusterError as exc:
+        if exc.status in (400, 404, 405, 410, 501):
+            return False
+        if exc.status == 403:
+            # Not allowed to look is not "absent"; assume present and let setup report refusals.
+            return True
+        raise
+    return True
