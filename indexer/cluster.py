@@ -189,13 +189,13 @@ class _Elasticsearch(SearchClient):
         )
 
     def exists(self, path: str) -> bool:
+        # The client answers HEAD with a boolean body (404: False) instead of raising.
         try:
-            self._call(self._client.perform_request, "HEAD", path, headers={})
+            return bool(self._call(self._client.perform_request, "HEAD", path, headers={}))
         except ClusterError as exc:
             if exc.status == 404:
                 return False
             raise
-        return True
 
     def bulk(self, body: bytes, filter_path: str) -> Any:
         return self._call(self._client.bulk, operations=body, filter_path=filter_path)

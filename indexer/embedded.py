@@ -232,6 +232,8 @@ class Reply:
     reset: bool = False
     forward: bool = False
     close: bool = False
+    send: bytes | None = None
+    """With `forward`: the body to pass on instead of the one received."""
 
 
 FaultRule = Callable[[str, str, bytes], Reply | None]
@@ -275,6 +277,7 @@ class CompatProxy:
                 rule = proxy.fault(self.command, self.path, body) if proxy.fault else None
                 if rule is not None and rule.forward:
                     time.sleep(rule.delay)
+                    body = body if rule.send is None else rule.send
                 elif rule is not None:
                     self._reply(rule)
                     return
@@ -283,12 +286,10 @@ class CompatProxy:
                     if elastic and key.lower() in ("content-type", "accept")
                     else value
                     for key, value in self.headers.items()
-                    if key.lower() not in ("host", "connection")
+                    if key.lower() not in ("host", "connection", "content-length")
                 }
                 if elastic and body and self.command in ("PUT", "POST"):
                     body = flattened.outgoing(self.path, body)
-                    headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
-                    headers["Content-Length"] = str(len(body))
                 status, reply_headers, data = self._forward(body, headers)
                 if elastic:
                     data = flattened.incoming(self.path, data)

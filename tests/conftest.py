@@ -1,7 +1,8 @@
 """Fixtures that start the real servers of ../shared/TESTING-NOTES.md on free loopback ports.
 
 Each test gets its own broker and ES-API server (both start in milliseconds), so no state leaks
-between tests.
+between tests. Every test that talks to the search server runs on both test beds (see
+`indexer.embedded`): a default Elasticsearch 8.x with its built-in templates, and OpenSearch.
 """
 
 from __future__ import annotations
@@ -10,7 +11,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from indexer.embedded import CompatProxy, ServerProcess, start_kafka, start_opensearch
+from indexer.embedded import (
+    PRODUCTS,
+    CompatProxy,
+    Product,
+    ServerProcess,
+    start_kafka,
+    start_opensearch,
+)
 from tests.support import stop_leftovers
 
 
@@ -37,10 +45,17 @@ def es_server() -> Iterator[ServerProcess]:
     server.stop()
 
 
+@pytest.fixture(params=PRODUCTS)
+def product(request: pytest.FixtureRequest) -> Product:
+    """Which cluster the test bed behaves as; every test using it runs once for each."""
+    chosen: Product = request.param
+    return chosen
+
+
 @pytest.fixture
-def es_proxy(es_server: ServerProcess) -> Iterator[CompatProxy]:
-    """The header-rewriting, request-recording, fault-injecting proxy in front of `es_server`."""
-    proxy = CompatProxy(es_server.port).start()
+def es_proxy(es_server: ServerProcess, product: Product) -> Iterator[CompatProxy]:
+    """The proxy that dresses `es_server` as `product`, records requests and injects faults."""
+    proxy = CompatProxy(es_server.port, product).start()
     yield proxy
     proxy.stop()
 

@@ -18,7 +18,9 @@ from typing import Any
 import orjson
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
-from elasticsearch import Elasticsearch, helpers
+
+from indexer.cluster import SearchClient, connect
+from indexer.settings import ElasticsearchSettings
 
 FAST_GROUP = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
 
@@ -208,22 +210,49 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-def documents(es_url: str, index: str = "logs-*") -> dict[str, tuple[str, dict[str, Any]]]:
+def cluster(url: str) -> SearchClient:
+    """The indexer's own client on `url`, in the dialect the bed answers with."""
+    return connect(ElasticsearchSettings(hosts=[url], request_timeout_seconds=30))
+
+
+# Where events are stored: app, shared and unmatched indices, never the dead letters (a dead
+# letter carries its message's _id, so counting it would pass a dead-lettered event as stored).
+STORED = "k8s-logs-*_*,k8s-logs-unmatched-*"
+DEADLETTERS = "k8s-logs-deadletter-*"
+_OPTIONAL = {"ignore_unavailable": "true", "allow_no_indices": "true"}
+
+
+def documents(es_url: str, index: str = STORED) -> dict[str, tuple[str, dict[str, Any]]]:
     """Every document in `index`, by _id: (index, source). Fails on an _id seen twice."""
-    es = Elasticsearch(es_url)
-    es.indices.refresh(index=index, ignore_unavailable=True, allow_no_indices=True)
-    found: dict[str, tuple[str, dict[str, Any]]] = {}
-    for hit in helpers.scan(es, index=index, query={"query": {"match_all": {}}}, size=5000):
-        assert hit["_id"] not in found, f"{hit['_id']} stored twice"
-        found[hit["_id"]] = (hit["_index"], hit["_source"])
-    return found
+    es = cluster(es_url)
+    try:
+        es.request("POST", f"/{index}/_refresh", params=_OPTIONAL)
+        found: dict[str, tuple[str, dict[str, Any]]] = {}
+        answer = es.request(
+            "POST",
+            f"/{index}/_search",
+            {"query": {"match_all": {}}, "size": 5000, "sort": ["_doc"]},
+            {"scroll": "1m", **_OPTIONAL},
+        )
+        while answer["hits"]["hits"]:
+            for hit in answer["hits"]["hits"]:
+                assert hit["_id"] not in found, f"{hit['_id']} stored twice"
+                found[hit["_id"]] = (hit["_index"], hit["_source"])
+            answer = es.request(
+                "POST", "/_search/scroll", {"scroll": "1m", "scroll_id": answer["_scroll_id"]}
+            )
+        return found
+    finally:
+        es.close()
 
 
-def count(es_url: str, index: str = "logs-*") -> int:
-    es = Elasticsearch(es_url)
-    es.indices.refresh(index=index, ignore_unavailable=True, allow_no_indices=True)
-    result = es.count(index=index, ignore_unavailable=True, allow_no_indices=True)
-    return int(result["count"])
+def count(es_url: str, index: str = STORED) -> int:
+    es = cluster(es_url)
+    try:
+        es.request("POST", f"/{index}/_refresh", params=_OPTIONAL)
+        return int(es.request("GET", f"/{index}/_count", params=_OPTIONAL)["count"])
+    finally:
+        es.close()
 
 
 def decoded(value: bytes) -> dict[str, Any]:

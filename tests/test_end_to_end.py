@@ -61,7 +61,7 @@ def test_ten_thousand_events_over_three_partitions_are_each_indexed_once_in_thei
         path = event["log"]["file"]["path"]
         _, _, _, namespace, app, pod, *_ = path.split("/")
         day = event["@timestamp"][:10].replace("-", ".")
-        assert index == f"logs-{namespace}_{app}-{day}"
+        assert index == f"k8s-logs-{namespace}_{app}-{day}"
         assert source["kubernetes"]["namespace"] == namespace
         assert source["kubernetes"]["pod"]["name"] == pod
         assert source["service"]["name"] == app

@@ -8,11 +8,10 @@ import json
 import time
 from pathlib import Path
 
-from elasticsearch import Elasticsearch
-
 from indexer.embedded import CompatProxy, Reply, ServerProcess
 from tests.support import (
     IndexerProcess,
+    cluster,
     count,
     create_topic,
     documents,
@@ -68,7 +67,7 @@ def test_every_poison_message_is_indexed_or_dead_lettered_with_its_reason(
 
     def letter(name: str) -> dict[str, object]:
         index, source = found[by_name[name]]
-        assert index.startswith("logs-deadletter-"), (name, index)
+        assert index.startswith("k8s-logs-deadletter-"), (name, index)
         assert source["kafka"] == {
             "topic": "filebeat-poison",
             "partition": 0,
@@ -84,7 +83,7 @@ def test_every_poison_message_is_indexed_or_dead_lettered_with_its_reason(
     assert invalid["error"]["type"] == "invalid_utf8"
     assert base64.b64decode(invalid["event"]["original_base64"]) == POISON["invalid_utf8"]
     index, salvaged = found[by_name["conflicting_type"]]
-    assert index == "logs-shop_cart-2026.11.25"
+    assert index == "k8s-logs-shop_cart-2026.11.25"
     assert "custom" not in salvaged
     assert json.loads(salvaged["indexer_salvage"]["fields"]) == {
         "custom": "a string where an object is mapped"
@@ -92,15 +91,15 @@ def test_every_poison_message_is_indexed_or_dead_lettered_with_its_reason(
     assert salvaged["indexer_salvage"]["reason"].startswith("mapper_parsing_exception: ")
     assert salvaged["message"] == "fine" and salvaged["kubernetes"]["namespace"] == "shop"
     for name in ("empty_object", "no_path", "unmatched_path", "traversal_path", "illegal_names"):
-        assert found[by_name[name]][0].startswith("logs-unmatched-"), name
+        assert found[by_name[name]][0].startswith("k8s-logs-unmatched-"), name
     index, source = found[by_name["bad_timestamp"]]
-    assert index.startswith("logs-shop_cart-")  # the day of ingestion, not of the text
+    assert index.startswith("k8s-logs-shop_cart-")  # the day of ingestion, not of the text
     assert source["@timestamp"] == "yesterday at noon"  # the templates ignore malformed values
-    assert found[by_name["object_first"]][0] == "logs-shop_cart-2026.11.25"
+    assert found[by_name["object_first"]][0] == "k8s-logs-shop_cart-2026.11.25"
     index, source = found[by_name["one_megabyte"]]
-    assert index == "logs-shop_cart-2026.11.25" and len(source["message"]) == 1_000_000
+    assert index == "k8s-logs-shop_cart-2026.11.25" and len(source["message"]) == 1_000_000
 
-    deadlettered = sum(1 for i, _ in found.values() if i.startswith("logs-deadletter-"))
+    deadlettered = sum(1 for i, _ in found.values() if i.startswith("k8s-logs-deadletter-"))
     assert deadlettered == 4
 
 
@@ -131,7 +130,7 @@ def test_a_document_refused_again_after_salvage_is_dead_lettered_with_both_reaso
     found = documents(es_proxy.url)
     assert found.keys() == produced.keys()
     index, letter = found["filebeat-s:0:1"]
-    assert index.startswith("logs-deadletter-")
+    assert index.startswith("k8s-logs-deadletter-")
     assert letter["error"]["type"] == "mapper_parsing_exception"
     assert "salvaged copy refused too" in letter["error"]["message"]
     assert letter["event"]["original"] == POISON["conflicting_type"].decode()
@@ -140,8 +139,8 @@ def test_a_document_refused_again_after_salvage_is_dead_lettered_with_both_reaso
 def test_with_auto_create_off_each_index_is_created_before_the_first_write_into_it(
     kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
 ) -> None:
-    es = Elasticsearch(es_proxy.url)
-    es.cluster.put_settings(persistent={"action.auto_create_index": False})
+    es = cluster(es_proxy.url)
+    es.request("PUT", "/_cluster/settings", {"persistent": {"action.auto_create_index": False}})
     bootstrap = f"127.0.0.1:{kafka.port}"
     create_topic(bootstrap, "filebeat-x", 2)
     values = [

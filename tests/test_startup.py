@@ -7,11 +7,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from elasticsearch import Elasticsearch
-
 from indexer.embedded import CompatProxy, Reply, ServerProcess
 from tests.support import (
     IndexerProcess,
+    cluster,
     count,
     create_topic,
     documents,
@@ -70,5 +69,5 @@ def test_a_refused_setup_fails_readiness_not_liveness_and_nothing_is_written_unt
     assert _status(indexer, "/readyz")[0] == 200
     assert indexer.stop() == 0
     assert documents(es_proxy.url).keys() == produced.keys()
-    templates = Elasticsearch(es_proxy.url).indices.get_index_template()["index_templates"]
-    assert "logs" in {template["name"] for template in templates}
+    templates = cluster(es_proxy.url).request("GET", "/_index_template")["index_templates"]
+    assert "k8s-logs-apps" in {template["name"] for template in templates}

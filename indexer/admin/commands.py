@@ -44,14 +44,16 @@ def register(commands: Any) -> None:
 
 def _validate(args: argparse.Namespace) -> int:
     from indexer.admin.definitions import read_sources
-    from indexer.admin.validate import validate_sources
+    from indexer.admin.validate import routing_conflicts, validate_sources
     from indexer.cli import settings_from
 
-    lifecycle = settings_from(args).lifecycle
+    settings = settings_from(args)
+    lifecycle = settings.lifecycle
     templates_dir = args.templates_dir or lifecycle.templates_dir
     policies_dir = args.policies_dir or lifecycle.policies_dir
     sources, errors = read_sources(templates_dir, policies_dir)
     problems = errors + [str(p) for p in validate_sources(sources)]
+    problems += [str(p) for p in routing_conflicts(sources, settings.routing.max_past)]
     policies = {s.name for s in sources if s.kind == "ilm_policy"}
     if args.policies_dir is None:
         named = {lifecycle.default_policy, *lifecycle.namespace_policies.values()}

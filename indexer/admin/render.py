@@ -2,7 +2,10 @@
 
 Rendering is where the cluster's differences go, so the files stay one reviewed copy:
 - Elasticsearch with ILM: index templates get `index.lifecycle.name` (the template's own, else
-  the default policy); ILM policies go as they are.
+  the default policy) and `index.lifecycle.parse_origination_date`, so ILM counts an index's age
+  from the day in its name (`…-YYYY.MM.DD`, which every name of ours ends with), not from its
+  creation: a backfilled day created today does not live a whole retention from today
+  (REAL-CLUSTERS.md §3). ILM policies go as they are.
 - Anywhere else, `index.lifecycle.*` is removed (OpenSearch refuses the setting).
 - OpenSearch: `flattened` becomes `flat_object` (same role: one field holding any object of
   keys, so label keys like `app` and `app.kubernetes.io/name` can never collide), and ILM
@@ -134,6 +137,7 @@ def _render_template(
     }
     if cluster.lifecycle == "ilm" and policy is not None:
         settings["index.lifecycle.name"] = policy
+        settings["index.lifecycle.parse_origination_date"] = True
     if settings:
         out["settings"] = settings
     else:

@@ -361,13 +361,18 @@ def _refusal(exc: ClusterError, what: str) -> Exception:
 
 def load_checked_definitions(settings: Settings) -> Definitions:
     """The files, validated, checked against the policy names the settings use."""
-    from indexer.admin.definitions import DefinitionError
+    from indexer.admin.definitions import DefinitionError, read_sources
+    from indexer.admin.validate import routing_conflicts
 
     lifecycle = settings.lifecycle
     try:
         definitions = load_definitions(lifecycle.templates_dir, lifecycle.policies_dir)
     except DefinitionError as exc:
         raise SetupError(str(exc)) from None
+    sources, _ = read_sources(lifecycle.templates_dir, lifecycle.policies_dir)
+    conflicts = routing_conflicts(sources, settings.routing.max_past)
+    if conflicts and lifecycle.mode != "off":
+        raise SetupError("; ".join(str(p) for p in conflicts))
     named = {lifecycle.default_policy, *lifecycle.namespace_policies.values()}
     missing = sorted(named - set(definitions.policies))
     if missing and lifecycle.mode != "off":

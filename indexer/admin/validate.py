@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -391,3 +392,57 @@ def _star(a: str, b: str) -> bool:
 
 def matches(pattern: str, index: str) -> bool:
     return fnmatch.fnmatchcase(index, pattern)
+
+
+# Actions after which an index takes no more writes (ISM's force_merge sets `index.blocks.write`
+# and never lifts it; REAL-CLUSTERS.md §4): refused while routing can still send events there.
+WRITE_BLOCKING = frozenset(
+    {"forcemerge", "readonly", "shrink", "searchable_snapshot", "freeze", "downsample"}
+)
+
+
+def routing_conflicts(sources: list[SourceFile], max_past: timedelta) -> list[Problem]:
+    """Policies that contradict the routing bounds. An index named for day D takes events until
+    D + 1 day + `max_past` (an event of D's last second, `max_past` late), and its age counts from
+    D (ILM's origination date, the sweeper's rule). So a delete phase, or an action that blocks
+    writes, must not start before `max_past` + 1 day, or late events are acknowledged and then
+    deleted (or refused for good)."""
+    window = max_past + timedelta(days=1)
+    problems: list[Problem] = []
+    for source in sources:
+        if source.kind != "ilm_policy" or not isinstance(source.body, dict):
+            continue
+        phases = source.body.get("policy", {}).get("phases", {})
+        for name, phase in phases.items() if isinstance(phases, dict) else ():
+            try:
+                age = parse_duration(str(phase.get("min_age", "0ms")))
+            except (ValueError, AttributeError):
+                continue  # reported by the policy checks
+            if age >= window:
+                continue
+            actions = set(phase.get("actions", {}))
+            path = f"$.policy.phases.{name}"
+            if "delete" in actions:
+                problems.append(
+                    Problem(
+                        source.path,
+                        f"{path}.min_age",
+                        f"deletes at {phase.get('min_age')}, but routing accepts events up to "
+                        f"routing.max_past ({_days(max_past)}) late, so an index takes writes "
+                        f"until {_days(window)} after its day: delete later or lower max_past",
+                    )
+                )
+            for action in sorted(actions & WRITE_BLOCKING):
+                problems.append(
+                    Problem(
+                        source.path,
+                        f"{path}.actions.{action}",
+                        f"blocks writes at {phase.get('min_age')}, inside the {_days(window)} an "
+                        "index still takes late events (routing.max_past + 1 day)",
+                    )
+                )
+    return problems
+
+
+def _days(value: timedelta) -> str:
+    return f"{value.total_seconds() / 86400:g}d"

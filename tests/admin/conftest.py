@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from elasticsearch import Elasticsearch
 
-from indexer.embedded import CompatProxy, Reply
+from indexer.cluster import SearchClient
+from indexer.embedded import CompatProxy
 from indexer.settings import Settings
+from tests.support import cluster
 
 
 def make_settings(url: str, **lifecycle: Any) -> Settings:
@@ -18,46 +19,10 @@ def make_settings(url: str, **lifecycle: Any) -> Settings:
 
 
 @pytest.fixture
-def client(es_url: str) -> Iterator[Elasticsearch]:
-    es = Elasticsearch(es_url, request_timeout=10)
+def client(es_url: str) -> Iterator[SearchClient]:
+    es = cluster(es_url)
     yield es
     es.close()
-
-
-ES_ROOT = {
-    "name": "es-1",
-    "cluster_name": "prod",
-    "version": {"number": "8.15.0", "build_flavor": "default"},
-    "tagline": "You Know, for Search",
-}
-OS_ROOT = {
-    "name": "os-1",
-    "cluster_name": "prod",
-    "version": {"distribution": "opensearch", "number": "2.17.0"},
-    "tagline": "The OpenSearch Project: https://opensearch.org/",
-}
-
-
-def fake_cluster(root: dict[str, Any]) -> Callable[[str, str, bytes], Reply]:
-    """A fault rule that answers everything itself, like an empty cluster with ILM or ISM."""
-
-    canned = {
-        "/": json.dumps(root).encode(),
-        "/_ilm/status": b'{"operation_mode": "RUNNING"}',
-        "/_plugins/_ism/policies": b'{"policies": []}',
-        "/_cluster/settings": b'{"defaults": {"cluster.max_shards_per_node": "1000"}}',
-        "/_cluster/health": b'{"number_of_data_nodes": 3, "active_shards": 10}',
-    }
-    missing = b'{"error": {"type": "resource_not_found_exception"}, "status": 404}'
-
-    def answer(method: str, path: str, body: bytes) -> Reply:
-        if method == "GET" and path.split("?", maxsplit=1)[0] in canned:
-            return Reply(200, canned[path.split("?", maxsplit=1)[0]])
-        if method in ("GET", "HEAD"):
-            return Reply(404, missing if method == "GET" else b"")  # HEAD answers carry no body
-        return Reply(200, b'{"acknowledged": true}')
-
-    return answer
 
 
 def sent(proxy: CompatProxy, method: str | None = None) -> list[tuple[str, str, Any]]:
@@ -75,7 +40,8 @@ def fresh_loggers() -> Iterator[None]:
     is closed after them; give every admin module a fresh, uncached logger for each test."""
     import structlog
 
-    from indexer.admin import cluster, preparer, setup, sweeper
+    from indexer import cluster
+    from indexer.admin import preparer, setup, sweeper
 
     structlog.reset_defaults()
     for module in (cluster, preparer, setup, sweeper):

@@ -8,12 +8,12 @@ import json
 import threading
 
 import pytest
-from elasticsearch import Elasticsearch
 
 from indexer.admin import metrics
 from indexer.admin.naming import parse_index, shared_index
 from indexer.admin.preparer import IndexPreparer, ShardBudgetExhausted
 from indexer.admin.setup import run_setup
+from indexer.cluster import SearchClient
 from indexer.embedded import CompatProxy, Reply
 
 from .conftest import make_settings, sent
@@ -37,46 +37,48 @@ SHARD_LIMIT = {
 
 
 def test_a_namespace_with_its_own_policy_gets_a_template_before_its_first_index(
-    client: Elasticsearch, es_url: str, es_proxy: CompatProxy
+    client: SearchClient, es_url: str, es_proxy: CompatProxy
 ) -> None:
-    settings = make_settings(es_url, namespace_policies={"pay*": "logs-30d"})
+    settings = make_settings(es_url, namespace_policies={"pay*": "k8s-logs-30d"})
     run_setup(client, settings)
     es_proxy.requests.clear()
     preparer = IndexPreparer(client, settings)
-    assert preparer.ensure("logs-payments_api-2026.11.26") == "logs-payments_api-2026.11.26"
+    assert preparer.ensure("k8s-logs-payments_api-2026.11.26") == "k8s-logs-payments_api-2026.11.26"
     puts = [p for m, p, _ in sent(es_proxy, "PUT")]
     assert puts == [
-        "/_index_template/logs-ns-payments?create=true",
-        "/logs-payments_api-2026.11.26",
+        "/_index_template/k8s-logs-ns-payments?create=true",
+        "/k8s-logs-payments_api-2026.11.26",
     ]
-    stored = client.indices.get_index_template(name="logs-ns-payments")["index_templates"][0]
+    stored = client.request("GET", "/_index_template/k8s-logs-ns-payments")["index_templates"][0]
     template = stored["index_template"]
-    assert template["index_patterns"] == ["logs-payments_*"]
-    assert template["priority"] == 150
-    assert template["_meta"]["lifecycle_policy"] == "logs-30d"
-    mapping = client.indices.get_mapping(index="logs-payments_api-2026.11.26")
-    labels = mapping["logs-payments_api-2026.11.26"]["mappings"]["properties"]["kubernetes"]
+    assert template["index_patterns"] == ["k8s-logs-payments_*"]
+    assert template["priority"] == 520
+    assert template["_meta"]["lifecycle_policy"] == "k8s-logs-30d"
+    mapping = client.request("GET", "/k8s-logs-payments_api-2026.11.26/_mapping")
+    labels = mapping["k8s-logs-payments_api-2026.11.26"]["mappings"]["properties"]["kubernetes"]
     assert labels["properties"]["labels"]["type"] == "flat_object"
 
     es_proxy.requests.clear()
-    preparer.ensure("logs-payments_web-2026.11.26")  # same namespace: template not put again
-    assert [p for m, p, _ in sent(es_proxy, "PUT")] == ["/logs-payments_web-2026.11.26"]
+    preparer.ensure("k8s-logs-payments_web-2026.11.26")  # same namespace: template not put again
+    assert [p for m, p, _ in sent(es_proxy, "PUT")] == ["/k8s-logs-payments_web-2026.11.26"]
 
 
 def test_a_namespace_on_the_default_policy_gets_no_template_of_its_own(
-    client: Elasticsearch, es_url: str, es_proxy: CompatProxy
+    client: SearchClient, es_url: str, es_proxy: CompatProxy
 ) -> None:
-    settings = make_settings(es_url, namespace_policies={"pay*": "logs-30d", "dev": "logs-7d"})
+    settings = make_settings(
+        es_url, namespace_policies={"pay*": "k8s-logs-30d", "dev": "k8s-logs-7d"}
+    )
     run_setup(client, settings)
     es_proxy.requests.clear()
-    IndexPreparer(client, settings).ensure("logs-dev_api-2026.11.26")
-    assert [p for m, p, _ in sent(es_proxy, "PUT")] == ["/logs-dev_api-2026.11.26"]
+    IndexPreparer(client, settings).ensure("k8s-logs-dev_api-2026.11.26")
+    assert [p for m, p, _ in sent(es_proxy, "PUT")] == ["/k8s-logs-dev_api-2026.11.26"]
 
 
 def test_replicas_racing_on_a_new_namespace_and_index_all_succeed(
-    client: Elasticsearch, es_url: str
+    client: SearchClient, es_url: str
 ) -> None:
-    settings = make_settings(es_url, namespace_policies={"pay*": "logs-30d"})
+    settings = make_settings(es_url, namespace_policies={"pay*": "k8s-logs-30d"})
     run_setup(client, settings)
     preparers = [IndexPreparer(client, settings) for _ in range(6)]
     results: list[str] = []
@@ -84,7 +86,7 @@ def test_replicas_racing_on_a_new_namespace_and_index_all_succeed(
 
     def prepare(p: IndexPreparer) -> None:
         try:
-            results.append(p.ensure("logs-payments_api-2026.11.26"))
+            results.append(p.ensure("k8s-logs-payments_api-2026.11.26"))
         except BaseException as exc:
             errors.append(exc)
 
@@ -94,95 +96,95 @@ def test_replicas_racing_on_a_new_namespace_and_index_all_succeed(
     for t in threads:
         t.join()
     assert errors == []
-    assert results == ["logs-payments_api-2026.11.26"] * 6
+    assert results == ["k8s-logs-payments_api-2026.11.26"] * 6
 
 
 def test_an_existing_index_is_used_without_creating_anything(
-    client: Elasticsearch, es_url: str, es_proxy: CompatProxy
+    client: SearchClient, es_url: str, es_proxy: CompatProxy
 ) -> None:
     settings = make_settings(es_url, shard_reserve=10**6)  # even with no headroom at all
     run_setup(client, settings)
-    client.indices.create(index="logs-shop_cart-2026.11.26")
+    client.request("PUT", "/k8s-logs-shop_cart-2026.11.26")
     es_proxy.requests.clear()
-    assert IndexPreparer(client, settings).ensure("logs-shop_cart-2026.11.26") == (
-        "logs-shop_cart-2026.11.26"
+    assert IndexPreparer(client, settings).ensure("k8s-logs-shop_cart-2026.11.26") == (
+        "k8s-logs-shop_cart-2026.11.26"
     )
     assert sent(es_proxy, "PUT") == []
 
 
 def test_below_the_shard_reserve_a_new_app_goes_to_the_namespace_shared_index(
-    client: Elasticsearch, es_url: str, es_proxy: CompatProxy
+    client: SearchClient, es_url: str, es_proxy: CompatProxy
 ) -> None:
     settings = make_settings(es_url, shard_reserve=4)
     run_setup(client, settings)
-    client.cluster.put_settings(persistent={"cluster.max_shards_per_node": 7})
+    client.request("PUT", "/_cluster/settings", {"persistent": {"cluster.max_shards_per_node": 7}})
     before = metrics.SHARD_BUDGET_FALLBACK.labels("shop")._value.get()
     preparer = IndexPreparer(client, settings)
     # 7 allowed, 0 open: a 2-shard index leaves 5 >= 4.
-    assert preparer.ensure("logs-shop_cart-2026.11.26") == "logs-shop_cart-2026.11.26"
+    assert preparer.ensure("k8s-logs-shop_cart-2026.11.26") == "k8s-logs-shop_cart-2026.11.26"
     es_proxy.requests.clear()
     # 2 open now: another would leave 3 < 4, so the app shares the namespace's index.
-    shared = "logs-shop__shared-2026.11.26"
-    assert preparer.ensure("logs-shop_web-2026.11.26") == shared
-    assert preparer.ensure("logs-shop_db-2026.11.26") == shared
+    shared = "k8s-logs-shop__shared-2026.11.26"
+    assert preparer.ensure("k8s-logs-shop_web-2026.11.26") == shared
+    assert preparer.ensure("k8s-logs-shop_db-2026.11.26") == shared
     assert [p for m, p, _ in sent(es_proxy, "PUT")] == [f"/{shared}"]
     assert metrics.SHARD_BUDGET_FALLBACK.labels("shop")._value.get() == before + 2
     assert metrics.SHARD_HEADROOM._value.get() == 3  # 7 - cart (2) - shared (2)
-    assert not client.indices.exists(index="logs-shop_web-2026.11.26")
+    assert not client.exists("/k8s-logs-shop_web-2026.11.26")
 
-    client.index(index=shared, document={"service": {"name": "web"}}, refresh=True)
+    client.request("POST", f"/{shared}/_doc", {"service": {"name": "web"}}, {"refresh": "true"})
     # Another replica (fresh cache) keeps a shared app on the shared index that day.
-    assert IndexPreparer(client, settings).ensure("logs-shop_web-2026.11.26") == shared
+    assert IndexPreparer(client, settings).ensure("k8s-logs-shop_web-2026.11.26") == shared
 
 
 def test_the_clusters_shard_limit_refusal_sends_the_app_to_the_shared_index(
-    client: Elasticsearch, es_url: str, es_proxy: CompatProxy
+    client: SearchClient, es_url: str, es_proxy: CompatProxy
 ) -> None:
     settings = make_settings(es_url)
     run_setup(client, settings)
     es_proxy.fault = lambda method, path, body: (
         Reply(400, json.dumps(SHARD_LIMIT).encode())
-        if method == "PUT" and path == "/logs-shop_cart-2026.11.26"
+        if method == "PUT" and path == "/k8s-logs-shop_cart-2026.11.26"
         else None
     )
-    assert IndexPreparer(client, settings).ensure("logs-shop_cart-2026.11.26") == (
-        "logs-shop__shared-2026.11.26"
+    assert IndexPreparer(client, settings).ensure("k8s-logs-shop_cart-2026.11.26") == (
+        "k8s-logs-shop__shared-2026.11.26"
     )
-    assert client.indices.exists(index="logs-shop__shared-2026.11.26")
+    assert client.exists("/k8s-logs-shop__shared-2026.11.26")
 
 
 def test_when_not_even_the_shared_index_fits_the_writer_is_told_to_retry(
-    client: Elasticsearch, es_url: str, es_proxy: CompatProxy
+    client: SearchClient, es_url: str, es_proxy: CompatProxy
 ) -> None:
     settings = make_settings(es_url)
     run_setup(client, settings)
     es_proxy.fault = lambda method, path, body: (
         Reply(400, json.dumps(SHARD_LIMIT).encode())
-        if method == "PUT" and path.startswith("/logs-shop")
+        if method == "PUT" and path.startswith("/k8s-logs-shop")
         else None
     )
     preparer = IndexPreparer(client, settings)
     with pytest.raises(ShardBudgetExhausted, match="maximum normal shards open"):
-        preparer.ensure("logs-shop_cart-2026.11.26")
+        preparer.ensure("k8s-logs-shop_cart-2026.11.26")
     es_proxy.fault = None  # shards freed: the next attempt succeeds
-    assert preparer.ensure("logs-shop_cart-2026.11.26") == "logs-shop_cart-2026.11.26"
+    assert preparer.ensure("k8s-logs-shop_cart-2026.11.26") == "k8s-logs-shop_cart-2026.11.26"
 
 
 def test_dead_letter_and_unmatched_indices_are_always_created_as_named(
-    client: Elasticsearch, es_url: str
+    client: SearchClient, es_url: str
 ) -> None:
     settings = make_settings(es_url, shard_reserve=10**6)
     run_setup(client, settings)
     preparer = IndexPreparer(client, settings)
-    for name in ("logs-deadletter-2026.11.26", "logs-unmatched-2026.11.26"):
+    for name in ("k8s-logs-deadletter-2026.11.26", "k8s-logs-unmatched-2026.11.26"):
         assert preparer.ensure(name) == name
-        assert client.indices.exists(index=name)
+        assert client.exists(f"/{name}")
 
 
 def test_the_shared_index_name_can_never_be_an_apps() -> None:
-    name = shared_index("logs", "shop", "2026.11.26")
-    owned = parse_index("logs", name)
+    name = shared_index("k8s-logs", "shop", "2026.11.26")
+    owned = parse_index("k8s-logs", name)
     assert owned is not None and owned.kind == "shared" and owned.namespace == "shop"
-    app = parse_index("logs", "logs-shop_shared-2026.11.26")
+    app = parse_index("k8s-logs", "k8s-logs-shop_shared-2026.11.26")
     assert app is not None and app.kind == "app" and app.app == "shared"
-    assert parse_index("logs", "logs-shop_.x-2026.11.26") is None
+    assert parse_index("k8s-logs", "k8s-logs-shop_.x-2026.11.26") is None

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from confluent_kafka import Producer
-from elasticsearch import Elasticsearch
 
 from tests.support import days_ago
 
@@ -97,6 +96,9 @@ def bulk_ids(bodies: Iterable[bytes]) -> list[tuple[str, str]]:
 
 def delete_documents(es_url: str, where: dict[str, str]) -> None:
     """Delete documents by `_id` from their index (`where`: id → index)."""
-    es = Elasticsearch(es_url)
+    from tests.support import cluster
+
+    es = cluster(es_url)
     for doc_id, index in where.items():
-        es.delete(index=index, id=doc_id, refresh=True)
+        es.request("DELETE", f"/{index}/_doc/{doc_id}", params={"refresh": "true"})
+    es.close()

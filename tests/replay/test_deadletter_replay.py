@@ -8,14 +8,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from elasticsearch import Elasticsearch
-
+from indexer.cluster import SearchClient
 from indexer.embedded import CompatProxy, ServerProcess
 from tests.replay.helpers import DAY, at, event, produce_at, run_command
-from tests.support import IndexerProcess, count, create_topic, documents, indexer_env, wait_for
+from tests.support import (
+    IndexerProcess,
+    cluster,
+    count,
+    create_topic,
+    documents,
+    indexer_env,
+    wait_for,
+)
 
 TOPIC = "filebeat-dl"
-TARGETS = "logs-shop_*,logs-blog_*,logs-home_*"
+TARGETS = "k8s-logs-shop_*,k8s-logs-blog_*,k8s-logs-home_*"
 CONFLICT = "a string where the template maps an object"
 
 # A template that maps `custom` as an object. The salvage field is taken by a keyword too, so
@@ -24,13 +31,23 @@ BROKEN = {"custom": {"type": "object"}, "indexer_salvage": {"type": "keyword"}}
 FIXED = {"custom": {"type": "object", "enabled": False}, "indexer_salvage": {"type": "keyword"}}
 
 
-def _put_template(es: Elasticsearch, properties: dict[str, Any]) -> None:
-    es.indices.put_index_template(
-        name="custom-fields",
-        index_patterns=["logs-shop_*", "logs-blog_*"],
-        priority=500,
-        template={"mappings": {"properties": properties}},
+def _put_template(es: SearchClient, properties: dict[str, Any], priority: int = 600) -> None:
+    """Above ours (510, 520 for namespace templates), so it is the one these indices get."""
+    es.request(
+        "PUT",
+        "/_index_template/custom-fields",
+        {
+            "index_patterns": ["k8s-logs-shop_*", "k8s-logs-blog_*"],
+            "priority": priority,
+            "template": {"mappings": {"properties": properties}},
+        },
     )
+
+
+def _drop(es: SearchClient, pattern: str, es_url: str) -> None:
+    for index in es.request("GET", f"/{pattern}", params={"allow_no_indices": "true"}):
+        assert count(es_url, index) == 0, index
+        es.request("DELETE", f"/{index}")
 
 
 @dataclass
@@ -47,7 +64,7 @@ class DeadLettered:
 
 def _dead_lettered(kafka: ServerProcess, es_url: str, tmp_path: Path) -> DeadLettered:
     """Run the indexer over events the broken template refuses; return once all have landed."""
-    es = Elasticsearch(es_url)
+    es = cluster(es_url)
     _put_template(es, BROKEN)
     bootstrap = f"127.0.0.1:{kafka.port}"
     create_topic(bootstrap, TOPIC, 2)
@@ -73,23 +90,25 @@ def _dead_lettered(kafka: ServerProcess, es_url: str, tmp_path: Path) -> DeadLet
 
     env = indexer_env(bootstrap, es_url)
     indexer = IndexerProcess(env, tmp_path / "indexer.log").start()
-    wait_for(lambda: count(es_url) >= len(produced), 45, "every event indexed or dead-lettered")
+    wait_for(
+        lambda: count(es_url, "k8s-logs-*") >= len(produced),
+        45,
+        "every event indexed or dead-lettered",
+    )
     assert indexer.stop() == 0
-    letters = documents(es_url, "logs-deadletter-*")
+    letters = documents(es_url, "k8s-logs-deadletter-*")
     assert letters.keys() == set().union(*(groups[g] for g in ("cart", "web", "blog", "junk")))
     for doc_id in groups["cart"]:
         assert letters[doc_id][1]["error"]["type"] == "mapper_parsing_exception"
-        assert letters[doc_id][1]["deadletter"]["target_index"] == f"logs-shop_cart-{DAY}"
+        assert letters[doc_id][1]["deadletter"]["target_index"] == f"k8s-logs-shop_cart-{DAY}"
     return DeadLettered(env, produced, groups)
 
 
 def _fix_template(es_url: str) -> None:
     """What ops do: fix the template, drop the (empty) indices created with the broken one."""
-    es = Elasticsearch(es_url)
+    es = cluster(es_url)
     _put_template(es, FIXED)
-    for index in es.indices.get(index="logs-shop_*,logs-blog_*"):
-        assert count(es_url, index) == 0, index
-        es.indices.delete(index=index)
+    _drop(es, "k8s-logs-shop_*,k8s-logs-blog_*", es_url)
 
 
 def _replay(env: dict[str, str], *flags: str) -> tuple[int, dict[str, Any]]:
@@ -97,13 +116,13 @@ def _replay(env: dict[str, str], *flags: str) -> tuple[int, dict[str, Any]]:
 
 
 def _letter_ids(es_url: str) -> set[str]:
-    return set(documents(es_url, "logs-deadletter-*"))
+    return set(documents(es_url, "k8s-logs-deadletter-*"))
 
 
 def _snapshot(es_url: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Target indices and dead letters, each read separately (one id can be in both while a
     replay has not deleted its dead letter yet)."""
-    return documents(es_url, TARGETS), documents(es_url, "logs-deadletter-*")
+    return documents(es_url, TARGETS), documents(es_url, "k8s-logs-deadletter-*")
 
 
 def test_replayed_dead_letters_land_in_their_index_under_their_id_once_and_leave_the_dead_letters(
@@ -111,11 +130,11 @@ def test_replayed_dead_letters_land_in_their_index_under_their_id_once_and_leave
 ) -> None:
     setup = _dead_lettered(kafka, es_proxy.url, tmp_path)
     _fix_template(es_proxy.url)
-    es = Elasticsearch(es_proxy.url)
+    es = cluster(es_proxy.url)
     # One was indexed already (a replay that stopped before deleting its dead letter, say).
     already = sorted(setup.groups["cart"])[0]
-    es.create(
-        index=f"logs-shop_cart-{DAY}", id=already, document=json.loads(setup.produced[already])
+    es.request(
+        "PUT", f"/k8s-logs-shop_cart-{DAY}/_create/{already}", json.loads(setup.produced[already])
     )
     before = _snapshot(es_proxy.url)
 
@@ -128,7 +147,7 @@ def test_replayed_dead_letters_land_in_their_index_under_their_id_once_and_leave
     )
     listed = {entry["id"]: entry for entry in dry["listing"]}
     assert listed.keys() == setup.ids("cart", "web", "blog", "junk")
-    assert listed[already]["target_index"] == f"logs-shop_cart-{DAY}"
+    assert listed[already]["target_index"] == f"k8s-logs-shop_cart-{DAY}"
     assert _snapshot(es_proxy.url) == before, "a dry run changed something"
 
     code, summary = _replay(setup.env)
@@ -145,7 +164,7 @@ def test_replayed_dead_letters_land_in_their_index_under_their_id_once_and_leave
         index, source = found[doc_id]
         original = json.loads(setup.produced[doc_id])
         namespace, app = original["log"]["file"]["path"].split("/")[3:5]
-        assert index == f"logs-{namespace}_{app}-{DAY}"
+        assert index == f"k8s-logs-{namespace}_{app}-{DAY}"
         assert source["custom"] == CONFLICT and source["message"] == original["message"]
         if doc_id != already:
             assert source["kubernetes"]["namespace"] == namespace
@@ -194,16 +213,18 @@ def test_dead_letters_that_fail_again_are_kept_unchanged_next_to_replayed_ones_a
     kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
 ) -> None:
     setup = _dead_lettered(kafka, es_proxy.url, tmp_path)
-    es = Elasticsearch(es_proxy.url)
+    es = cluster(es_proxy.url)
     # Fixed for the shop namespace only: the blog's dead letters fail again, in the same batch.
-    es.indices.put_index_template(
-        name="custom-fields-shop",
-        index_patterns=["logs-shop_*"],
-        priority=600,
-        template={"mappings": {"properties": FIXED}},
+    es.request(
+        "PUT",
+        "/_index_template/custom-fields-shop",
+        {
+            "index_patterns": ["k8s-logs-shop_*"],
+            "priority": 700,
+            "template": {"mappings": {"properties": FIXED}},
+        },
     )
-    for index in es.indices.get(index="logs-shop_*"):
-        es.indices.delete(index=index)
+    _drop(es, "k8s-logs-shop_*", es_proxy.url)
     targets, letters = _snapshot(es_proxy.url)
 
     code, summary = _replay(setup.env)

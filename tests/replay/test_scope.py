@@ -22,10 +22,14 @@ def test_instants_without_an_offset_are_utc_and_dates_mean_midnight() -> None:
 
 
 def test_namespace_and_app_are_read_back_from_routed_index_names_only() -> None:
-    assert identity_of_index("logs", "logs-shop_cart-2026.11.25") == ("shop", "cart")
-    assert identity_of_index("logs", "logs-a-b_c.d-2026.11.25") == ("a-b", "c.d")
-    for name in ("logs-unmatched-2026.11.25", "logs-deadletter-2026.11.25", "other-a_b-2026.11.25"):
-        assert identity_of_index("logs", name) is None
+    assert identity_of_index("k8s-logs", "k8s-logs-shop_cart-2026.11.25") == ("shop", "cart")
+    assert identity_of_index("k8s-logs", "k8s-logs-a-b_c.d-2026.11.25") == ("a-b", "c.d")
+    for name in (
+        "k8s-logs-unmatched-2026.11.25",
+        "k8s-logs-deadletter-2026.11.25",
+        "other-a_b-2026.11.25",
+    ):
+        assert identity_of_index("k8s-logs", name) is None
 
 
 def test_the_window_is_half_open_and_must_not_be_empty() -> None:
@@ -54,7 +58,7 @@ def test_only_an_explicit_error_type_names_an_error() -> None:
 
 
 def _hit(**source: object) -> dict[str, object]:
-    return {"_index": "logs-deadletter-2026.11.25", "_id": "t:1:7", "_source": source}
+    return {"_index": "k8s-logs-deadletter-2026.11.25", "_id": "t:1:7", "_source": source}
 
 
 def test_a_dead_letter_poses_as_its_original_kafka_message() -> None:

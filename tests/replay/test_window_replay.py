@@ -44,7 +44,7 @@ def _namespace(minute: int) -> str:
 
 
 def _index(minute: int) -> str:
-    return f"logs-{_namespace(minute)}_api-{DAY}"
+    return f"k8s-logs-{_namespace(minute)}_api-{DAY}"
 
 
 def _indexed(kafka: ServerProcess, es_url: str, tmp_path: Path) -> Indexed:
@@ -147,7 +147,7 @@ def test_a_namespace_filtered_window_replay_writes_only_that_namespace_and_a_dry
     )
     assert code == 0, dry
     assert dry["selected"] == 12 and dry["filtered_out"] == 12
-    assert dry["by_index"] == {f"logs-blog_api-{DAY}": 12}
+    assert dry["by_index"] == {f"k8s-logs-blog_api-{DAY}": 12}
     assert not [r for r in es_proxy.requests if "_bulk" in r.path], "a dry run wrote"
 
     code, summary = run_command(setup.env, "replay", *_window_flags(), "--namespace", "blog")

@@ -23,7 +23,7 @@ def _event(path: str | None, stamp: object = "2026-11-25T23:59:59.999Z") -> dict
 def test_an_event_goes_to_its_namespace_app_and_utc_day() -> None:
     router = Router(RoutingSettings())
     event = _event("/data/logs/shop/cart/cart-0/log/a.log")
-    assert router.route(event, NOW) == "logs-shop_cart-2026.11.25"
+    assert router.route(event, NOW) == "k8s-logs-shop_cart-2026.11.25"
     assert event["kubernetes"] == {"namespace": "shop", "pod": {"name": "cart-0"}}
     assert event["service"] == {"name": "cart"}
 
@@ -38,7 +38,7 @@ def test_hyphenated_names_never_share_an_index() -> None:
 def test_a_timestamp_with_an_offset_is_dated_in_utc() -> None:
     router = Router(RoutingSettings())
     event = _event("/data/logs/shop/cart/p/log/a.log", "2026-11-26T01:30:00+03:00")
-    assert router.route(event, NOW) == "logs-shop_cart-2026.11.25"
+    assert router.route(event, NOW) == "k8s-logs-shop_cart-2026.11.25"
     assert event["@timestamp"] == "2026-11-26T01:30:00+03:00"
 
 
@@ -59,7 +59,7 @@ def test_missing_bad_or_far_off_timestamps_use_the_ingestion_day_and_keep_their_
 ) -> None:
     router = Router(RoutingSettings())
     event = _event("/data/logs/shop/cart/p/log/a.log", stamp)
-    assert router.route(event, NOW) == "logs-shop_cart-2026.11.26"
+    assert router.route(event, NOW) == "k8s-logs-shop_cart-2026.11.26"
     assert event["@timestamp"] == stamp
     assert router.take_counters() == (0, 1)
 
@@ -68,7 +68,7 @@ def test_an_event_without_a_timestamp_gets_the_ingestion_time() -> None:
     router = Router(RoutingSettings())
     event = _event("/data/logs/shop/cart/p/log/a.log")
     del event["@timestamp"]
-    assert router.route(event, NOW) == "logs-shop_cart-2026.11.26"
+    assert router.route(event, NOW) == "k8s-logs-shop_cart-2026.11.26"
     assert event["@timestamp"] == "2026-11-26T12:00:00.000Z"
 
 
@@ -82,10 +82,10 @@ def test_bounds_are_configurable() -> None:
 def test_unmatched_paths_go_to_the_unmatched_index_without_kubernetes_fields() -> None:
     router = Router(RoutingSettings())
     event = _event("/var/log/syslog")
-    assert router.route(event, NOW) == "logs-unmatched-2026.11.25"
+    assert router.route(event, NOW) == "k8s-logs-unmatched-2026.11.25"
     assert "kubernetes" not in event
-    assert router.route(_event(None), NOW) == "logs-unmatched-2026.11.25"
-    assert router.route({"log": "not an object"}, NOW) == "logs-unmatched-2026.11.26"
+    assert router.route(_event(None), NOW) == "k8s-logs-unmatched-2026.11.25"
+    assert router.route({"log": "not an object"}, NOW) == "k8s-logs-unmatched-2026.11.26"
     assert router.take_counters() == (3, 1)
 
 
@@ -114,10 +114,10 @@ def test_fields_filebeat_sent_are_kept_next_to_ours() -> None:
 )
 def test_no_path_produces_an_illegal_or_foreign_index_name(path: str) -> None:
     index = Router(RoutingSettings()).route(_event(path), NOW)
-    assert index.startswith("logs-")
+    assert index.startswith("k8s-logs-")
     assert LEGAL_INDEX.match(index), index
     assert len(index.encode()) <= 255
 
 
 def test_the_dead_letter_index_is_dated_by_the_kafka_timestamp() -> None:
-    assert Router(RoutingSettings()).deadletter_index(NOW) == "logs-deadletter-2026.11.26"
+    assert Router(RoutingSettings()).deadletter_index(NOW) == "k8s-logs-deadletter-2026.11.26"

@@ -120,3 +120,42 @@ def test_user_options_cannot_turn_off_the_offset_guarantees() -> None:
 def test_the_pod_name_becomes_the_static_member_id() -> None:
     settings = load_settings(kafka={"instance_id": "indexer-7f9c-abcde"})
     assert consumer_config(settings.kafka)["group.instance.id"] == "indexer-7f9c-abcde"
+
+
+@pytest.mark.parametrize(
+    ("prefix", "claimed_by"),
+    [
+        ("logs", "logs-*-*"),
+        ("metrics", "metrics-*-*"),
+        ("traces", "traces-*-*"),
+        ("profiling", "profiling-*"),
+        ("synthetics", "synthetics-*-*"),
+    ],
+)
+def test_a_prefix_whose_names_elastic_reserves_is_refused_naming_the_pattern(
+    prefix: str, claimed_by: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(routing={"index_prefix": prefix})
+    message = str(caught.value)
+    assert "setting routing.index_prefix (INDEXER_ROUTING__INDEX_PREFIX)" in message
+    assert repr(claimed_by) in message
+
+
+def test_the_default_prefix_and_object_names_are_our_own() -> None:
+    settings = load_settings()
+    assert settings.routing.index_prefix == "k8s-logs"
+    assert settings.lifecycle.default_policy == "k8s-logs-7d"
+    assert load_settings(routing={"index_prefix": "team-a.logs"}).routing.index_prefix
+
+
+@pytest.mark.parametrize("glob", ["pay?", 'pay"', "pay_*"])
+def test_namespace_globs_ism_would_refuse_are_refused(glob: str) -> None:
+    with pytest.raises(SettingsError, match=r"lifecycle\.namespace_policies"):
+        load_settings(lifecycle={"namespace_policies": {glob: "k8s-logs-30d"}})
+
+
+def test_the_distribution_can_be_forced_and_nothing_else() -> None:
+    assert load_settings(elasticsearch={"distribution": "opensearch"}).elasticsearch.distribution
+    with pytest.raises(SettingsError, match=r"elasticsearch\.distribution"):
+        load_settings(elasticsearch={"distribution": "solr"})
