@@ -219,6 +219,11 @@ def cluster(url: str) -> SearchClient:
 # letter carries its message's _id, so counting it would pass a dead-lettered event as stored).
 STORED = "k8s-logs-*_*,k8s-logs-unmatched-*"
 DEADLETTERS = "k8s-logs-deadletter-*"
+# How each product names a field-type refusal (REAL-CLUSTERS.md §6: Elasticsearch since 8.8).
+PARSING_ERROR = {
+    "elasticsearch": "document_parsing_exception",
+    "opensearch": "mapper_parsing_exception",
+}
 _OPTIONAL = {"ignore_unavailable": "true", "allow_no_indices": "true"}
 
 

@@ -6,14 +6,17 @@ from __future__ import annotations
 import base64
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from indexer.embedded import CompatProxy, Reply, ServerProcess
+from indexer.embedded import CompatProxy, Product, Reply, ServerProcess
 from tests.support import (
+    PARSING_ERROR,
     IndexerProcess,
     cluster,
     count,
     create_topic,
+    days_ago,
     documents,
     indexer_env,
     produce,
@@ -21,11 +24,14 @@ from tests.support import (
 )
 
 PATH = "/data/logs/shop/cart/cart-7d4b9c8f6-bcd2f/log/app.log"
+EVERYWHERE = "k8s-logs-*"  # stored events and dead letters alike
+STAMP = (days_ago(1) + timedelta(hours=10)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+DAY = STAMP[:10].replace("-", ".")
 
 
 def _event(**fields: object) -> bytes:
     event = {
-        "@timestamp": "2026-11-25T10:00:00.000Z",
+        "@timestamp": STAMP,
         "message": "fine",
         "log": {"file": {"path": PATH}},
         **fields,
@@ -39,7 +45,7 @@ POISON: dict[str, bytes] = {
     "scalar": b"42",
     "invalid_utf8": b'{"message": "\xff\xfe broken"}',
     "empty_object": b"{}",
-    "no_path": b'{"@timestamp":"2026-11-25T10:00:00.000Z","message":"no log.file.path"}',
+    "no_path": b'{"@timestamp":"%s","message":"no log.file.path"}' % STAMP.encode(),
     "unmatched_path": _event(log={"file": {"path": "/var/log/messages"}}),
     "traversal_path": _event(log={"file": {"path": "/data/logs/../etc/x/y/log/a.log"}}),
     "illegal_names": _event(log={"file": {"path": "/data/logs/_all/.kibana/p/log/a.log"}}),
@@ -55,14 +61,16 @@ def test_every_poison_message_is_indexed_or_dead_lettered_with_its_reason(
 ) -> None:
     bootstrap = f"127.0.0.1:{kafka.port}"
     create_topic(bootstrap, "filebeat-poison", 1)
+    ingested = {datetime.now(UTC).strftime("%Y.%m.%d")}
     produced = produce(bootstrap, "filebeat-poison", POISON.values(), partitions=1)
+    ingested.add(datetime.now(UTC).strftime("%Y.%m.%d"))
     by_name = dict(zip(POISON, produced, strict=True))  # one partition: produce order
 
     indexer = IndexerProcess(indexer_env(bootstrap, es_proxy.url), tmp_path / "i.log").start()
-    wait_for(lambda: count(es_proxy.url) >= len(POISON), 60, "every message to land")
+    wait_for(lambda: count(es_proxy.url, EVERYWHERE) >= len(POISON), 60, "every message to land")
     assert indexer.stop() == 0
 
-    found = documents(es_proxy.url)
+    found = documents(es_proxy.url, EVERYWHERE)
     assert found.keys() == produced.keys()
 
     def letter(name: str) -> dict[str, object]:
@@ -83,28 +91,30 @@ def test_every_poison_message_is_indexed_or_dead_lettered_with_its_reason(
     assert invalid["error"]["type"] == "invalid_utf8"
     assert base64.b64decode(invalid["event"]["original_base64"]) == POISON["invalid_utf8"]
     index, salvaged = found[by_name["conflicting_type"]]
-    assert index == "k8s-logs-shop_cart-2026.11.25"
+    assert index == f"k8s-logs-shop_cart-{DAY}"
     assert "custom" not in salvaged
     assert json.loads(salvaged["indexer_salvage"]["fields"]) == {
         "custom": "a string where an object is mapped"
     }
-    assert salvaged["indexer_salvage"]["reason"].startswith("mapper_parsing_exception: ")
+    # Elasticsearch 8.8+ calls it document_parsing_exception, OpenSearch mapper_parsing_exception
+    reason = salvaged["indexer_salvage"]["reason"]
+    assert reason.startswith(("mapper_parsing_exception: ", "document_parsing_exception: "))
     assert salvaged["message"] == "fine" and salvaged["kubernetes"]["namespace"] == "shop"
     for name in ("empty_object", "no_path", "unmatched_path", "traversal_path", "illegal_names"):
         assert found[by_name[name]][0].startswith("k8s-logs-unmatched-"), name
     index, source = found[by_name["bad_timestamp"]]
-    assert index.startswith("k8s-logs-shop_cart-")  # the day of ingestion, not of the text
+    assert index in {f"k8s-logs-shop_cart-{day}" for day in ingested}  # the Kafka timestamp's day
     assert source["@timestamp"] == "yesterday at noon"  # the templates ignore malformed values
-    assert found[by_name["object_first"]][0] == "k8s-logs-shop_cart-2026.11.25"
+    assert found[by_name["object_first"]][0] == f"k8s-logs-shop_cart-{DAY}"
     index, source = found[by_name["one_megabyte"]]
-    assert index == "k8s-logs-shop_cart-2026.11.25" and len(source["message"]) == 1_000_000
+    assert index == f"k8s-logs-shop_cart-{DAY}" and len(source["message"]) == 1_000_000
 
     deadlettered = sum(1 for i, _ in found.values() if i.startswith("k8s-logs-deadletter-"))
     assert deadlettered == 4
 
 
 def test_a_document_refused_again_after_salvage_is_dead_lettered_with_both_reasons(
-    kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
+    kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path, product: Product
 ) -> None:
     refusal = {
         "create": {
@@ -125,13 +135,13 @@ def test_a_document_refused_again_after_salvage_is_dead_lettered_with_both_reaso
     values = [POISON["object_first"], POISON["conflicting_type"]]
     produced = produce(bootstrap, "filebeat-s", values, partitions=1)
     indexer = IndexerProcess(indexer_env(bootstrap, es_proxy.url), tmp_path / "i.log").start()
-    wait_for(lambda: count(es_proxy.url) >= 2, 60, "both messages to land")
+    wait_for(lambda: count(es_proxy.url, EVERYWHERE) >= 2, 60, "both messages to land")
     assert indexer.stop() == 0
-    found = documents(es_proxy.url)
+    found = documents(es_proxy.url, EVERYWHERE)
     assert found.keys() == produced.keys()
     index, letter = found["filebeat-s:0:1"]
     assert index.startswith("k8s-logs-deadletter-")
-    assert letter["error"]["type"] == "mapper_parsing_exception"
+    assert letter["error"]["type"] == PARSING_ERROR[product]
     assert "salvaged copy refused too" in letter["error"]["message"]
     assert letter["event"]["original"] == POISON["conflicting_type"].decode()
 
@@ -152,9 +162,9 @@ def test_with_auto_create_off_each_index_is_created_before_the_first_write_into_
     es_proxy.requests.clear()
 
     indexer = IndexerProcess(indexer_env(bootstrap, es_proxy.url), tmp_path / "i.log").start()
-    wait_for(lambda: count(es_proxy.url) >= len(produced), 60, "everything to land")
+    wait_for(lambda: count(es_proxy.url, EVERYWHERE) >= len(produced), 60, "everything to land")
     assert indexer.stop() == 0
-    assert documents(es_proxy.url).keys() == produced.keys()
+    assert documents(es_proxy.url, EVERYWHERE).keys() == produced.keys()
 
     created: set[str] = set()
     written: set[str] = set()
@@ -182,9 +192,11 @@ def test_dead_letters_can_go_to_a_kafka_topic_with_the_original_bytes_and_the_re
     env = indexer_env(bootstrap, es_proxy.url, INDEXER_DEADLETTER__TOPIC="deadletters")
     indexer = IndexerProcess(env, tmp_path / "i.log").start()
     wait_for(lambda: indexer.metric("indexer_events_deadlettered_total") >= 2, 30, "dead letters")
-    wait_for(lambda: count(es_proxy.url) >= 1, 30, "the good event")
+    wait_for(lambda: count(es_proxy.url, EVERYWHERE) >= 1, 30, "the good event")
     assert indexer.stop() == 0
-    assert set(documents(es_proxy.url)) == {"filebeat-t:0:2"}  # no dead-letter index documents
+    assert set(documents(es_proxy.url, EVERYWHERE)) == {
+        "filebeat-t:0:2"
+    }  # no dead-letter index documents
 
     consumer = Consumer(
         {"bootstrap.servers": bootstrap, "group.id": "check", "auto.offset.reset": "earliest"}

@@ -13,6 +13,7 @@ from tests.support import (
     cluster,
     count,
     create_topic,
+    days_ago,
     documents,
     indexer_env,
     produce,
@@ -45,9 +46,10 @@ def test_a_refused_setup_fails_readiness_not_liveness_and_nothing_is_written_unt
     )
     bootstrap = f"127.0.0.1:{kafka.port}"
     create_topic(bootstrap, "filebeat-s", 1)
+    stamp = days_ago(1).strftime("%Y-%m-%dT10:00:00.000Z")
     event = (
-        b'{"@timestamp":"2026-11-25T10:00:00.000Z","message":"m","log":{"file":{"path":'
-        b'"/data/logs/shop/cart/cart-0/log/a.log"}}}'
+        b'{"@timestamp":"%s","message":"m","log":{"file":{"path":' % stamp.encode()
+        + b'"/data/logs/shop/cart/cart-0/log/a.log"}}}'
     )
     produced = produce(bootstrap, "filebeat-s", [event] * 20, partitions=1)
     indexer = IndexerProcess(indexer_env(bootstrap, es_proxy.url), tmp_path / "i.log").start()
