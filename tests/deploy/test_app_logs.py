@@ -26,8 +26,11 @@ from indexer.settings import Settings
 APP_BASE = DEPLOY / "app-base"
 S6_RC = APP_BASE / "rootfs" / "etc" / "s6-overlay" / "s6-rc.d"
 SAMPLE_POD = "ticker-7d4b9c8f6-x2x7q"
-# What s6-log leaves in its logdir besides `current` (a TAI64N archive name, and an unfinished one).
-S6_LOG_OWN_FILES = ("@400000006553f1a20b1c2d3e.s", "@400000006553f1a20b1c2d3e.u", "lock", "state")
+# What s6-log writes in its logdir: the rename chain of log lines filebeat must read (`current`,
+# `previous` during a rotation, archives `@<tai64n>.s` and `.u` after an interrupted run), and its
+# own bookkeeping that filebeat must not read.
+S6_LOG_LINES = ("current", "previous", "@400000006553f1a20b1c2d3e.s", "@400000006553f1a20b1c2d3e.u")
+S6_LOG_OWN_FILES = ("lock", "state", "processed", "newstate")
 
 
 @pytest.fixture(scope="module")
@@ -88,20 +91,21 @@ def test_the_path_a_sample_pod_writes_resolves_to_its_namespace_app_and_pod(
     sample: list[dict[str, Any]],
 ) -> None:
     resolver = IdentityResolver(Settings().routing.layouts)
-    for file in ("current", *S6_LOG_OWN_FILES):
+    for file in (*S6_LOG_LINES, *S6_LOG_OWN_FILES):
         path = node_path(sample, SAMPLE_POD, file)
         assert path == f"/data/logs/demo/ticker/{SAMPLE_POD}/log/{file}"
         assert resolver.resolve(path) == Identity("demo", "ticker", SAMPLE_POD, None)
 
 
-def test_the_agents_input_for_the_app_reads_current_but_not_s6_logs_own_files(
+def test_the_agents_input_reads_s6_logs_whole_rename_chain_but_not_its_own_files(
     sample: list[dict[str, Any]],
 ) -> None:
     from indexer.agent.render import covers, input_for
 
     settings = Settings().agent
     rendered = input_for(settings, "demo", "ticker")
-    assert covers(rendered, node_path(sample, SAMPLE_POD, "current"))
+    for file in S6_LOG_LINES:
+        assert covers(rendered, node_path(sample, SAMPLE_POD, file)), file
     for file in S6_LOG_OWN_FILES:
         assert not covers(rendered, node_path(sample, SAMPLE_POD, file)), file
     other_app = node_path(sample, SAMPLE_POD, "current").replace("/ticker/", "/other/")
