@@ -184,3 +184,79 @@ def test_the_sample_app_logs_a_line_a_second_from_an_executable_app_run() -> Non
     assert os.access(run, os.X_OK)
     assert "sleep 1" in run.read_text()
     assert (APP_BASE / "sample" / "Dockerfile").read_text().count("FROM ${BASE_IMAGE}") == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 13: the node side without loss
+
+
+@pytest.mark.parametrize("overlay", ["dev", "production"])
+def test_the_node_daemonset_pins_filebeat_waits_for_acks_and_lets_the_agent_read_the_registry(
+    overlay: str,
+) -> None:
+    import yaml
+    from deploy_checks import expand_dotted, filebeat_configs
+
+    docs = render(DEPLOY / "overlays" / overlay)
+    (daemonset,) = find(docs, "DaemonSet", "log-node")
+    pod = daemonset["spec"]["template"]["spec"]
+    by_name = {c["name"]: c for c in pod["containers"]}
+    image = by_name["filebeat"]["image"]
+    assert re.fullmatch(r"docker\.elastic\.co/beats/filebeat:(8|9)\.\d+\.\d+", image), image
+    (text,) = filebeat_configs(docs).values()
+    config = expand_dotted(yaml.safe_load(text))
+    timeout = re.fullmatch(r"(\d+)s", str(config["filebeat"]["shutdown_timeout"]))
+    assert timeout and 0 < int(timeout.group(1)) < pod["terminationGracePeriodSeconds"]
+    registry_dir = str(Settings().agent.filebeat.registry_dir)
+    data = str(config["path"]["data"])
+    assert registry_dir == f"{data}/registry/filebeat"
+    (mount,) = [m for m in by_name["agent"]["volumeMounts"] if m["mountPath"] == data]
+    (fb_mount,) = [m for m in by_name["filebeat"]["volumeMounts"] if m["mountPath"] == data]
+    assert mount["readOnly"] is True and mount["name"] == fb_mount["name"]
+
+
+def test_a_line_at_the_input_cap_fits_kafkas_limit_even_fully_escaped() -> None:
+    import json
+
+    import yaml
+    from deploy_checks import expand_dotted
+
+    from indexer.agent.render import input_for
+
+    settings = Settings().agent
+    cap = int(input_for(settings, "a" * 63, "b" * 63)["message_max_bytes"])
+    config = expand_dotted(yaml.safe_load((DEPLOY / "base/node/filebeat.yml").read_text()))
+    limit = config["output"]["kafka"]["max_message_bytes"]
+    path = f"{settings.logs_root}/{'a' * 63}/{'b' * 63}/{'c' * 253}/log/@400000006553f1a20b1c2d3e.s"
+    event = {  # NODE-SIDE.md section 6, every field at its longest
+        "@timestamp": "2025-01-01T00:00:00.000Z",
+        "@metadata": {"beat": "filebeat", "type": "_doc", "version": "9.99.99"},
+        "log": {
+            "offset": 2**63,
+            "file": {"path": path, "device_id": str(2**64), "inode": str(2**64)},
+            "flags": ["truncated"],
+        },
+        "message": "\x01" * cap,  # a control character is escaped to 6 bytes (\u0001)
+        "input": {"type": "filestream"},
+        "fields": {"namespace": "a" * 63, "app": "b" * 63},
+        "ecs": {"version": "8.0.0"},
+        "host": {"name": "n" * 253},
+        "agent": {
+            "ephemeral_id": "e" * 36,
+            "id": "i" * 36,
+            "name": "n" * 253,
+            "type": "filebeat",
+            "version": "9.99.99",
+        },
+    }
+    assert len(json.dumps(event).encode()) < limit
+
+
+def test_the_logger_splits_lines_below_filebeats_skip_limit() -> None:
+    from indexer.agent.render import input_for
+
+    run = read("app-log", "run")
+    limit = int(re.search(r'-l "\$\{APP_LOG_LINE_LIMIT:-(\d+)\}"', run).group(1))  # type: ignore[union-attr]
+    cap = int(input_for(Settings().agent, "demo", "ticker")["message_max_bytes"])
+    timestamp = len("2025-01-01 00:00:00.123456789  ")
+    assert cap < limit + timestamp <= 4 * cap  # cut and flagged by filebeat, never skipped
