@@ -18,6 +18,7 @@ from indexer.agent.prune import prune
 from indexer.agent.rotate import RunReport, run_rotation
 from indexer.agent.schedule import Schedule
 from indexer.agent.settings import AgentSettings
+from indexer.agent.shipped import Shipped
 
 log = structlog.get_logger()
 
@@ -81,11 +82,13 @@ class Maintenance:
             rules = settings.rotate
             if force:
                 rules = rules.model_copy(update={"max_size_bytes": None, "max_age_seconds": None})
-            report = run_rotation(settings.logs_root, rules, saved, self._clock, slot)
+            shipped = Shipped(settings)  # one registry snapshot for the whole run
+            report = run_rotation(settings.logs_root, rules, saved, self._clock, slot, shipped)
             for path in report.compress:
                 self.compressor.submit(path)
             if settings.prune.enabled:
-                prune(settings.logs_root, settings.prune.retention_seconds, self._clock())
+                retention = settings.prune.retention_seconds
+                prune(settings.logs_root, retention, self._clock(), shipped)
             if slot is not None:
                 saved.last_slot = self.last_slot = slot
             state.save(settings.state_dir, saved)

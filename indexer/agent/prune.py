@@ -1,7 +1,9 @@
-"""Remove the log directories of pods that are gone: nothing in them changed for the retention.
+"""Remove the log directories of pods that are gone, and only once nothing in them is unread.
 
-The agent has no Kubernetes API access; a pod directory whose newest entry (files and
-directories, symlinks not followed) is older than the retention belongs to a pod that is gone.
+The agent has no Kubernetes API access. A pod directory goes only when all of these hold:
+- no process holds its s6-log `lock` (s6 keeps s6-log running as long as the pod runs);
+- nothing in it (files and directories, symlinks not followed) changed for the retention;
+- filebeat's registry shows every file the app's input reads there as read to its end.
 An app directory left empty is removed too, which later retires the app's input.
 """
 
@@ -10,21 +12,26 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
 
 from indexer.agent import metrics
+from indexer.agent.locks import held
 from indexer.agent.scan import pod_dirs
 
 log = structlog.get_logger()
 
+# Whether filebeat has shipped the file at this path to its end (True for files it never reads).
+ReadToEnd = Callable[[Path], bool]
 
-def prune(root: Path, retention_seconds: float, now: float) -> list[Path]:
-    """Remove stale pod directories under `root`; the ones removed."""
+
+def prune(root: Path, retention_seconds: float, now: float, read: ReadToEnd) -> list[Path]:
+    """Remove the pod directories under `root` that are gone; the ones removed."""
     removed = []
     for pod_dir in list(pod_dirs(root)):
-        if now - newest_change(pod_dir) < retention_seconds:
+        if not gone(pod_dir, retention_seconds, now, read):
             continue
         shutil.rmtree(pod_dir, ignore_errors=True)
         if not pod_dir.exists():
@@ -36,6 +43,18 @@ def prune(root: Path, retention_seconds: float, now: float) -> list[Path]:
     return removed
 
 
+def gone(pod_dir: Path, retention_seconds: float, now: float, read: ReadToEnd) -> bool:
+    """Whether `pod_dir` may be removed (the three rules of the module docstring)."""
+    if held(pod_dir / "log" / "lock"):
+        return False
+    if now - newest_change(pod_dir) < retention_seconds:
+        return False
+    unread = [p for p in _files(pod_dir) if not read(p)]
+    if unread:
+        log.warning("agent.prune_waits_for_filebeat", path=str(pod_dir), unread=len(unread))
+    return not unread
+
+
 def newest_change(directory: Path) -> float:
     """The latest mtime or ctime of `directory` and anything below it, symlinks not followed."""
     newest = _changed(os.lstat(directory))
@@ -44,6 +63,13 @@ def newest_change(directory: Path) -> float:
             with contextlib.suppress(FileNotFoundError):
                 newest = max(newest, _changed(os.lstat(os.path.join(parent, name))))
     return newest
+
+
+def _files(directory: Path) -> list[Path]:
+    found = []
+    for parent, _, files in os.walk(directory, followlinks=False):
+        found += [Path(parent, name) for name in files]
+    return found
 
 
 def _changed(info: os.stat_result) -> float:

@@ -24,6 +24,11 @@ _FILE_NAME = re.compile(r"^indexer-agent\.([^.]+)\.(.+)\.yml$")
 
 AppKey = tuple[str, str]
 
+# The agent's generations, `<file>.<YYYYmmddTHHMMSSZ>` (indexer.agent.rotate.STAMP_FORMAT), for
+# filebeat's copytruncate strategy: the regex finds them, the Go layout sorts them newest first.
+COPYTRUNCATE_SUFFIX_REGEX = r"\.\d{8}T\d{6}Z$"
+COPYTRUNCATE_DATEFORMAT = "20060102T150405Z"
+
 
 class RenderError(ValueError):
     """A rendered input is not a valid filestream input for its app."""
@@ -48,13 +53,25 @@ def app_of_file(name: str) -> AppKey | None:
 def render_text(settings: AgentSettings, namespace: str, app: str) -> str:
     """The YAML text of an app's input file (a list holding one input)."""
     app_dir = settings.logs_root / namespace / app
+    filebeat = settings.filebeat
     return _template(_template_source(settings.template_file)).render(
         id=input_id(namespace, app),
         namespace=namespace,
         app=app,
         paths=[str(app_dir / glob) for glob in settings.include_globs],
         exclude_files=[basename_regex(glob) for glob in settings.exclude_globs],
+        check_interval=_duration(filebeat.scan_interval_seconds),
+        close_inactive=_duration(filebeat.close_inactive_seconds),
+        message_max_bytes=filebeat.message_max_bytes,
+        copytruncate=settings.rotate.strategy == "copytruncate",
+        copytruncate_suffix_regex=COPYTRUNCATE_SUFFIX_REGEX,
+        copytruncate_dateformat=COPYTRUNCATE_DATEFORMAT,
     )
+
+
+def _duration(seconds: float) -> str:
+    """A Go duration string, in seconds (`1s`, `300s`)."""
+    return f"{seconds:g}s"
 
 
 def input_for(settings: AgentSettings, namespace: str, app: str) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 A generation is `<file>.<YYYYmmddTHHMMSSZ>` (UTC, so names sort by time), later `….gz`. The
 newest generation's name is the file's last rotation time, which makes a rerun of the same slot
-after a crash a no-op. Symlinks are never followed, and s6-log's own files, as well as any
+after a crash a no-op. Uncompressed generations stay in filebeat's `paths`; a generation is
+compressed or deleted only once `read` (filebeat's registry, `indexer.agent.shipped`) says
+filebeat has shipped it to its end. Symlinks are never followed, and s6-log's own files, as well as any
 subdirectory of `log/` (s6-log's rotation directories), are never touched.
 """
 
@@ -83,19 +85,24 @@ def generations(path: Path) -> list[Generation]:
     return sorted(found, key=lambda g: (g.rotated_at, not g.compressed), reverse=True)
 
 
+ReadToEnd = Callable[[Path], bool]
+
+
 def run_rotation(
     root: Path,
     settings: RotateSettings,
     state: RotationState,
     now: Callable[[], float],
     slot: float | None,
+    read: ReadToEnd,
 ) -> RunReport:
     """One pass over every log file; `slot` is the schedule slot (None for `rotate --now`).
 
-    Generations left uncompressed by earlier runs are listed in `compress`; the caller hands
-    them to the background compressor. `state.first_seen` is replaced by this pass's sightings.
+    Generations of earlier runs that `read` says filebeat has finished are listed in `compress`;
+    the caller hands them to the background compressor. Generations beyond `keep` are deleted
+    only when compressed or finished. `state.first_seen` is replaced by this pass's sightings.
     """
-    run = _Run(settings, state, now, slot)
+    run = _Run(settings, state, now, slot, read)
     for path in log_files(root, settings.include):
         try:
             run.one(path)
@@ -113,6 +120,7 @@ class _Run:
     state: RotationState
     now: Callable[[], float]
     slot: float | None
+    read: ReadToEnd
     report: RunReport = field(default_factory=RunReport)
     seen: dict[str, float] = field(default_factory=dict)
 
@@ -120,9 +128,12 @@ class _Run:
         older = generations(path)
         reference = self.slot if self.slot is not None else self.now()
         if self.settings.compress:
-            # Only generations of earlier runs: filebeat has had a whole cycle to finish them.
+            # Generations of earlier runs only (a reopening writer may still have written to the
+            # old inode right after the rename), and only once filebeat has read them to the end.
             self.report.compress += [
-                g.path for g in older if not g.compressed and g.rotated_at < reference
+                g.path
+                for g in older
+                if not g.compressed and g.rotated_at < reference and self.read(g.path)
             ]
         last = older[0].rotated_at if older else self.state.first_seen.get(str(path), reference)
         if not older:
@@ -137,6 +148,9 @@ class _Run:
         self.report.rotated.append(target)
         metrics.ROTATIONS.labels(self.settings.strategy).inc()
         for old in generations(path)[self.settings.keep :]:
+            if not (old.compressed or self.read(old.path)):
+                log.warning("agent.generation_kept_unread", path=str(old.path))
+                continue
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(old.path)
                 self.report.deleted.append(old.path)
@@ -197,8 +211,12 @@ def _copytruncate(path: Path, target: Path, info: os.stat_result) -> None:
         shutil.copyfileobj(src, out, 1 << 20)
         out.flush()
         os.fsync(out.fileno())
-        # Lines written between the end of the copy and this truncate are lost (docs/agent.md).
+        # fsync first (slow), then copy what arrived meanwhile and truncate at once: the loss
+        # window is only this last read-to-truncate gap (measured, docs/agent.md).
+        shutil.copyfileobj(src, out, 1 << 20)
         src.truncate(0)
+        out.flush()
+        os.fsync(out.fileno())
 
 
 def _create_like(path: Path, info: os.stat_result) -> io.BufferedWriter:

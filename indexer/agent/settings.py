@@ -12,8 +12,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-DEFAULT_INCLUDE = ("*/log/*.log", "*/log/current")
-DEFAULT_EXCLUDE = ("*.gz", "*.????????T??????Z", "@*.s", "@*.u", "lock", "state")
+# s6-log's whole rename chain (`current` -> `previous` -> `@<tai64n>.s`, `.u` after a crash) and
+# the agent's uncompressed generations stay in `paths`: filestream only follows a rename to a path
+# it scans, and only starts reading files it scanned (docs/agent.md, "Configuring filebeat").
+DEFAULT_INCLUDE = (
+    "*/log/current",
+    "*/log/previous",
+    "*/log/@*.s",
+    "*/log/@*.u",
+    "*/log/*.log",
+    "*/log/*.log.????????T??????Z",
+)
+DEFAULT_EXCLUDE = (".*", "*.gz", "lock", "state", "processed", "newstate")
 
 
 class _Section(BaseModel):
@@ -28,8 +38,10 @@ class RotateSettings(_Section):
     strategy: Literal["rename", "copytruncate"] = Field(
         "rename",
         description="`rename`: move the file aside and create a new one with the same owner, group "
-        "and mode (the writer must reopen). `copytruncate`: copy then truncate in place, for "
-        "writers that never reopen; it can lose lines (see docs/agent.md).",
+        "and mode, for writers that reopen their file. `copytruncate`: copy then truncate in "
+        "place, for writers that never reopen; the inputs then use filebeat's copytruncate "
+        "strategy, and lines written between the end of the copy and the truncate are lost "
+        "(measured in docs/agent.md).",
     )
     max_size_bytes: int | None = Field(
         100 * 1024 * 1024,
@@ -43,12 +55,16 @@ class RotateSettings(_Section):
         "least this old (null: no age rule). With both rules null every non-empty file rotates.",
     )
     keep: int = Field(
-        7, ge=1, le=1000, description="Rotated generations kept per file (compressed or not)."
+        7,
+        ge=1,
+        le=1000,
+        description="Rotated generations kept per file (compressed or not); older ones are "
+        "deleted once filebeat's registry shows them read.",
     )
     compress: bool = Field(
         True,
-        description="Gzip generations in the background, one run after they were rotated, so "
-        "filebeat has finished reading them.",
+        description="Gzip generations in the background once filebeat's registry shows them "
+        "read to the end (never before).",
     )
     include: list[str] = Field(
         default_factory=lambda: ["*.log"],
@@ -81,7 +97,38 @@ class PruneSettings(_Section):
     retention_seconds: float = Field(
         7 * 86400.0,
         gt=0,
-        description="A pod directory is removed when nothing in it changed for this long.",
+        description="A pod directory is removed only when nothing in it changed for this long, "
+        "no process holds its s6-log `lock`, and filebeat's registry shows every file read.",
+    )
+
+
+class FilebeatSettings(_Section):
+    """What the rendered inputs tell filebeat, and where the agent reads filebeat's registry."""
+
+    registry_dir: Path = Field(
+        Path("/usr/share/filebeat/data/registry/filebeat"),
+        description="filebeat's registry directory (`<path.data>/registry/filebeat`), mounted "
+        "read-only: the agent compresses, deletes and prunes only what it shows as read.",
+    )
+    scan_interval_seconds: float = Field(
+        1.0,
+        ge=1.0,
+        description="`prospector.scanner.check_interval` of the inputs (filebeat discourages "
+        "less than 1s).",
+    )
+    close_inactive_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="`close.on_state_change.inactive`: a harvester that read nothing for this "
+        "long is closed (it restarts on the next size change the scanner sees).",
+    )
+    message_max_bytes: int = Field(
+        131072,
+        ge=1024,
+        le=160000,
+        description="`message_max_bytes` of the inputs: longer lines are cut here and flagged "
+        "`log.flags: [truncated]`. At most 160000 so that an event escaped 6x by JSON encoding "
+        "still fits Kafka's `max_message_bytes` (1000000) with its envelope.",
     )
 
 
@@ -115,8 +162,8 @@ class AgentSettings(_Section):
     )
     exclude_globs: list[str] = Field(
         default_factory=lambda: list(DEFAULT_EXCLUDE),
-        description="Basename globs filebeat must never read: compressed and rotated files, "
-        "s6-log archives (`@<tai64n>.s`/`.u`) and its `lock` and `state` files.",
+        description="Basename globs filebeat must never read: hidden (temporary) files, "
+        "compressed generations and s6-log's `lock`, `state`, `processed` and `newstate`.",
     )
     input_owner_uid: int = Field(0, ge=0, description="Owner of the written input files.")
     input_owner_gid: int = Field(0, ge=0, description="Group of the written input files.")
@@ -131,6 +178,7 @@ class AgentSettings(_Section):
         ge=0,
         description="An app's input is removed this long after its directory disappeared.",
     )
+    filebeat: FilebeatSettings = Field(default_factory=FilebeatSettings)
     rotate: RotateSettings = Field(default_factory=RotateSettings)
     prune: PruneSettings = Field(default_factory=PruneSettings)
     metrics: AgentMetricsSettings = Field(default_factory=AgentMetricsSettings)

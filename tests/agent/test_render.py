@@ -34,11 +34,50 @@ def test_each_rendered_file_is_a_yaml_list_of_one_filestream_input_with_namespac
     assert rendered["type"] == "filestream"
     assert rendered["id"] == "indexer-agent.prod.web"
     assert rendered["fields"] == {"namespace": "prod", "app": "web"}
+    app_dir = f"{settings.logs_root}/prod/web/*/log"
     assert rendered["paths"] == [
-        f"{settings.logs_root}/prod/web/*/log/*.log",
-        f"{settings.logs_root}/prod/web/*/log/current",
+        f"{app_dir}/current",
+        f"{app_dir}/previous",
+        f"{app_dir}/@*.s",
+        f"{app_dir}/@*.u",
+        f"{app_dir}/*.log",
+        f"{app_dir}/*.log.????????T??????Z",
     ]
     assert rendered["close.on_state_change.removed"] is False
+    assert rendered["close.on_state_change.renamed"] is False
+    assert rendered["clean_removed"] is True
+
+
+def test_file_identity_is_native_on_filebeat_8_and_9_and_lines_are_capped_below_kafkas_limit(
+    settings: AgentSettings,
+) -> None:
+    rendered = input_for(settings, "prod", "web")
+    assert "file_identity.native" in rendered and rendered["file_identity.native"] is None
+    assert rendered["prospector.scanner.fingerprint.enabled"] is False
+    assert rendered["prospector.scanner.check_interval"] == "1s"
+    assert rendered["close.on_state_change.inactive"] == "300s"
+    assert rendered["message_max_bytes"] == 131072
+    assert "rotation.external.strategy.copytruncate" not in rendered
+
+
+def test_the_copytruncate_strategy_matches_the_agents_generation_names(
+    settings: AgentSettings, tmp_path: Path
+) -> None:
+    import re
+
+    from indexer.agent.rotate import rotate_file
+
+    custom = settings.model_copy(
+        update={"rotate": settings.rotate.model_copy(update={"strategy": "copytruncate"})}
+    )
+    strategy = input_for(custom, "prod", "web")["rotation.external.strategy.copytruncate"]
+    path = tmp_path / "app.log"
+    path.write_text("x\n")
+    target = rotate_file(path, "copytruncate", 1710063000.0)
+    assert target is not None and re.search(strategy["suffix_regex"], target.name)
+    assert not re.search(strategy["suffix_regex"], path.name)
+    # the Go layout has exactly the length of the stamp it parses
+    assert len(strategy["dateformat"]) == len("20240310T093000Z")
 
 
 def test_ids_and_file_names_are_unique_and_depend_only_on_namespace_and_app(
@@ -56,12 +95,14 @@ def test_no_file_of_a_tree_is_read_by_two_inputs_and_every_live_log_by_exactly_o
     settings: AgentSettings,
 ) -> None:
     inputs = {key: input_for(settings, *key) for key in APPS}
-    names = ["app.log", "current", "app.log.20240310T093000Z", "app.log.20240310T093000Z.gz"]
-    names += ["@400000006543a1b20c0ffee0.s", "@400000006543a1b20c0ffee0.u", "lock", "state"]
+    read = ["app.log", "current", "previous", "app.log.20240310T093000Z"]
+    read += ["@400000006543a1b20c0ffee0.s", "@400000006543a1b20c0ffee0.u"]
+    unread = ["app.log.20240310T093000Z.gz", ".app.log.agent-new", "lock", "state", "processed"]
+    names = read + unread + ["newstate"]
     for (ns, app), pod, name in itertools.product(APPS, ["p-1", "p.2"], names):
         path = f"{settings.logs_root}/{ns}/{app}/{pod}/log/{name}"
         readers = [key for key, rendered in inputs.items() if covers(rendered, path)]
-        expected = [(ns, app)] if name in ("app.log", "current") else []
+        expected = [(ns, app)] if name in read else []
         assert readers == expected, path
 
 

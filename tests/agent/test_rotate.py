@@ -17,9 +17,13 @@ from indexer.agent.state import RotationState
 EVERY_RUN = RotateSettings(max_size_bytes=None, max_age_seconds=None, keep=3)
 
 
+def ALL_READ(path: Path) -> bool:  # noqa: N802 - a constant-like predicate
+    return True
+
+
 def _run(settings: AgentSettings, rules: RotateSettings, clock: Clock) -> RunReport:
     """One unscheduled run, compressing what it queued, then one second later."""
-    report = run_rotation(settings.logs_root, rules, RotationState(), clock, slot=None)
+    report = run_rotation(settings.logs_root, rules, RotationState(), clock, None, ALL_READ)
     compressor = Compressor()
     for path in report.compress:
         compressor.submit(path)
@@ -107,11 +111,11 @@ def test_size_and_age_rules_pick_which_files_rotate(
     (log_dir / "big.log").write_text("x" * 2048)
     rules = RotateSettings(max_size_bytes=1024, max_age_seconds=3600)
     state = RotationState()
-    rotated = run_rotation(settings.logs_root, rules, state, clock, slot=None).rotated
+    rotated = run_rotation(settings.logs_root, rules, state, clock, None, ALL_READ).rotated
     assert [p.name for p in rotated] == ["big.log.20240310T093000Z"]
     assert str(log_dir / "small.log") in state.first_seen
     clock.advance(3600)
-    rotated = run_rotation(settings.logs_root, rules, state, clock, slot=None).rotated
+    rotated = run_rotation(settings.logs_root, rules, state, clock, None, ALL_READ).rotated
     assert [p.name for p in rotated] == ["small.log.20240310T103000Z"]
 
 

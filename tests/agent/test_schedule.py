@@ -91,7 +91,7 @@ def test_a_run_interrupted_before_saving_its_slot_does_not_rotate_a_file_twice_w
     clock.advance(120)
     slot = _at("2024-06-01T11:00:00")
     saved = state.load(hourly.state_dir)
-    run_rotation(hourly.logs_root, hourly.rotate, saved, clock, slot)  # "crash": no save
+    run_rotation(hourly.logs_root, hourly.rotate, saved, clock, slot, lambda _: True)  # no save
     (log_dir / "a.log").write_text("written after the crash\n")
     restarted = Maintenance(hourly, clock)
     assert restarted.due() == slot

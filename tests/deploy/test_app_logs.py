@@ -26,8 +26,11 @@ from indexer.settings import Settings
 APP_BASE = DEPLOY / "app-base"
 S6_RC = APP_BASE / "rootfs" / "etc" / "s6-overlay" / "s6-rc.d"
 SAMPLE_POD = "ticker-7d4b9c8f6-x2x7q"
-# What s6-log leaves in its logdir besides `current` (a TAI64N archive name, and an unfinished one).
-S6_LOG_OWN_FILES = ("@400000006553f1a20b1c2d3e.s", "@400000006553f1a20b1c2d3e.u", "lock", "state")
+# What s6-log writes in its logdir: the rename chain of log lines filebeat must read (`current`,
+# `previous` during a rotation, archives `@<tai64n>.s` and `.u` after an interrupted run), and its
+# own bookkeeping that filebeat must not read.
+S6_LOG_LINES = ("current", "previous", "@400000006553f1a20b1c2d3e.s", "@400000006553f1a20b1c2d3e.u")
+S6_LOG_OWN_FILES = ("lock", "state", "processed", "newstate")
 
 
 @pytest.fixture(scope="module")
@@ -88,20 +91,21 @@ def test_the_path_a_sample_pod_writes_resolves_to_its_namespace_app_and_pod(
     sample: list[dict[str, Any]],
 ) -> None:
     resolver = IdentityResolver(Settings().routing.layouts)
-    for file in ("current", *S6_LOG_OWN_FILES):
+    for file in (*S6_LOG_LINES, *S6_LOG_OWN_FILES):
         path = node_path(sample, SAMPLE_POD, file)
         assert path == f"/data/logs/demo/ticker/{SAMPLE_POD}/log/{file}"
         assert resolver.resolve(path) == Identity("demo", "ticker", SAMPLE_POD, None)
 
 
-def test_the_agents_input_for_the_app_reads_current_but_not_s6_logs_own_files(
+def test_the_agents_input_reads_s6_logs_whole_rename_chain_but_not_its_own_files(
     sample: list[dict[str, Any]],
 ) -> None:
     from indexer.agent.render import covers, input_for
 
     settings = Settings().agent
     rendered = input_for(settings, "demo", "ticker")
-    assert covers(rendered, node_path(sample, SAMPLE_POD, "current"))
+    for file in S6_LOG_LINES:
+        assert covers(rendered, node_path(sample, SAMPLE_POD, file)), file
     for file in S6_LOG_OWN_FILES:
         assert not covers(rendered, node_path(sample, SAMPLE_POD, file)), file
     other_app = node_path(sample, SAMPLE_POD, "current").replace("/ticker/", "/other/")
@@ -180,3 +184,79 @@ def test_the_sample_app_logs_a_line_a_second_from_an_executable_app_run() -> Non
     assert os.access(run, os.X_OK)
     assert "sleep 1" in run.read_text()
     assert (APP_BASE / "sample" / "Dockerfile").read_text().count("FROM ${BASE_IMAGE}") == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 13: the node side without loss
+
+
+@pytest.mark.parametrize("overlay", ["dev", "production"])
+def test_the_node_daemonset_pins_filebeat_waits_for_acks_and_lets_the_agent_read_the_registry(
+    overlay: str,
+) -> None:
+    import yaml
+    from deploy_checks import expand_dotted, filebeat_configs
+
+    docs = render(DEPLOY / "overlays" / overlay)
+    (daemonset,) = find(docs, "DaemonSet", "log-node")
+    pod = daemonset["spec"]["template"]["spec"]
+    by_name = {c["name"]: c for c in pod["containers"]}
+    image = by_name["filebeat"]["image"]
+    assert re.fullmatch(r"docker\.elastic\.co/beats/filebeat:(8|9)\.\d+\.\d+", image), image
+    (text,) = filebeat_configs(docs).values()
+    config = expand_dotted(yaml.safe_load(text))
+    timeout = re.fullmatch(r"(\d+)s", str(config["filebeat"]["shutdown_timeout"]))
+    assert timeout and 0 < int(timeout.group(1)) < pod["terminationGracePeriodSeconds"]
+    registry_dir = str(Settings().agent.filebeat.registry_dir)
+    data = str(config["path"]["data"])
+    assert registry_dir == f"{data}/registry/filebeat"
+    (mount,) = [m for m in by_name["agent"]["volumeMounts"] if m["mountPath"] == data]
+    (fb_mount,) = [m for m in by_name["filebeat"]["volumeMounts"] if m["mountPath"] == data]
+    assert mount["readOnly"] is True and mount["name"] == fb_mount["name"]
+
+
+def test_a_line_at_the_input_cap_fits_kafkas_limit_even_fully_escaped() -> None:
+    import json
+
+    import yaml
+    from deploy_checks import expand_dotted
+
+    from indexer.agent.render import input_for
+
+    settings = Settings().agent
+    cap = int(input_for(settings, "a" * 63, "b" * 63)["message_max_bytes"])
+    config = expand_dotted(yaml.safe_load((DEPLOY / "base/node/filebeat.yml").read_text()))
+    limit = config["output"]["kafka"]["max_message_bytes"]
+    path = f"{settings.logs_root}/{'a' * 63}/{'b' * 63}/{'c' * 253}/log/@400000006553f1a20b1c2d3e.s"
+    event = {  # NODE-SIDE.md section 6, every field at its longest
+        "@timestamp": "2025-01-01T00:00:00.000Z",
+        "@metadata": {"beat": "filebeat", "type": "_doc", "version": "9.99.99"},
+        "log": {
+            "offset": 2**63,
+            "file": {"path": path, "device_id": str(2**64), "inode": str(2**64)},
+            "flags": ["truncated"],
+        },
+        "message": "\x01" * cap,  # a control character is escaped to 6 bytes (\u0001)
+        "input": {"type": "filestream"},
+        "fields": {"namespace": "a" * 63, "app": "b" * 63},
+        "ecs": {"version": "8.0.0"},
+        "host": {"name": "n" * 253},
+        "agent": {
+            "ephemeral_id": "e" * 36,
+            "id": "i" * 36,
+            "name": "n" * 253,
+            "type": "filebeat",
+            "version": "9.99.99",
+        },
+    }
+    assert len(json.dumps(event).encode()) < limit
+
+
+def test_the_logger_splits_lines_below_filebeats_skip_limit() -> None:
+    from indexer.agent.render import input_for
+
+    run = read("app-log", "run")
+    limit = int(re.search(r'-l "\$\{APP_LOG_LINE_LIMIT:-(\d+)\}"', run).group(1))  # type: ignore[union-attr]
+    cap = int(input_for(Settings().agent, "demo", "ticker")["message_max_bytes"])
+    timestamp = len("2025-01-01 00:00:00.123456789  ")
+    assert cap < limit + timestamp <= 4 * cap  # cut and flagged by filebeat, never skipped
