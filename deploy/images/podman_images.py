@@ -172,7 +172,9 @@ def python_base() -> str:
     if pull.returncode == 0:
         return UPSTREAM_PYTHON
     reason = (pull.stderr.strip().splitlines() or ["?"])[-1]
-    print(f"image: {UPSTREAM_PYTHON} cannot be pulled ({reason[:160]}); bootstrapping a base")
+    print(
+        f"image: {UPSTREAM_PYTHON} cannot be pulled ({reason[:160]}); using the local Debian base"
+    )
     return bootstrap_base()
 
 
