@@ -11,7 +11,7 @@
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# ---- build: resolve and install the package and its dependencies into a venv ----------------
+# ---- build: install the locked dependencies and the package into a venv ---------------------
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -21,12 +21,23 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential \
  && rm -rf /var/lib/apt/lists/*
-RUN python -m venv /opt/venv
-ENV PATH=/opt/venv/bin:$PATH
+# Reproducible: every dependency (and the build backend) comes from the hashed lock files in
+# requirements/ (`make lock` refreshes them), never from whatever the index serves today. pip runs
+# in hash-checking mode, so a changed or unlisted file fails the build.
 WORKDIR /src
+COPY requirements/runtime.txt requirements/build.txt ./requirements/
+RUN python -m venv /opt/build \
+ && /opt/build/bin/pip install --require-hashes -r requirements/build.txt
+RUN python -m venv /opt/venv \
+ && /opt/venv/bin/pip install --require-hashes --no-compile -r requirements/runtime.txt
+ENV PATH=/opt/venv/bin:$PATH
 COPY pyproject.toml README.md ./
 COPY indexer ./indexer
-RUN pip install --no-compile . \
+# The package itself: a wheel built with the locked setuptools (no build isolation, so nothing is
+# fetched), installed without dependencies (they are all above, from the lock).
+RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /tmp/wheels . \
+ && pip install --no-deps --no-compile /tmp/wheels/*.whl \
+ && pip check \
  && python -m compileall -q /opt/venv/lib
 
 # ---- runtime: slim base, the venv, a non-root user -----------------------------------------------

@@ -1,31 +1,60 @@
 # The two front-door commands: `make demo` and `make test`. Both bootstrap .venv themselves.
+# Every install comes from the hashed lock files in requirements/ (`make lock` refreshes them).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The images: built and smoke-tested with podman (deploy/images/podman_images.py).
+IMAGE ?= localhost/log-indexer:ci
+APP_BASE_IMAGE ?= localhost/log-pipeline/app-base-debian:ci
+export CONTAINERS_CONF ?= $(CURDIR)/deploy/images/containers.conf
+LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet
+SCRIPTS := deploy/images
 
-.PHONY: demo test lint typecheck unit venv clean
+.PHONY: demo test lint typecheck unit venv clean lock image image-smoke
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 venv: $(BIN)/.installed
+
+# Re-resolve every lock file against PyPI (the runtime one first: dev is constrained to it, so
+# both install the same versions). uv comes from the dev lock itself.
+lock: $(BIN)/.installed
+	UV_NATIVE_TLS=1 $(BIN)/uv pip compile $(LOCK_FLAGS) --upgrade pyproject.toml \
+	  -o requirements/runtime.txt
+	UV_NATIVE_TLS=1 $(BIN)/uv pip compile $(LOCK_FLAGS) --upgrade requirements/build.in \
+	  -o requirements/build.txt
+	UV_NATIVE_TLS=1 $(BIN)/uv pip compile $(LOCK_FLAGS) --upgrade pyproject.toml --extra dev \
+	  requirements/build.in requirements/tools.in \
+	  -c requirements/runtime.txt -c requirements/build.txt -o requirements/dev.txt
 
 demo: $(BIN)/.installed
 	$(BIN)/indexer demo
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check indexer tests bench
-	$(BIN)/ruff format --check indexer tests bench
+	$(BIN)/ruff check indexer tests bench $(SCRIPTS)
+	$(BIN)/ruff format --check indexer tests bench $(SCRIPTS)
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
+	$(BIN)/mypy $(SCRIPTS)
 
 test: lint typecheck
 	$(BIN)/indexer templates validate
 	$(BIN)/pytest
+
+# Build the indexer image from the Dockerfile (on a locally bootstrapped Debian base when the
+# upstream Python image cannot be pulled) and print its size.
+image: $(BIN)/.installed
+	$(BIN)/python deploy/images/podman_images.py build --image $(IMAGE)
+
+# Build both images and run their smoke tests (tests/deploy/test_images.py).
+image-smoke: $(BIN)/.installed
+	$(BIN)/python deploy/images/podman_images.py smoke --image $(IMAGE) \
+	  --app-base-image $(APP_BASE_IMAGE)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
