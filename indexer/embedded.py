@@ -218,6 +218,7 @@ class Recorded:
     method: str
     path: str
     body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -273,7 +274,9 @@ class CompatProxy:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                proxy.requests.append(Recorded(self.command, self.path, body))
+                proxy.requests.append(
+                    Recorded(self.command, self.path, body, tuple(self.headers.items()))
+                )
                 rule = proxy.fault(self.command, self.path, body) if proxy.fault else None
                 if rule is not None and rule.forward:
                     time.sleep(rule.delay)

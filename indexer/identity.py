@@ -99,7 +99,7 @@ class IdentityResolver:
         if "/../" in path or "/./" in path:
             return None
         for layout in self._layouts:
-            found = layout.match(path)
+            found = layout.fullmatch(path)  # `$` alone would let a final newline through
             if found is None:
                 continue
             groups = found.groupdict()
@@ -118,8 +118,8 @@ class IdentityResolver:
 
 def _valid(identity: Identity) -> bool:
     return bool(
-        DNS_LABEL.match(identity.namespace)
-        and APP_NAME.match(identity.app)
-        and (identity.pod is None or POD_NAME.match(identity.pod))
-        and (identity.container is None or DNS_LABEL.match(identity.container))
+        DNS_LABEL.fullmatch(identity.namespace)
+        and APP_NAME.fullmatch(identity.app)
+        and (identity.pod is None or POD_NAME.fullmatch(identity.pod))
+        and (identity.container is None or DNS_LABEL.fullmatch(identity.container))
     )

@@ -54,6 +54,7 @@ def build_indexer(settings: Settings, stop: threading.Event | None = None) -> In
     health = Health(liveness_timeout=settings.metrics.liveness_timeout_seconds)
     server = HealthServer(settings.metrics.host, settings.metrics.port, health.checks())
     log.info("listening", metrics_port=server.port)
+    health.setup_ok = not settings.lifecycle.setup_on_start
     client = _until_done(stop, health, "connect", lambda: connect(settings.elasticsearch))
     if client is None:
         server.close()

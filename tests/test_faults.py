@@ -15,13 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from indexer.embedded import CompatProxy, Reply, ServerProcess
+from indexer.embedded import CompatProxy, Product, Reply, ServerProcess
 from indexer.sample import sources, stream
 from tests.support import (
+    DEADLETTERS,
     IndexerProcess,
     count,
     create_topic,
     days_ago,
+    decoded,
     documents,
     indexer_env,
     produce,
@@ -66,8 +68,13 @@ def _run_to_completion(
 ) -> IndexerProcess:
     indexer = IndexerProcess(indexer_env(bootstrap, es_url, **env), tmp_path / "i.log").start()
     wait_for(lambda: count(es_url) >= len(produced), 55, "everything indexed")
+    assert indexer.metric("indexer_events_deadlettered_total") == 0
     assert indexer.stop() == 0
-    assert documents(es_url).keys() == produced.keys()
+    stored = documents(es_url)
+    assert stored.keys() == produced.keys()
+    for doc_id, (_, source) in stored.items():
+        assert source["message"] == decoded(produced[doc_id])["message"], doc_id
+    assert count(es_url, DEADLETTERS) == 0
     return indexer
 
 
@@ -103,8 +110,24 @@ def test_elasticsearch_frozen_for_30_s_pauses_the_indexer_with_flat_memory_and_i
     assert documents(es_proxy.url).keys() == produced.keys()
 
 
-def _partial_429(upstream_port: int, share: float, seed: int = 3) -> Rule:
-    """Forward a random subset of each bulk to the real server; answer 429 for the rest."""
+# What each product calls its write-pressure rejection (REAL-CLUSTERS.md §6).
+REJECTED_EXECUTION = {
+    "elasticsearch": "es_rejected_execution_exception",
+    "opensearch": "rejected_execution_exception",
+}
+WRITE_BLOCK = "index [{index}] blocked by: [FORBIDDEN/8/index write (api)];"
+
+
+def _partial_429(
+    upstream_port: int,
+    share: float,
+    seed: int = 3,
+    status: int = 429,
+    error_type: str = "es_rejected_execution_exception",
+    reason: str = "rejected execution of coordinating operation",
+) -> Rule:
+    """Forward a random subset of each bulk to the real server; answer `status` (429 unless
+    told) with `error_type` for the rest, as the real cluster words it."""
     rng = random.Random(seed)
     lock = threading.Lock()
 
@@ -124,12 +147,7 @@ def _partial_429(upstream_port: int, share: float, seed: int = 3) -> Rule:
             connection.close()
         answers = iter(forwarded)
         items = [
-            {
-                "create": {
-                    "status": 429,
-                    "error": {"type": "es_rejected_execution_exception", "reason": "queue full"},
-                }
-            }
+            {"create": {"status": status, "error": {"type": error_type, "reason": reason}}}
             if h
             else next(answers)
             for h in held
@@ -140,14 +158,61 @@ def _partial_429(upstream_port: int, share: float, seed: int = 3) -> Rule:
 
 
 def test_partial_item_429s_are_retried_item_by_item_until_all_are_in(
-    kafka: ServerProcess, es_server: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
+    kafka: ServerProcess,
+    es_server: ServerProcess,
+    es_proxy: CompatProxy,
+    tmp_path: Path,
+    product: Product,
 ) -> None:
     bootstrap, produced = _produce(kafka, 3000)
-    es_proxy.fault = _partial_429(es_server.port, share=0.3)
+    es_proxy.fault = _partial_429(es_server.port, share=0.3, error_type=REJECTED_EXECUTION[product])
     indexer = _run_to_completion(
         bootstrap, es_proxy.url, produced, tmp_path, INDEXER_BATCH__MAX_DOCS="500"
     )
-    del indexer
+    assert indexer.log_lines()  # the run logged; its counters were checked above
+
+
+def test_items_refused_by_a_write_block_are_retried_until_the_block_lifts_not_dead_lettered(
+    kafka: ServerProcess, es_server: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
+) -> None:
+    # OpenSearch's force_merge (or an operator) sets index.blocks.write: 403 on every item
+    # (REAL-CLUSTERS.md §5). Here a random 30% of the items meet it, each time.
+    bootstrap, produced = _produce(kafka, 2000)
+    es_proxy.fault = _partial_429(
+        es_server.port,
+        share=0.3,
+        status=403,
+        error_type="cluster_block_exception",
+        reason=WRITE_BLOCK.format(index="k8s-logs-payments_api-x"),
+    )
+    _run_to_completion(bootstrap, es_proxy.url, produced, tmp_path, INDEXER_BATCH__MAX_DOCS="500")
+
+
+def test_a_create_index_block_is_waited_out_and_nothing_is_dead_lettered(
+    kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
+) -> None:
+    # OpenSearch blocks index creation at high disk usage and lifts it by itself (§5).
+    refused = {"count": 0}
+    block = json.dumps(
+        {
+            "error": {
+                "type": "cluster_block_exception",
+                "reason": "blocked by: [FORBIDDEN/10/cluster create-index blocked (api)];",
+            },
+            "status": 403,
+        }
+    ).encode()
+
+    def rule(method: str, path: str, body: bytes) -> Reply | None:
+        if method == "PUT" and path.startswith("/k8s-logs-") and refused["count"] < 6:
+            refused["count"] += 1
+            return Reply(403, block)
+        return None
+
+    bootstrap, produced = _produce(kafka, 500)
+    es_proxy.fault = rule
+    _run_to_completion(bootstrap, es_proxy.url, produced, tmp_path)
+    assert refused["count"] == 6
 
 
 def _storm(rules: list[tuple[float, Reply]], seed: int = 5) -> Rule:

@@ -46,7 +46,7 @@ def namespace_pattern(prefix: str, namespace_glob: str) -> str:
 def parse_index(prefix: str, name: str) -> OwnedIndex | None:
     """Take an owned index name apart; None for any name the indexer does not write."""
     pattern = _patterns(prefix)
-    match = pattern.match(name)
+    match = pattern.fullmatch(name)
     if match is None:
         return None
     try:

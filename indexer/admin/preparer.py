@@ -35,6 +35,7 @@ from indexer.admin.render import namespace_template
 from indexer.admin.setup import SetupError, load_checked_definitions, plan_one
 from indexer.cluster import ClusterError, ClusterInfo, SearchClient, detect
 from indexer.indices import IndexRejected
+from indexer.outcome import BLOCKED
 from indexer.retry import RetryableCondition
 from indexer.settings import Settings
 
@@ -43,6 +44,11 @@ log = structlog.get_logger()
 
 class PrepareRejected(IndexRejected):
     """The cluster refused the index (or its template) for good: dead-letter its documents."""
+
+
+class IndexBlocked(RetryableCondition):
+    """A block refuses the index for now (OpenSearch's create-index block at high disk usage):
+    retry later, nothing is lost."""
 
 
 class ShardBudgetExhausted(RetryableCondition):
@@ -140,6 +146,8 @@ class IndexPreparer:
                 return
             if exc.status == 429 or exc.status >= 500:
                 raise
+            if exc.error_type in BLOCKED:
+                raise IndexBlocked(f"creating index {index}: {exc.reason}") from exc
             if is_shard_limit_error(exc):
                 self._budget.invalidate()
                 raise ShardBudgetExhausted(f"creating index {index}: {exc.reason}") from exc

@@ -22,6 +22,7 @@ from tests.support import (
     wait_for,
 )
 
+EVERYWHERE = "k8s-logs-*"  # the target indices and the dead letters
 TOPIC = "filebeat-dl"
 TARGETS = "k8s-logs-shop_*,k8s-logs-blog_*,k8s-logs-home_*"
 CONFLICT = "a string where the template maps an object"
@@ -158,7 +159,7 @@ def test_replayed_dead_letters_land_in_their_index_under_their_id_once_and_leave
     assert summary["still_failing"] == {}
     assert summary["skipped"] == {"invalid_json": 1, "not_an_object": 1}
 
-    found = documents(es_proxy.url)  # fails on an _id stored twice
+    found = documents(es_proxy.url, EVERYWHERE)  # fails on an _id stored twice
     assert found.keys() == setup.produced.keys()
     assert _letter_ids(es_proxy.url) == setup.ids("junk")
     for doc_id in setup.ids("cart", "web", "blog"):
@@ -174,7 +175,7 @@ def test_replayed_dead_letters_land_in_their_index_under_their_id_once_and_leave
     code, again = _replay(setup.env)
     assert code == 0, again
     assert (again["selected"], again["replayed"], again["indexed"]) == (2, 0, 0)
-    assert documents(es_proxy.url) == found
+    assert documents(es_proxy.url, EVERYWHERE) == found
 
 
 def test_namespace_app_time_limit_and_error_type_filters_replay_only_the_dead_letters_they_select(
@@ -207,7 +208,7 @@ def test_namespace_app_time_limit_and_error_type_filters_replay_only_the_dead_le
     assert code == 0 and summary["replayed"] == 2, summary
     left = _letter_ids(es_proxy.url) & setup.groups["cart"]
     assert len(left) == 2
-    assert documents(es_proxy.url).keys() == setup.produced.keys()
+    assert documents(es_proxy.url, EVERYWHERE).keys() == setup.produced.keys()
 
 
 def test_dead_letters_that_fail_again_are_kept_unchanged_next_to_replayed_ones_and_exit_1(
@@ -237,4 +238,6 @@ def test_dead_letters_that_fail_again_are_kept_unchanged_next_to_replayed_ones_a
     after_targets, after_letters = _snapshot(es_proxy.url)
     assert after_letters == {k: v for k, v in letters.items() if k not in setup.ids("cart", "web")}
     assert after_targets.keys() == targets.keys() | setup.ids("cart", "web")
-    assert documents(es_proxy.url).keys() == setup.produced.keys()  # nothing lost or doubled
+    assert (
+        documents(es_proxy.url, EVERYWHERE).keys() == setup.produced.keys()
+    )  # nothing lost or doubled

@@ -83,3 +83,16 @@ def test_a_custom_layout_is_usable() -> None:
 def test_unusable_layouts_are_refused_with_the_reason(layout: str, problem: str) -> None:
     with pytest.raises(LayoutError, match=problem.replace("{", r"\{")):
         compile_layout(layout)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/data/logs/shop\n/cart/cart-0/log/app.log",
+        "/data/logs/shop/cart\n/cart-0/log/app.log",
+        "/data/logs/shop/cart/cart-0\n/log/app.log",
+    ],
+)
+def test_a_name_ending_in_a_newline_never_becomes_an_identity(path: str) -> None:
+    # `$` matches before a final newline; an index name must never carry one.
+    assert IdentityResolver(list(DEFAULT_LAYOUTS)).resolve(path) is None
