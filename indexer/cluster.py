@@ -288,7 +288,7 @@ def connect(settings: ElasticsearchSettings) -> SearchClient:
     found: Distribution = (
         "opensearch" if version.get("distribution") == "opensearch" else "elasticsearch"
     )
-    if distribution not in ("auto", found):
+    if distribution != "auto" and distribution != found:  # noqa: PLR1714 (narrows the type)
         log.warning("distribution_overridden", found=found, configured=distribution)
         found = distribution
     number = str(version.get("number", "unknown"))
