@@ -201,6 +201,27 @@ def indexer_env(bootstrap: str, es_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
+def committed_offsets(bootstrap: str, group: str = "log-indexer") -> dict[tuple[str, int], int]:
+    """The group's committed offsets, read back from the broker (not from the indexer's logs)."""
+    from confluent_kafka import ConsumerGroupTopicPartitions
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    request = [ConsumerGroupTopicPartitions(group)]
+    answer = admin.list_consumer_group_offsets(request)[group].result(10)
+    return {(tp.topic, tp.partition): tp.offset for tp in answer.topic_partitions if tp.offset >= 0}
+
+
+def ends_of(produced: dict[str, bytes]) -> dict[tuple[str, int], int]:
+    """Offset after the last produced message of each partition (the broker's ListOffsets is
+    batch-grained here, TESTING-NOTES.md, so it is computed from what was produced)."""
+    ends: dict[tuple[str, int], int] = {}
+    for doc_id in produced:
+        topic, partition, offset = doc_id.rsplit(":", 2)
+        key = (topic, int(partition))
+        ends[key] = max(ends.get(key, 0), int(offset) + 1)
+    return ends
+
+
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -13,11 +13,13 @@ from indexer.embedded import CompatProxy, Reply, ServerProcess
 from indexer.sample import sources, stream
 from tests.support import (
     IndexerProcess,
+    committed_offsets,
     count,
     create_topic,
     days_ago,
     decoded,
     documents,
+    ends_of,
     indexer_env,
     produce,
     wait_for,
@@ -51,6 +53,7 @@ def test_ten_thousand_events_over_three_partitions_are_each_indexed_once_in_thei
         "consumer lag of 0 on every partition",
     )
     assert indexer.stop() == 0
+    assert committed_offsets(bootstrap) == ends_of(produced)
 
     found = documents(es_proxy.url)
     assert found.keys() == produced.keys()
@@ -107,6 +110,7 @@ def test_replaying_the_topic_from_the_beginning_stores_nothing_twice(
     assert second.metric("indexer_events_indexed_total") == 0
     assert second.stop() == 0
     assert documents(es_proxy.url).keys() == produced.keys()
+    assert committed_offsets(bootstrap) == ends_of(produced)
 
 
 def test_kill_9_while_bulks_are_in_flight_then_restart_indexes_everything_exactly_once(
@@ -123,8 +127,22 @@ def test_kill_9_while_bulks_are_in_flight_then_restart_indexes_everything_exactl
     es_proxy.fault = None
     survivor = IndexerProcess(env, tmp_path / "survivor.log").start()
     wait_for(lambda: count(es_proxy.url) >= len(produced), 60, "the rest indexed")
+    wait_for(
+        lambda: (
+            survivor.metric("indexer_events_indexed_total")
+            + survivor.metric("indexer_events_duplicate_total")
+            == survivor.metric("indexer_events_consumed_total")
+        ),
+        20,
+        "the survivor's counters to settle",
+    )
+    # It resumed from the victim's last commit, not from the start, and re-met what the victim
+    # had written but not yet committed: bulks really were in flight at the kill.
+    assert 0 < survivor.metric("indexer_events_consumed_total") < len(produced)
+    assert survivor.metric("indexer_events_duplicate_total") > 0
     assert survivor.stop() == 0
     assert documents(es_proxy.url).keys() == produced.keys()
+    assert committed_offsets(bootstrap) == ends_of(produced)
 
 
 def test_two_indexers_share_the_partitions_and_one_stopping_midway_loses_and_duplicates_nothing(
@@ -152,3 +170,4 @@ def test_two_indexers_share_the_partitions_and_one_stopping_midway_loses_and_dup
     wait_for(lambda: count(es_proxy.url) >= len(produced), 60, "the rest indexed by the first")
     assert first.stop() == 0
     assert documents(es_proxy.url).keys() == produced.keys()
+    assert committed_offsets(bootstrap) == ends_of(produced)

@@ -20,11 +20,13 @@ from indexer.sample import sources, stream
 from tests.support import (
     DEADLETTERS,
     IndexerProcess,
+    committed_offsets,
     count,
     create_topic,
     days_ago,
     decoded,
     documents,
+    ends_of,
     indexer_env,
     produce,
     wait_for,
@@ -75,6 +77,7 @@ def _run_to_completion(
     for doc_id, (_, source) in stored.items():
         assert source["message"] == decoded(produced[doc_id])["message"], doc_id
     assert count(es_url, DEADLETTERS) == 0
+    assert committed_offsets(bootstrap) == ends_of(produced)
     return indexer
 
 

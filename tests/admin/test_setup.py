@@ -284,6 +284,13 @@ def test_a_dry_run_shows_our_templates_winning_the_simulation(
     for kind in ("preflight_probe", "preflight__shared", "deadletter", "unmatched"):
         assert f"preflight: k8s-logs-{kind}-" in out
     assert "-> k8s-logs-apps (ours, priority 510)" in out
+    assert "simulation" not in out  # nothing is on the cluster yet to simulate
+
+    assert main(["setup"]) == 0
+    capsys.readouterr()
+    assert main(["setup", "--dry-run"]) == 0  # now the cluster itself can answer
+    out = capsys.readouterr().out
+    assert out.count("; the cluster's simulation agrees") == 4
 
 
 def test_a_dry_run_exits_1_naming_a_foreign_template_that_would_win(

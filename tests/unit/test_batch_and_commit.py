@@ -104,5 +104,8 @@ def test_the_outcome_table() -> None:
     assert classify(404, "index_not_found_exception") is Outcome.RETRY
     assert classify(400, "mapper_parsing_exception") is Outcome.REJECTED
     assert classify(400, "document_parsing_exception") is Outcome.REJECTED
-    assert classify(403, "cluster_block_exception") is Outcome.REJECTED
+    # blocks lift (REAL-CLUSTERS.md §5): write blocks and the create-index block are retried
+    assert classify(403, "cluster_block_exception") is Outcome.RETRY
+    assert classify(403, "index_create_block_exception") is Outcome.RETRY
+    assert classify(403, "security_exception") is Outcome.REJECTED
     assert classify(404, "something_else") is Outcome.REJECTED
