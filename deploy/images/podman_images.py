@@ -3,8 +3,8 @@
     podman_images.py build --image localhost/log-indexer:ci
     podman_images.py smoke --image localhost/log-indexer:ci --app-base-image NAME
 
-`build` builds the real `Dockerfile` unchanged. Its base is the upstream Python image when it can
-be pulled; otherwise (CI and development machines: only PyPI, npm and Debian's mirror are
+`build` builds the real `Dockerfile` unchanged. Its base is the upstream Python image when it is
+present (or, with `PULL_PYTHON_IMAGE=1`, can be pulled); otherwise (CI and development machines: only PyPI, npm and Debian's mirror are
 reachable) a Debian bookworm base bootstrapped with `mmdebstrap` from the mirror apt already
 uses, imported with `podman import`, passed as the `PYTHON_IMAGE` build argument.
 
@@ -165,9 +165,16 @@ def bootstrap_base(tag: str = LOCAL_BASE) -> str:
 
 
 def python_base() -> str:
-    """UPSTREAM_PYTHON when present or pullable, else the bootstrapped Debian base."""
+    """UPSTREAM_PYTHON when present, or pulled where `PULL_PYTHON_IMAGE=1` says a registry is
+    reachable; else the bootstrapped Debian base. Nothing is pulled unless asked: on machines
+    that reach only the package mirrors, a pull would be traffic to a host they must not try."""
     if exists(UPSTREAM_PYTHON):
         return UPSTREAM_PYTHON
+    if os.environ.get("PULL_PYTHON_IMAGE") != "1":
+        print(
+            f"image: {UPSTREAM_PYTHON} not present and PULL_PYTHON_IMAGE unset; local Debian base"
+        )
+        return bootstrap_base()
     pull = podman("pull", "--quiet", UPSTREAM_PYTHON, check=False, quiet=True, timeout=300)
     if pull.returncode == 0:
         return UPSTREAM_PYTHON

@@ -310,7 +310,8 @@ def test_the_sample_app_under_s6_svscan_logs_through_s6_log_into_the_node_path(
     code = podman("inspect", "--format", "{{.State.ExitCode}}", ticker).stdout.strip()
     assert code == "0"
 
-    # the node agent, pointed at that directory, renders an input covering current only
+    # the node agent, pointed at that directory, renders an input covering what s6-log writes
+    # lines to (current, previous and the @….s/@….u archives), never its lock/state files
     out = run(
         "--user", "0:0", "--volume", f"{root}:/data/logs:ro", INDEXER_IMAGE,
         "agent", "render", "--once", "--dry-run",
@@ -322,4 +323,7 @@ def test_the_sample_app_under_s6_svscan_logs_through_s6_log_into_the_node_path(
     for directory in (logdir, burst_logdir):
         for path in directory.iterdir():
             node_path = "/data/logs/" + str(path.relative_to(root))
-            assert covers(rendered, node_path) == (path.name == "current"), node_path
+            is_log = path.name in ("current", "previous") or re.fullmatch(
+                r"@[0-9a-f]{24}\.[su]", path.name
+            )
+            assert covers(rendered, node_path) == bool(is_log), node_path
