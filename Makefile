@@ -47,7 +47,7 @@ test: lint typecheck
 	$(BIN)/pytest
 
 # Build the indexer image from the Dockerfile (on a locally bootstrapped Debian base when the
-# upstream Python image cannot be pulled) and print its size.
+# upstream Python image is not present and PULL_PYTHON_IMAGE is not 1) and print its size.
 image: $(BIN)/.installed
 	$(BIN)/python deploy/images/podman_images.py build --image $(IMAGE)
 
