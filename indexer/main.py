@@ -13,8 +13,9 @@ from typing import TypeVar
 import structlog
 
 from indexer.admin import metrics as admin_metrics
+from indexer.admin.errors import SetupError
 from indexer.admin.preparer import IndexPreparer
-from indexer.admin.setup import SetupError, run_setup
+from indexer.admin.setup import run_setup
 from indexer.admin.sweeper import RetentionSweeper
 from indexer.bulk import BulkWriter
 from indexer.cluster import ClusterError, ClusterInfo, ClusterUnavailable, SearchClient, connect
@@ -55,7 +56,13 @@ def build_indexer(settings: Settings, stop: threading.Event | None = None) -> In
     server = HealthServer(settings.metrics.host, settings.metrics.port, health.checks())
     log.info("listening", metrics_port=server.port)
     health.setup_ok = not settings.lifecycle.setup_on_start
-    client = _until_done(stop, health, "connect", lambda: connect(settings.elasticsearch))
+    client = _until_done(
+        stop,
+        health,
+        "connect",
+        lambda: connect(settings.elasticsearch),
+        on_failure=functools.partial(setattr, health, "elasticsearch_ok", False),
+    )
     if client is None:
         server.close()
         return None
@@ -141,7 +148,13 @@ def _apply_setup(
     if not settings.lifecycle.setup_on_start:
         return None
     health.setup_ok = False
-    report = _until_done(stop, health, "setup", lambda: run_setup(client, settings))
+    report = _until_done(
+        stop,
+        health,
+        "setup",
+        lambda: run_setup(client, settings),
+        on_failure=functools.partial(admin_metrics.SETUP_OK.set, 0),
+    )
     if report is None:
         return None
     for note in report.notes:
@@ -155,7 +168,11 @@ def _apply_setup(
 
 
 def _until_done(
-    stop: threading.Event, health: Health, what: str, attempt: Callable[[], T]
+    stop: threading.Event,
+    health: Health,
+    what: str,
+    attempt: Callable[[], T],
+    on_failure: Callable[[], object],
 ) -> T | None:
     """Repeat `attempt` with capped backoff until it succeeds or `stop` is set (then None).
     Meanwhile readiness fails and liveness holds: nothing can be written before it succeeds."""
@@ -165,10 +182,7 @@ def _until_done(
         try:
             return attempt()
         except (SetupError, ClusterError, ClusterUnavailable) as exc:
-            if what == "setup":
-                admin_metrics.SETUP_OK.set(0)
-            else:
-                health.elasticsearch_ok = False
+            on_failure()
             log.error(f"{what}_failed", error=f"{type(exc).__name__}: {exc}"[:500], retry_in=delay)
             stop.wait(delay)
             delay = min(delay * 2, 60.0)

@@ -17,7 +17,7 @@ from typing import Any
 
 from indexer.admin import metrics
 from indexer.admin.definitions import Definitions, flatten_settings
-from indexer.admin.validate import matches
+from indexer.admin.validate import winning_template
 from indexer.cluster import ClusterError, SearchClient
 
 DEFAULT_MAX_SHARDS_PER_NODE = 1000
@@ -61,18 +61,14 @@ def is_shard_limit_error(exc: ClusterError) -> bool:
 
 def shards_of_new_index(definitions: Definitions, index: str) -> int:
     """Primary and replica shards the template that matches `index` would give it."""
-    best: tuple[int, dict[str, Any]] | None = None
-    for body in definitions.index_templates.values():
-        if any(matches(p, index) for p in body.get("index_patterns", [])):
-            priority = int(body.get("priority", 0))
-            if best is None or priority > best[0]:
-                best = (priority, body)
+    found = winning_template(definitions.index_templates, index)
     settings: dict[str, Any] = {}
-    if best is not None:
-        for name in best[1].get("composed_of", []):
+    if found is not None:
+        body = found[1]
+        for name in body.get("composed_of", []):
             component = definitions.components.get(name, {})
             settings.update(flatten_settings(component.get("template", {}).get("settings")))
-        settings.update(flatten_settings(best[1].get("template", {}).get("settings")))
+        settings.update(flatten_settings(body.get("template", {}).get("settings")))
     shards = int(settings.get("index.number_of_shards", 1))
     replicas = int(settings.get("index.number_of_replicas", 1))
     return shards * (1 + replicas)

@@ -121,7 +121,7 @@ def _connect(args: argparse.Namespace) -> tuple[Any, SearchClient]:
 
 
 def _guarded(action: Any) -> Any:
-    from indexer.admin.setup import SetupError
+    from indexer.admin.errors import SetupError
     from indexer.cluster import ClusterError, ClusterUnavailable
 
     try:

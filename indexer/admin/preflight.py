@@ -22,9 +22,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from indexer.admin.errors import SetupError
 from indexer.admin.naming import shared_index
 from indexer.admin.render import MANAGED_BY, Desired
-from indexer.admin.validate import matches
+from indexer.admin.validate import winning_template
 from indexer.cluster import ClusterError, SearchClient
 from indexer.settings import Settings
 
@@ -42,30 +43,16 @@ def probe_indices(prefix: str, day: str) -> list[str]:
     ]
 
 
-def winner(templates: dict[str, dict[str, Any]], index: str) -> tuple[str, dict[str, Any]] | None:
-    """The composable template a new index named `index` would get: the highest priority among
-    those whose patterns match (the clusters refuse two overlapping ones at one priority)."""
-    best: tuple[int, str, dict[str, Any]] | None = None
-    for name, body in templates.items():
-        if any(matches(str(p), index) for p in body.get("index_patterns", [])):
-            priority = int(body.get("priority") or 0)
-            if best is None or priority > best[0]:
-                best = (priority, name, body)
-    return None if best is None else (best[1], best[2])
-
-
 def preflight(
     client: SearchClient, settings: Settings, ours: list[Desired], *, applied: bool
 ) -> list[str]:
     """Check every probe index; return one line per check. SetupError on the first failure."""
-    from indexer.admin.setup import SetupError
-
     day = datetime.now(UTC).strftime("%Y.%m.%d")
     templates = cluster_templates(client)
     templates.update({d.name: d.body for d in ours})
     lines: list[str] = []
     for index in probe_indices(settings.routing.index_prefix, day):
-        found = winner(templates, index)
+        found = winning_template(templates, index)
         if found is None:
             raise SetupError(f"no index template matches {index}: our templates do not cover it")
         name, body = found
@@ -95,8 +82,6 @@ def cluster_templates(client: SearchClient) -> dict[str, dict[str, Any]]:
 
 
 def _simulated(client: SearchClient, index: str, expected: str) -> str:
-    from indexer.admin.setup import SetupError
-
     try:
         answer = client.request("POST", f"/_index_template/_simulate_index/{index}")
     except ClusterError as exc:

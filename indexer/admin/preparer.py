@@ -30,9 +30,10 @@ import structlog
 from indexer.admin import metrics
 from indexer.admin.budget import ShardBudget, is_shard_limit_error, shards_of_new_index
 from indexer.admin.definitions import Definitions
+from indexer.admin.errors import SetupError
 from indexer.admin.naming import parse_index, shared_index
 from indexer.admin.render import namespace_template
-from indexer.admin.setup import SetupError, load_checked_definitions, plan_one
+from indexer.admin.setup import load_checked_definitions, plan_one
 from indexer.cluster import ClusterError, ClusterInfo, SearchClient, detect
 from indexer.indices import IndexRejected
 from indexer.outcome import BLOCKED

@@ -23,6 +23,8 @@ from typing import Any, Literal
 import structlog
 
 from indexer.admin.definitions import Definitions, flatten_settings, load_definitions
+from indexer.admin.errors import SetupError
+from indexer.admin.preflight import preflight
 from indexer.admin.render import (
     BASE_TEMPLATE,
     MANAGED_BY,
@@ -39,10 +41,6 @@ Action = Literal[
 ]
 
 log = structlog.get_logger()
-
-
-class SetupError(Exception):
-    """Setup cannot proceed: broken files, unknown policy names, or a refusal by the cluster."""
 
 
 @dataclass(frozen=True)
@@ -113,8 +111,6 @@ def run_setup(
     ClusterUnavailable and ClusterErrors 429/5xx propagate (the caller retries). With `dry_run`,
     nothing is written: the report's `requests` are what would have been sent.
     """
-    from indexer.admin.preflight import preflight
-
     definitions = load_checked_definitions(settings)
     cluster = detect(client, settings.lifecycle)
     report = SetupReport(cluster, dry_run)

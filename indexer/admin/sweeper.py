@@ -18,7 +18,7 @@ from indexer.admin import metrics
 from indexer.admin.definitions import Definitions
 from indexer.admin.naming import OwnedIndex, parse_index
 from indexer.admin.setup import load_checked_definitions
-from indexer.admin.validate import matches
+from indexer.admin.validate import winning_template
 from indexer.cluster import ClusterError, SearchClient
 from indexer.settings import Settings
 
@@ -33,14 +33,9 @@ def policy_for(index: OwnedIndex, definitions: Definitions, settings: Settings) 
         policy = lifecycle.policy_for_namespace(index.namespace)
         if policy is not None:
             return policy
-    best: tuple[int, str] | None = None
-    for name, body in definitions.index_templates.items():
-        if any(matches(p, index.name) for p in body.get("index_patterns", [])):
-            priority = int(body.get("priority", 0))
-            if best is None or priority > best[0]:
-                best = (priority, name)
-    if best is not None:
-        named = definitions.template_policy(best[1])
+    found = winning_template(definitions.index_templates, index.name)
+    if found is not None:
+        named = definitions.template_policy(found[0])
         if named is not None:
             return named
     return lifecycle.default_policy

@@ -394,6 +394,20 @@ def matches(pattern: str, index: str) -> bool:
     return fnmatch.fnmatchcase(index, pattern)
 
 
+def winning_template(
+    templates: dict[str, dict[str, Any]], index: str
+) -> tuple[str, dict[str, Any]] | None:
+    """The composable template a new index named `index` gets: the highest priority among those
+    whose patterns match (the clusters refuse two overlapping ones at one priority)."""
+    best: tuple[int, str, dict[str, Any]] | None = None
+    for name, body in templates.items():
+        if any(matches(str(p), index) for p in body.get("index_patterns", [])):
+            priority = int(body.get("priority") or 0)
+            if best is None or priority > best[0]:
+                best = (priority, name, body)
+    return None if best is None else (best[1], best[2])
+
+
 # Actions after which an index takes no more writes (ISM's force_merge sets `index.blocks.write`
 # and never lifts it; REAL-CLUSTERS.md §4): refused while routing can still send events there.
 WRITE_BLOCKING = frozenset(

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from indexer.admin.setup import SetupError, run_setup
+from indexer.admin.errors import SetupError
+from indexer.admin.setup import run_setup
 from indexer.cli import main
 from indexer.cluster import ClusterError, SearchClient
 from indexer.deadletter import deadletter_document

@@ -10,7 +10,7 @@ from indexer.cluster import SearchClient
 
 from .conftest import make_settings
 
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)  # fixed on purpose: the sweeper gets this clock
 EXPIRED = [
     "k8s-logs-shop_cart-2026.11.19",  # default policy k8s-logs-7d: 7 days old at 00:00 of the 26th
     "k8s-logs-shop__shared-2026.11.01",

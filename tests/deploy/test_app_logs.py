@@ -229,7 +229,7 @@ def test_a_line_at_the_input_cap_fits_kafkas_limit_even_fully_escaped() -> None:
     limit = config["output"]["kafka"]["max_message_bytes"]
     path = f"{settings.logs_root}/{'a' * 63}/{'b' * 63}/{'c' * 253}/log/@400000006553f1a20b1c2d3e.s"
     event = {  # NODE-SIDE.md section 6, every field at its longest
-        "@timestamp": "2025-01-01T00:00:00.000Z",
+        "@timestamp": "2025-01-01T00:00:00.000Z",  # fixed on purpose: only its length counts
         "@metadata": {"beat": "filebeat", "type": "_doc", "version": "9.99.99"},
         "log": {
             "offset": 2**63,
