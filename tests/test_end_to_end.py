@@ -121,6 +121,8 @@ def test_kill_9_while_bulks_are_in_flight_then_restart_indexes_everything_exactl
     es_proxy.fault = _slow_bulks(0.3)
     victim = IndexerProcess(env, tmp_path / "victim.log").start()
     wait_for(lambda: count(es_proxy.url) >= 1500, 60, "a third indexed")
+    # Killed only once it has committed, so the survivor must resume from that commit.
+    wait_for(lambda: bool(committed_offsets(bootstrap)), 30, "the victim's first commit")
     victim.kill()
     assert count(es_proxy.url) < len(produced)
 
