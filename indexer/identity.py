@@ -4,6 +4,11 @@ Filebeat tells us only `log.file.path`. A layout such as
 `/data/logs/{namespace}/{app}/{pod}/log/{file}` turns it into an identity. Only names that are
 valid Kubernetes names come out, so nothing in a path can steer an event into a foreign or
 illegal index.
+
+Namespaces, pods and containers follow their DNS-1123 rules (lower case, no `_`). The app is
+what a pod template wrote from a label value (`app.kubernetes.io/name`), so it follows the label
+value syntax instead: `Cart-API` and `ledger_v2` are apps. `Identity.app` keeps that spelling
+(it becomes `service.name`); `index_app` gives the lower-case form index names need.
 """
 
 from __future__ import annotations
@@ -13,16 +18,20 @@ from dataclasses import dataclass
 
 # DNS-1123 label: what Kubernetes allows for namespaces and (label values aside) container names.
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-# App names come from a directory a pod template names after a label value: a DNS-1123 label
-# with dots allowed, at most 63 characters, so an index name stays far below 255 bytes.
-APP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$")
+# App names come from a directory a pod template names after a label value: at most 63
+# characters, alphanumerics at both ends, `-`, `_`, `.` and alphanumerics between (Kubernetes'
+# label value syntax, less the empty value, which names no directory). 63 keeps an index name
+# far below 255 bytes; an alphanumeric first character keeps `.`, `..` and `_shared` out.
+APP_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 # DNS-1123 subdomain, for pod names (they never reach an index name).
 POD_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _PLACEHOLDER_PATTERNS = {
     "namespace": r"[^/_]+",
-    "app": r"[^/_]+",
+    # An app may hold `_`; namespaces, pods, containers and uids never do, so a layout such as
+    # `{namespace}_{app}_{pod}` still splits one way only.
+    "app": r"[^/]+",
     "pod": r"[^/_]+",
     "container": r"[^/_]+",
     "uid": r"[^/_]+",
@@ -67,6 +76,12 @@ def compile_layout(layout: str) -> re.Pattern[str]:
         for i, part in enumerate(parts)
     )
     return re.compile(f"^{regex}$")
+
+
+def index_app(app: str) -> str:
+    """The app as index names spell it: lower case (Elasticsearch refuses upper case), so
+    `Cart-API` and `cart-api` share one index. `_` and `.` stay: they are legal there."""
+    return app.lower()
 
 
 def app_from_pod(pod: str) -> str:

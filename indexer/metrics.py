@@ -117,6 +117,7 @@ class NamespaceCounter:
             NAMESPACE_DOCUMENTS.labels(label).inc(documents)
 
     def _label(self, index: str) -> str:
+        # The first `_` ends the namespace, apps with `_` of their own included (indexer.route).
         namespace, sep, _ = index.removeprefix(self._prefix).partition("_")
         if not sep:
             return "_none"  # unmatched and dead-letter indices

@@ -5,8 +5,16 @@ Index names:
     <prefix>-unmatched-<yyyy.MM.dd>          events whose path matched none (or had none)
     <prefix>-deadletter-<yyyy.MM.dd>         messages that could not be indexed (see deadletter.py)
 
-Kubernetes names never contain `_`, so `a-b`/`c` and `a`/`b-c` cannot meet in one index, and the
-unmatched and dead-letter indices (no `_`) can never be a namespace's.
+Every name reads back one way. The prefix and the namespace (a DNS-1123 label) never contain
+`_`, so the first `_` after `<prefix>-` ends the namespace, and the app is what lies between it
+and the fixed-width `-<yyyy.MM.dd>`. That holds although apps, being label values, may contain
+`_` themselves: `a-b`/`c`, `a`/`b-c` and `a`/`b_c` get three indices. The unmatched and
+dead-letter indices (no `_`) can never be a namespace's, and the shared index's `_shared` can
+never be an app (apps begin with an alphanumeric). `indexer.admin.naming` reads names back by
+these rules.
+
+The app is written in lower case, as index names must be: `Cart-API` and `cart-api` of one
+namespace share one index, and `service.name` keeps each one's own spelling to tell them apart.
 
 The day is the UTC date of the event's own `@timestamp`. An event without a usable one, or stamped
 beyond the configured bounds, goes to the day of its Kafka timestamp: that keeps routing a pure
@@ -20,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from indexer.identity import Identity, IdentityResolver
+from indexer.identity import Identity, IdentityResolver, index_app
 from indexer.settings import RoutingSettings
 
 _DAY_SECONDS = 86400
@@ -179,7 +187,7 @@ class Router:
             prepared: dict[str, Any] = {}
             _enrich(prepared, identity)
             route = _Route(
-                f"{self._prefix}-{identity.namespace}_{identity.app}-",
+                f"{self._prefix}-{identity.namespace}_{index_app(identity.app)}-",
                 identity,
                 prepared["kubernetes"],
                 prepared["service"],

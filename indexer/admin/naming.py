@@ -5,9 +5,11 @@
     <prefix>-deadletter-YYYY.MM.DD
     <prefix>-unmatched-YYYY.MM.DD
 
-An app name never starts with `_` (it matches `[a-z0-9]([-a-z0-9.]*[a-z0-9])?`), so the double
-underscore of the shared index can never be produced by a real app, and namespaces never contain
-`_`, so the namespace is everything before the first `_`.
+Namespaces never contain `_` (nor does the prefix), so the namespace is everything before the
+first `_`, also now that apps may contain `_`: an app is a label value written in lower case
+(`indexer.identity.index_app`), `[a-z0-9]([-a-z0-9_.]*[a-z0-9])?`. It never starts with `_`, so
+the double underscore of the shared index can never be produced by a real app. Apps that differ
+only in case (`Cart-API`, `cart-api`) are one index, so `app` here is that lower-case form.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def _patterns(prefix: str) -> re.Pattern[str]:
     compiled = _CACHE.get(prefix)
     if compiled is None:
         label = r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
-        app = r"[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?"
+        app = r"[a-z0-9](?:[-a-z0-9_.]{0,251}[a-z0-9])?"
         compiled = _CACHE[prefix] = re.compile(
             rf"^{re.escape(prefix)}-(?:(?P<special>{'|'.join(SPECIAL_KINDS)})"
             rf"|(?P<ns>{label})_(?P<app>{app}|{SHARED_MARKER}))-{_DAY}$"

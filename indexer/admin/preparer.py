@@ -10,8 +10,8 @@ index name, never per event, and writes to the name it gets back:
   shards free afterwards; otherwise the app's documents go to the namespace's shared daily index
   (`<prefix>-<namespace>__shared-YYYY.MM.DD`; documents keep their `service.name`);
 - once an app went to the shared index on a day, it stays there that day (checked on the
-  cluster when the shared index holds any of its documents), so a re-delivered event meets its
-  first copy.
+  cluster when the shared index holds any of its documents, by `service.name` in any case), so
+  a re-delivered event meets its first copy.
 
 Errors: `PrepareRejected` (an `IndexRejected`) when the cluster refuses an index for a reason
 retrying cannot fix: dead-letter that index's documents. `ShardBudgetExhausted` (a
@@ -168,7 +168,9 @@ class IndexPreparer:
         answer = self._client.request(
             "POST",
             f"/{shared}/_count",
-            {"query": {"term": {"service.name": app}}},
+            # `app` comes from the index name, in lower case; `service.name` keeps the label's
+            # spelling (`Cart-API`), and every spelling of the app shares the index.
+            {"query": {"term": {"service.name": {"value": app, "case_insensitive": True}}}},
         )
         return int(answer.get("count", 0)) > 0
 

@@ -93,7 +93,11 @@ def _add_scope_flags(parser: argparse.ArgumentParser, window_required: bool, wha
         help="Only this namespace (repeatable).",
     )
     parser.add_argument(
-        "--app", action="append", default=[], metavar="APP", help="Only this app (repeatable)."
+        "--app",
+        action="append",
+        default=[],
+        metavar="APP",
+        help="Only this app (repeatable; any case: apps differing only in case share an index).",
     )
     parser.add_argument("--json", action="store_true", help="Print the summary as one JSON object.")
 

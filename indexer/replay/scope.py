@@ -1,14 +1,18 @@
 """What a replay selects: a time window, namespaces, apps and (for dead letters) error types.
 
 Times are Unix seconds. The window is half-open: `since <= t < until`. Namespaces and apps are
-read back from index names (`<prefix>-<namespace>_<app>-<yyyy.MM.dd>`), which routing makes
-unambiguous because Kubernetes names never contain `_`.
+read back from index names (`<prefix>-<namespace>_<app>-<yyyy.MM.dd>`, by
+`indexer.admin.naming`), which routing makes unambiguous because namespaces never contain `_`.
+Apps are compared as index names spell them, in lower case: `--app Cart-API` selects the index
+it shares with `cart-api`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+
+from indexer.admin.naming import parse_index
 
 
 class ScopeError(ValueError):
@@ -36,14 +40,10 @@ def format_instant(seconds: float) -> str:
 def identity_of_index(prefix: str, index: str) -> tuple[str, str] | None:
     """(namespace, app) of a routed index name, or None for unmatched, dead-letter and foreign
     names."""
-    head = f"{prefix}-"
-    if not index.startswith(head):
+    owned = parse_index(prefix, index)
+    if owned is None or owned.namespace is None or owned.app is None:
         return None
-    base, dash, _day = index[len(head) :].rpartition("-")
-    namespace, underscore, app = base.partition("_")
-    if not (dash and underscore and namespace and app) or "_" in app:
-        return None
-    return namespace, app
+    return owned.namespace, owned.app
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,11 @@ class Scope:
     until: float | None = None
     namespaces: frozenset[str] = frozenset()
     apps: frozenset[str] = frozenset()
+    """Kept in lower case, as index names spell apps."""
     error_types: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "apps", frozenset(app.lower() for app in self.apps))
         if self.since is not None and self.until is not None and self.since >= self.until:
             raise ScopeError("--since must be earlier than --until")
 

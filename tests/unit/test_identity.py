@@ -96,3 +96,68 @@ def test_unusable_layouts_are_refused_with_the_reason(layout: str, problem: str)
 def test_a_name_ending_in_a_newline_never_becomes_an_identity(path: str) -> None:
     # `$` matches before a final newline; an index name must never carry one.
     assert IdentityResolver(list(DEFAULT_LAYOUTS)).resolve(path) is None
+
+
+@pytest.mark.parametrize(
+    "app",
+    [
+        "Cart-API",
+        "ledger_v2",
+        "web.v2",
+        "A",
+        "9to5",
+        "a..b",  # a legal label value; only `..` as a whole path segment climbs
+        "x" * 63,
+        "X_" * 31 + "X",
+    ],
+)
+def test_an_app_directory_may_be_any_label_value_and_keeps_its_spelling(app: str) -> None:
+    identity = resolver.resolve(f"/data/logs/shop/{app}/cart-0/log/current")
+    assert identity == Identity("shop", app, "cart-0", None)
+
+
+@pytest.mark.parametrize(
+    "app",
+    [
+        "..",
+        ".",
+        "x" * 64,  # a label value has at most 63 characters
+        "_cart",
+        "cart_",
+        "-cart",
+        "cart-",
+        ".cart",
+        "cart.",
+        "cart api",
+        "cart:api",
+        "cart@v2",
+        "Cart-API\n",
+        "cärt",  # label values are ASCII
+    ],
+)
+def test_app_directories_that_are_no_label_value_resolve_to_nothing(app: str) -> None:
+    assert resolver.resolve(f"/data/logs/shop/{app}/cart-0/log/current") is None
+
+
+def test_an_app_is_one_path_segment() -> None:
+    assert resolver.resolve("/data/logs/shop/cart/api/cart-0/log/current") is None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/data/logs/Shop/Cart-API/cart-0/log/current",  # namespaces stay DNS-1123 labels
+        "/data/logs/my_shop/Cart-API/cart-0/log/current",
+        "/data/logs/shop/Cart-API/Cart-0/log/current",  # so do pods
+        "/data/logs/shop/Cart-API/cart_0/log/current",
+    ],
+)
+def test_namespaces_and_pods_keep_their_stricter_rules(path: str) -> None:
+    assert resolver.resolve(path) is None
+
+
+def test_an_app_next_to_names_without_underscores_splits_one_way_only() -> None:
+    custom = IdentityResolver(["/srv/{namespace}_{app}_{pod}/{file}"])
+    assert custom.resolve("/srv/shop_ledger_v2_ledger-0/x.log") == Identity(
+        "shop", "ledger_v2", "ledger-0"
+    )

@@ -121,3 +121,57 @@ def test_no_path_produces_an_illegal_or_foreign_index_name(path: str) -> None:
 
 def test_the_dead_letter_index_is_dated_by_the_kafka_timestamp() -> None:
     assert Router(RoutingSettings()).deadletter_index(NOW) == "k8s-logs-deadletter-2026.11.26"
+
+
+@pytest.mark.parametrize(
+    ("app", "index"),
+    [
+        ("Cart-API", "k8s-logs-shop_cart-api-2026.11.25"),
+        ("ledger_v2", "k8s-logs-shop_ledger_v2-2026.11.25"),
+        ("Web.V2", "k8s-logs-shop_web.v2-2026.11.25"),
+    ],
+)
+def test_a_label_value_app_gets_its_lower_case_index_and_keeps_its_own_service_name(
+    app: str, index: str
+) -> None:
+    router = Router(RoutingSettings())
+    event = _event(f"/data/logs/shop/{app}/p-0/log/current")
+    assert router.route(event, NOW) == index
+    assert LEGAL_INDEX.fullmatch(index)
+    assert event["service"] == {"name": app}
+    assert event["kubernetes"] == {"namespace": "shop", "pod": {"name": "p-0"}}
+    assert router.take_counters() == (0, 0)
+
+
+def test_apps_differing_only_in_case_share_an_index_and_are_told_apart_by_service_name() -> None:
+    router = Router(RoutingSettings())
+    upper, lower = (
+        _event("/data/logs/shop/Cart-API/p/log/a"),
+        _event("/data/logs/shop/cart-api/p/log/a"),
+    )
+    assert router.route(upper, NOW) == router.route(lower, NOW)
+    assert (upper["service"]["name"], lower["service"]["name"]) == ("Cart-API", "cart-api")
+
+
+def test_an_app_of_63_characters_makes_a_legal_index_name() -> None:
+    app = "A" + "b_" * 30 + "CD"
+    assert len(app) == 63
+    index = Router(RoutingSettings()).route(_event(f"/data/logs/shop/{app}/p/log/a"), NOW)
+    assert index == f"k8s-logs-shop_{app.lower()}-2026.11.25"
+    assert LEGAL_INDEX.fullmatch(index) and len(index.encode()) < 255
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/data/logs/shop/../p/log/a.log",
+        "/data/logs/shop/_cart/p/log/a.log",
+        "/data/logs/shop/cart_/p/log/a.log",
+        "/data/logs/Shop/cart/p/log/a.log",
+        "/data/logs/shop/" + "a" * 64 + "/p/log/a.log",
+    ],
+)
+def test_names_that_are_still_refused_go_to_unmatched(path: str) -> None:
+    router = Router(RoutingSettings())
+    assert router.route(_event(path), NOW) == "k8s-logs-unmatched-2026.11.25"
+    assert router.take_counters() == (1, 0)
