@@ -15,6 +15,7 @@ from indexer.admin.preparer import IndexPreparer, ShardBudgetExhausted
 from indexer.admin.setup import run_setup
 from indexer.cluster import SearchClient
 from indexer.embedded import CompatProxy, Reply
+from tests.support import days_ago
 
 from .conftest import make_settings, sent
 
@@ -188,3 +189,21 @@ def test_the_shared_index_name_can_never_be_an_apps() -> None:
     app = parse_index("k8s-logs", "k8s-logs-shop_shared-2026.11.26")
     assert app is not None and app.kind == "app" and app.app == "shared"
     assert parse_index("k8s-logs", "k8s-logs-shop_.x-2026.11.26") is None
+
+
+def test_an_app_whose_label_has_upper_case_stays_on_the_shared_index_it_was_sent_to(
+    client: SearchClient, es_url: str
+) -> None:
+    settings = make_settings(es_url)
+    run_setup(client, settings)
+    day = days_ago(0).strftime("%Y.%m.%d")
+    shared = shared_index("k8s-logs", "shop", day)
+    client.request("PUT", f"/{shared}")
+    # The router wrote `service.name` as the label has it; the index name has it lower-cased.
+    client.request(
+        "POST", f"/{shared}/_doc", {"service": {"name": "Cart-API"}}, {"refresh": "true"}
+    )
+    preparer = IndexPreparer(client, settings)  # plenty of shards: only the shared day decides
+    assert preparer.ensure(f"k8s-logs-shop_cart-api-{day}") == shared
+    assert not client.exists(f"/k8s-logs-shop_cart-api-{day}")
+    assert preparer.ensure(f"k8s-logs-shop_ledger_v2-{day}") == f"k8s-logs-shop_ledger_v2-{day}"

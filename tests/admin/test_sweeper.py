@@ -7,6 +7,7 @@ from typing import Any
 
 from indexer.admin.sweeper import RetentionSweeper
 from indexer.cluster import SearchClient
+from tests.support import days_ago
 
 from .conftest import make_settings
 
@@ -59,3 +60,20 @@ def test_a_dry_run_names_the_expired_indices_and_deletes_none(
     )
     assert sorted(RetentionSweeper(client, settings, now=lambda: NOW).sweep()) == sorted(EXPIRED)
     assert _indices(client) == set(EXPIRED + KEPT)
+
+
+def test_indices_of_apps_with_underscores_and_dots_expire_by_their_namespaces_policy(
+    client: SearchClient, es_url: str
+) -> None:
+    def day(days: int) -> str:
+        return days_ago(days).strftime("%Y.%m.%d")
+
+    expired = [f"k8s-logs-shop_ledger_v2-{day(8)}", f"k8s-logs-shop_web.v2_x-{day(8)}"]
+    # `pay` keeps 30 days: read as namespace `pay_ledger`, it would get the 7-day default.
+    kept = [f"k8s-logs-shop_ledger_v2-{day(1)}", f"k8s-logs-pay_ledger_v2-{day(8)}"]
+    for name in expired + kept:
+        client.request("PUT", f"/{name}")
+    settings = make_settings(es_url, namespace_policies={"pay": "k8s-logs-30d"})
+    sweeper = RetentionSweeper(client, settings, now=lambda: datetime.now(UTC))
+    assert sorted(sweeper.sweep()) == sorted(expired)
+    assert _indices(client) == set(kept)

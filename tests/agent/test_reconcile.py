@@ -7,7 +7,7 @@ from pathlib import Path
 from conftest import Clock, PodMaker
 
 from indexer.agent.reconcile import Reconciler
-from indexer.agent.render import file_name
+from indexer.agent.render import covers, file_name, input_for, parse_input
 from indexer.agent.settings import AgentSettings
 
 
@@ -19,11 +19,31 @@ def test_invalid_kubernetes_names_and_names_with_a_dollar_brace_get_no_input(
     settings: AgentSettings, make_pod: PodMaker
 ) -> None:
     make_pod("prod", "web", "web-0")
-    for ns, app in [("prod", "Web"), ("prod", "a_b"), ("prod", "${env.HOME}"), ("Prod", "web")]:
+    invalid = [("prod", "_web"), ("prod", "web-"), ("prod", "a b"), ("prod", "x" * 64)]
+    invalid += [("prod", "${env.HOME}"), ("Prod", "web"), ("my_prod", "web")]
+    for ns, app in invalid:
         (settings.logs_root / ns / app).mkdir(parents=True, exist_ok=True)
     (settings.logs_root / "${x}").mkdir()
     Reconciler(settings).reconcile()
     assert _inputs(settings) == [file_name("prod", "web")]
+
+
+def test_app_directories_named_after_any_label_value_get_an_input_that_reads_their_logs(
+    settings: AgentSettings, make_pod: PodMaker
+) -> None:
+    apps = ["Cart-API", "cart-api", "ledger_v2", "web.v2", "A" * 63]
+    logs = [make_pod("shop", app, "pod-0", "current", "app.log") for app in apps]
+    Reconciler(settings).reconcile()
+    assert _inputs(settings) == sorted(file_name("shop", app) for app in apps)
+    for app, log_dir in zip(apps, logs, strict=True):
+        text = (settings.inputs_dir / file_name("shop", app)).read_text()
+        rendered = parse_input(settings, text, "shop", app)
+        assert rendered["id"] == f"indexer-agent.shop.{app}"
+        assert rendered["fields"] == {"namespace": "shop", "app": app}
+        for name in ("current", "app.log"):
+            path = str(log_dir / name)
+            readers = [o for o in apps if covers(input_for(settings, "shop", o), path)]
+            assert readers == [app], path
 
 
 def test_an_input_outlives_its_app_directory_by_the_grace_period_only(

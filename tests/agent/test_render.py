@@ -23,6 +23,7 @@ from indexer.agent.render import (
 from indexer.agent.settings import AgentSettings
 
 APPS = [("prod", "web"), ("prod", "web.api"), ("prod", "web-api"), ("dev", "web"), ("prod", "w")]
+APPS += [("prod", "Web"), ("prod", "web_api"), ("prod", "Cart-API"), ("prod", "ledger_v2")]
 
 
 def test_each_rendered_file_is_a_yaml_list_of_one_filestream_input_with_namespace_and_app_fields(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -260,3 +261,32 @@ def test_the_logger_splits_lines_below_filebeats_skip_limit() -> None:
     cap = int(input_for(Settings().agent, "demo", "ticker")["message_max_bytes"])
     timestamp = len("2025-01-01 00:00:00.123456789  ")
     assert cap < limit + timestamp <= 4 * cap  # cut and flagged by filebeat, never skipped
+
+
+@pytest.mark.parametrize("app", ["Cart-API", "ledger_v2", "web.v2"])
+def test_a_label_value_with_upper_case_underscore_or_dot_reaches_the_node_path_unchanged(
+    sample: list[dict[str, Any]], app: str
+) -> None:
+    import copy
+
+    from indexer.agent.render import covers, input_for
+    from indexer.route import Router
+
+    docs = copy.deepcopy(sample)
+    workload = app_container(docs).workload
+    for labels in (
+        workload["spec"]["template"]["metadata"]["labels"],
+        workload["spec"]["selector"]["matchLabels"],
+    ):
+        labels["app.kubernetes.io/name"] = app
+    assert schema_problems(docs) == []
+    path = node_path(docs, SAMPLE_POD, "current")
+    assert path == f"/data/logs/demo/{app}/{SAMPLE_POD}/log/current"
+    settings = Settings()
+    identity = IdentityResolver(settings.routing.layouts).resolve(path)
+    assert identity == Identity("demo", app, SAMPLE_POD, None)
+    assert covers(input_for(settings.agent, "demo", app), path)
+    event = {"@timestamp": "2026-11-25T10:00:00.000Z", "log": {"file": {"path": path}}}
+    ingested = datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp()
+    index = Router(settings.routing).route(event, ingested)
+    assert index == f"k8s-logs-demo_{app.lower()}-2026.11.25"
