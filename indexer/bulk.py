@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,23 +126,26 @@ class BulkWriter:
 
     def write(self, batch: Batch) -> BulkResult:
         result = BulkResult(documents=len(batch))
-        refused = self._ensure_indices(batch)
         positions = list(range(len(batch)))
-        # Refused while preparing its index: nothing about the document itself to salvage.
-        unprepared: list[_Rejection] = []
-        if refused:
-            positions = [i for i in positions if _index_of(batch, i) not in refused]
-            unprepared = [
-                _Rejection(i, *refusal, _index_of(batch, i))
-                for i in range(len(batch))
-                if (refusal := refused.get(_index_of(batch, i))) is not None
-            ]
         rejections: list[_Rejection] = []
         undecodable = batch.deadletters
+        indices: Iterable[str] = batch.indices
         if self._topic is not None and undecodable:
+            # Their dead letters go to the topic: the dead-letter index is not written here.
             positions = [i for i in positions if i not in undecodable]
             rejections += [_undecodable(batch, i) for i in undecodable]
             undecodable = {}
+            indices = {_index_of(batch, i) for i in positions}
+        refused = self._ensure_indices(batch, indices)
+        # Refused while preparing its index: nothing about the document itself to salvage.
+        unprepared: list[_Rejection] = []
+        if refused:
+            unprepared = [
+                _Rejection(i, *refused[index], index)
+                for i in positions
+                if (index := _index_of(batch, i)) in refused
+            ]
+            positions = [i for i in positions if _index_of(batch, i) not in refused]
         rejections += [
             # The dead letter of an undecodable message, refused as too large: it is written
             # again shrunk, with its own reason.
@@ -226,8 +229,8 @@ class BulkWriter:
             raise _ItemsToRetry(f"bulk answered {len(items)} items for {documents} documents")
         return items
 
-    def _ensure_indices(self, batch: Batch) -> dict[str, tuple[str, str]]:
-        """Prepare every index of the batch; point its lines at the index actually granted (the
+    def _ensure_indices(self, batch: Batch, indices: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """Prepare `indices` (of the batch); point their lines at the index actually granted (the
         shard budget may send an app to its namespace's shared index).
 
         Returns the refusals, (error type, reason) by index: an index the cluster refuses (or
@@ -235,7 +238,7 @@ class BulkWriter:
         batch. Transient refusals are retried inside `ensure`'s backoff."""
         refused: dict[str, tuple[str, str]] = {}
         granted: dict[str, str] = {}
-        for index in batch.indices:
+        for index in indices:
             try:
                 target = self._backoff.call("prepare index", self._indices.ensure, index)
             except IndexRejected as exc:

@@ -91,21 +91,23 @@ class DeadLetterTopic:
             pending = self._send_once(pending)
 
     def _send_once(self, pending: list[tuple[DeadLetter, int]]) -> list[tuple[DeadLetter, int]]:
-        """Produce each (letter, bytes to keep) and flush; return those to send again smaller."""
-        failures: list[KafkaError] = []
+        """Produce each (letter, bytes to keep) and flush; return what to send again: the ones
+        refused as too large keeping half as many bytes, and, with them, the ones that failed
+        otherwise (a broker refusing one record may fail its neighbours' batch)."""
+        failures: list[tuple[tuple[DeadLetter, int], KafkaError]] = []
         too_large: list[tuple[DeadLetter, int]] = []
         for letter, limit in pending:
             refused = self._produce(letter, limit, _on_delivery(letter, limit, too_large, failures))
             if refused is not None:
                 too_large.append((letter, limit))
         remaining = self._producer.flush(FLUSH_SECONDS)
-        final = [e for e in failures if e.fatal() or e.code() in REFUSED]
+        final = [e for _, e in failures if e.fatal() or e.code() in REFUSED]
         if final:
             raise DeadLetterTopicRefused(f"the dead-letter topic {self._topic} refused: {final[0]}")
-        if remaining or failures:
-            detail = failures[0] if failures else f"{remaining} still queued"
+        if remaining or (failures and not too_large):
+            detail = failures[0][1] if failures else f"{remaining} still queued"
             raise DeadLetterNotDelivered(f"dead letters not acknowledged by the broker: {detail}")
-        return [_halved(letter, limit) for letter, limit in too_large]
+        return [_halved(*entry) for entry in too_large] + [entry for entry, _ in failures]
 
     def _produce(self, letter: DeadLetter, limit: int, on_delivery: Any) -> KafkaError | None:
         """Queue one letter keeping at most `limit` bytes; the producer's size refusal, if any.
@@ -152,7 +154,7 @@ def _on_delivery(
     letter: DeadLetter,
     limit: int,
     too_large: list[tuple[DeadLetter, int]],
-    failures: list[KafkaError],
+    failures: list[tuple[tuple[DeadLetter, int], KafkaError]],
 ) -> Callable[[KafkaError | None, Any], None]:
     def delivered(error: KafkaError | None, _: Any) -> None:
         if error is None:
@@ -160,7 +162,7 @@ def _on_delivery(
         if error.code() in TOO_LARGE:
             too_large.append((letter, limit))
         else:
-            failures.append(error)
+            failures.append(((letter, limit), error))
 
     return delivered
 
