@@ -2,8 +2,11 @@
 
 `BulkWriter.write` returns only when each document of the batch is indexed, a duplicate, or
 dead-lettered (see `outcome.py` for the table), or raises: `Abandoned` when told to stop before
-that, `DeadLetterRejected` when even the dead-letter index refuses a document (then the fault is
-ours, not the data's, and nothing may be committed).
+that, `DeadLetterRejected` when even our dead-letter path (the dead-letter index or topic) refuses
+a document for another reason than its size (then the fault is ours, not the data's, and nothing
+may be committed). A dead letter refused as too large is written again keeping fewer of its
+original's bytes; an index (or its namespace template) refused while being prepared is an outcome
+for its own documents, whatever the refusal.
 """
 
 from __future__ import annotations

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from indexer.settings import DeadLetterSettings
+
 MAX_REASON_CHARS = 2000
-DEFAULT_MAX_ORIGINAL_BYTES = 900_000
+DEFAULT_MAX_ORIGINAL_BYTES: int = DeadLetterSettings.model_fields["max_original_bytes"].default
 """The default of `deadletter.max_original_bytes` (settings.py says why this number)."""
 
 

@@ -99,3 +99,12 @@ def test_absurd_kafka_timestamps_are_clamped_the_same_way_every_time(millis: int
         error_type="invalid_json",
         reason="",
     )
+
+
+def test_the_dead_letter_size_limit_is_a_setting_with_a_clear_error() -> None:
+    from indexer.settings import SettingsError, load_settings
+
+    assert load_settings().deadletter.max_original_bytes == 900_000
+    assert load_settings(deadletter={"max_original_bytes": 0}).deadletter.max_original_bytes == 0
+    with pytest.raises(SettingsError, match=r"INDEXER_DEADLETTER__MAX_ORIGINAL_BYTES"):
+        load_settings(deadletter={"max_original_bytes": -1})
