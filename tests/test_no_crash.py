@@ -386,3 +386,29 @@ def test_a_transient_refusal_of_a_namespace_template_is_retried_and_nothing_is_d
     assert stored.keys() == produced.keys()
     for doc_id, (_, source) in stored.items():
         assert source["message"] == decoded(produced[doc_id])["message"]
+
+
+def test_a_403_on_creating_one_apps_index_dead_letters_that_app_and_no_other(
+    kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path, product: Product
+) -> None:
+    refused = _security_exception(product)
+    target = f"/k8s-logs-pay_api-{DAY}"
+    es_proxy.fault = lambda m, p, b: refused if m == "PUT" and p.split("?")[0] == target else None
+    bootstrap = f"127.0.0.1:{kafka.port}"
+    create_topic(bootstrap, "filebeat-ix", 1)
+    produced = _produce(bootstrap, "filebeat-ix", _tenants())
+    indexer = IndexerProcess(indexer_env(bootstrap, es_proxy.url), tmp_path / "i.log").start()
+    wait_for(lambda: count(es_proxy.url, EVERYWHERE) >= len(produced), 60, "every message")
+    wait_for(lambda: indexer.metric("indexer_events_deadlettered_total") == 20, 10, "the count")
+    _finish(indexer, bootstrap, produced)
+
+    letters = documents(es_proxy.url, DEADLETTERS)
+    stored = documents(es_proxy.url, STORED)
+    assert stored.keys() | letters.keys() == produced.keys() and len(letters) == 20
+    for _, letter in letters.values():
+        assert letter["error"]["type"] == "security_exception"
+        assert letter["error"]["message"] == SECURITY_REASON[product]
+        assert letter["deadletter"]["target_index"] == f"k8s-logs-pay_api-{DAY}"
+    for doc_id, (index, source) in stored.items():
+        assert index != f"k8s-logs-pay_api-{DAY}"
+        assert source["message"] == decoded(produced[doc_id])["message"]
