@@ -2,15 +2,18 @@
 
 `BulkWriter.write` returns only when each document of the batch is indexed, a duplicate, or
 dead-lettered (see `outcome.py` for the table), or raises: `Abandoned` when told to stop before
-that, `DeadLetterRejected` when even the dead-letter index refuses a document (then the fault is
-ours, not the data's, and nothing may be committed).
+that, `DeadLetterRejected` when even our dead-letter path (the dead-letter index or topic) refuses
+a document for another reason than its size (then the fault is ours, not the data's, and nothing
+may be committed). A dead letter refused as too large is written again keeping fewer of its
+original's bytes; an index (or its namespace template) refused while being prepared is an outcome
+for its own documents, whatever the refusal.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,13 +23,13 @@ import structlog
 from indexer import metrics
 from indexer.batch import Batch
 from indexer.cluster import ClusterError, ClusterUnavailable, SearchClient
-from indexer.deadletter import deadletter_document
+from indexer.deadletter import DEFAULT_MAX_ORIGINAL_BYTES, deadletter_document
 from indexer.decode import DecodeError, decode
-from indexer.dlq import DeadLetter, DeadLetterTopic
+from indexer.dlq import DeadLetter, DeadLetterTopic, DeadLetterTopicRefused
 from indexer.encode import encode
 from indexer.indices import IndexEnsurer, IndexRejected
 from indexer.outcome import Outcome, classify
-from indexer.retry import Backoff, RetryableCondition
+from indexer.retry import Abandoned, Backoff, RetryableCondition
 from indexer.route import iso_timestamp
 from indexer.salvage import SALVAGEABLE, salvage
 from indexer.settings import RetrySettings
@@ -34,6 +37,7 @@ from indexer.settings import RetrySettings
 log = structlog.get_logger(__name__)
 
 FILTER_PATH = "errors,items.*.status,items.*.error.type,items.*.error.reason"
+TOO_LARGE = "request_entity_too_large"
 
 
 class DeadLetterRejected(Exception):
@@ -76,10 +80,27 @@ class _Rejection:
     """The index that refused the document; None for a message that never decoded."""
 
 
+# The Kafka timestamps routing accepts, in milliseconds: 1970-01-01 to 9999-12-31T23:59:59.999Z,
+# what the date functions (and an index name's yyyy) can represent. A producer may stamp a record
+# with any 64-bit number; one outside is clamped to the nearer bound, never replaced by the wall
+# clock, so routing stays a pure function of the message (a re-delivery meets its first copy,
+# whatever day it arrives on). The bounds are exactly the representable range, so every timestamp
+# that routed before still routes to the same day: only the ones that raised change.
+KAFKA_MILLIS_MIN = 0
+KAFKA_MILLIS_MAX = 253_402_300_799_999
+
+
 def message_seconds(message: Any) -> float:
-    """The Kafka timestamp of a message in seconds (now, if the broker gave none)."""
+    """The Kafka timestamp of a message in seconds, clamped to what routing can represent (now,
+    if the broker gave none: a record without a timestamp has nothing else to be routed by)."""
+    kind: int
+    millis: int
     kind, millis = message.timestamp()
-    return millis / 1000.0 if kind and millis > 0 else time.time()
+    if kind and KAFKA_MILLIS_MIN <= millis <= KAFKA_MILLIS_MAX:  # the hot path: one comparison
+        return millis / 1000.0
+    if not kind or millis == -1:  # TIMESTAMP_NOT_AVAILABLE, or -1: Kafka's "no timestamp"
+        return time.time()
+    return KAFKA_MILLIS_MIN / 1000.0 if millis < KAFKA_MILLIS_MIN else KAFKA_MILLIS_MAX / 1000.0
 
 
 class BulkWriter:
@@ -94,8 +115,11 @@ class BulkWriter:
         stop: threading.Event,
         on_reachability: Callable[[bool], None] = lambda ok: None,
         deadletter_topic: DeadLetterTopic | None = None,
+        max_original_bytes: int = DEFAULT_MAX_ORIGINAL_BYTES,
     ) -> None:
-        """With `deadletter_topic`, dead letters go to Kafka instead of the dead-letter index."""
+        """With `deadletter_topic`, dead letters go to Kafka instead of the dead-letter index.
+        A dead letter keeps at most `max_original_bytes` of its message (see deadletter.py)."""
+        self._max_original_bytes = max_original_bytes
         self._on_reachability = on_reachability
         self._topic = deadletter_topic
         self._client = client
@@ -105,26 +129,37 @@ class BulkWriter:
 
     def write(self, batch: Batch) -> BulkResult:
         result = BulkResult(documents=len(batch))
-        rejected = self._ensure_indices(batch)
         positions = list(range(len(batch)))
         rejections: list[_Rejection] = []
-        if rejected:
-            positions = [i for i in positions if _index_of(batch, i) not in rejected]
-            rejections = [
-                _Rejection(i, exc.error_type, exc.reason, exc.index)
-                for i in range(len(batch))
-                if (exc := rejected.get(_index_of(batch, i))) is not None
-            ]
         undecodable = batch.deadletters
+        indices: Iterable[str] = batch.indices
         if self._topic is not None and undecodable:
+            # Their dead letters go to the topic: the dead-letter index is not written here.
             positions = [i for i in positions if i not in undecodable]
             rejections += [_undecodable(batch, i) for i in undecodable]
             undecodable = {}
-        rejections += self._send_all(
-            batch.lines, positions, result, "execute bulk request", undecodable
-        )
+            indices = {_index_of(batch, i) for i in positions}
+        refused = self._ensure_indices(batch, indices)
+        # Refused while preparing its index: nothing about the document itself to salvage.
+        unprepared: list[_Rejection] = []
+        if refused:
+            unprepared = [
+                _Rejection(i, *refused[index], index)
+                for i in positions
+                if (index := _index_of(batch, i)) in refused
+            ]
+            positions = [i for i in positions if _index_of(batch, i) not in refused]
+        rejections += [
+            # The dead letter of an undecodable message, refused as too large: it is written
+            # again shrunk, with its own reason.
+            _undecodable(batch, r.position) if r.position in undecodable else r
+            for r in self._send_all(
+                batch.lines, positions, result, "execute bulk request", undecodable
+            )
+        ]
         if rejections:
             rejections = self._salvage(batch, rejections, result)
+        rejections += unprepared
         if rejections:
             self._deadletter(batch, rejections, result)
         result.check()
@@ -197,23 +232,32 @@ class BulkWriter:
             raise _ItemsToRetry(f"bulk answered {len(items)} items for {documents} documents")
         return items
 
-    def _ensure_indices(self, batch: Batch) -> dict[str, IndexRejected]:
-        """Prepare every index of the batch; point its lines at the index actually granted (the
-        shard budget may send an app to its namespace's shared index). Returns the refusals."""
-        rejected: dict[str, IndexRejected] = {}
+    def _ensure_indices(self, batch: Batch, indices: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """Prepare `indices` (of the batch); point their lines at the index actually granted (the
+        shard budget may send an app to its namespace's shared index).
+
+        Returns the refusals, (error type, reason) by index: an index the cluster refuses (or
+        its namespace template) is an outcome for its own documents, never a failure of the
+        batch. Transient refusals are retried inside `ensure`'s backoff."""
+        refused: dict[str, tuple[str, str]] = {}
         granted: dict[str, str] = {}
-        for index in batch.indices:
+        for index in indices:
             try:
                 target = self._backoff.call("prepare index", self._indices.ensure, index)
             except IndexRejected as exc:
                 log.warning("index_rejected", index=index, error=exc.error_type, reason=exc.reason)
-                rejected[index] = exc
+                refused[index] = (exc.error_type, exc.reason)
+            except Abandoned:
+                raise
+            except Exception as exc:  # an answer nobody foresaw: its documents only, not all
+                log.exception("index_preparation_failed", index=index)
+                refused[index] = ("index_preparation_failed", f"{type(exc).__name__}: {exc}")
             else:
                 if target != index:
                     granted[index] = target
         if granted:
             _retarget(batch, granted)
-        return rejected
+        return refused
 
     def _send_all(
         self,
@@ -318,7 +362,10 @@ class BulkWriter:
                 DeadLetter(batch.messages[r.position], r.error_type, r.reason, r.index)
                 for r in rejections
             ]
-            self._backoff.call("send dead letters to Kafka", self._topic.send, letters)
+            try:
+                self._backoff.call("send dead letters to Kafka", self._topic.send, letters)
+            except DeadLetterTopicRefused as exc:
+                raise DeadLetterRejected(str(exc)) from exc
         else:
             self._index_deadletters(batch, rejections, result)
         for rejection in rejections:
@@ -329,34 +376,48 @@ class BulkWriter:
     def _index_deadletters(
         self, batch: Batch, rejections: list[_Rejection], result: BulkResult
     ) -> None:
-        lines: list[bytes] = []
-        for rejection in rejections:
-            message = batch.messages[rejection.position]
-            seconds = message_seconds(message)
-            index = self._deadletter_index(seconds)
+        """Write each dead letter keeping at most `max_original_bytes` of its original; one the
+        cluster still refuses as too large (a proxy's body limit, say) is written again keeping
+        half as many, down to none. Any other refusal is ours: DeadLetterRejected."""
+        pending = [(rejection, self._max_original_bytes) for rejection in rejections]
+        while pending:
+            lines = [self._deadletter_line(batch, r, keep) for r, keep in pending]
+            written = BulkResult(documents=len(lines))
+            refused = self._send_all(lines, list(range(len(lines))), written, "write dead letters")
+            result.retried_items += written.retried_items
+            smaller = []
+            for refusal in refused:
+                rejection, keep = pending[refusal.position]
+                if refusal.error_type != TOO_LARGE or keep == 0:
+                    raise DeadLetterRejected(
+                        f"the dead-letter index {refusal.index} refused a document: "
+                        f"{refusal.error_type}: {refusal.reason}"
+                    )
+                smaller.append((rejection, keep // 2))
+            pending = smaller
+
+    def _deadletter_line(self, batch: Batch, rejection: _Rejection, keep: int) -> bytes:
+        message = batch.messages[rejection.position]
+        seconds = message_seconds(message)
+        index = self._deadletter_index(seconds)
+        try:
             self._backoff.call("create dead-letter index", self._indices.ensure, index)
-            document = deadletter_document(
-                value=message.value(),
-                topic=message.topic(),
-                partition=message.partition(),
-                offset=message.offset(),
-                kafka_seconds=seconds,
-                error_type=rejection.error_type,
-                reason=rejection.reason,
-                target_index=rejection.index,
-            )
-            lines.append(
-                encode(index, message.topic(), message.partition(), message.offset(), document)
-            )
-        written = BulkResult(documents=len(lines))
-        refused = self._send_all(lines, list(range(len(lines))), written, "write dead letters")
-        if refused:
-            first = refused[0]
+        except IndexRejected as exc:
             raise DeadLetterRejected(
-                f"the dead-letter index {first.index} refused a document: "
-                f"{first.error_type}: {first.reason}"
-            )
-        result.retried_items += written.retried_items
+                f"the dead-letter index {index} cannot be created: {exc.error_type}: {exc.reason}"
+            ) from exc
+        document = deadletter_document(
+            value=message.value(),
+            topic=message.topic(),
+            partition=message.partition(),
+            offset=message.offset(),
+            kafka_seconds=seconds,
+            error_type=rejection.error_type,
+            reason=rejection.reason,
+            target_index=rejection.index,
+            max_original_bytes=keep,
+        )
+        return encode(index, message.topic(), message.partition(), message.offset(), document)
 
 
 @dataclass

@@ -106,6 +106,7 @@ def build_writer(
     """The bulk writer every command writes with (`run`, the replays), so a message always lands
     in the index `indexer run` would pick."""
     topic = settings.deadletter.topic
+    keep = settings.deadletter.max_original_bytes
     return BulkWriter(
         client,
         IndexPreparer(client, settings, cluster=cluster),
@@ -113,7 +114,8 @@ def build_writer(
         functools.partial(deadletter_index, settings.routing.index_prefix),
         stop,
         on_reachability=on_reachability,
-        deadletter_topic=DeadLetterTopic(settings.kafka, topic) if topic else None,
+        deadletter_topic=DeadLetterTopic(settings.kafka, topic, keep) if topic else None,
+        max_original_bytes=keep,
     )
 
 

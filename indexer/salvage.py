@@ -78,6 +78,16 @@ def salvage(
     """
     if error_type not in SALVAGEABLE or SALVAGE_FIELD in document:
         return None
+    try:
+        return _moved_aside(document, error_type, reason, fallback_timestamp)
+    except (TypeError, ValueError, RecursionError):
+        # A second chance, never a new way to fail: the dead letter stands.
+        return None
+
+
+def _moved_aside(
+    document: dict[str, Any], error_type: str, reason: str, fallback_timestamp: str
+) -> dict[str, Any] | None:
     moved: dict[str, Any] = {}
     for path in offending_fields(reason):
         found, value = _pop_path(document, path)

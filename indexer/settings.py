@@ -248,6 +248,16 @@ class DeadLetterSettings(Section):
     breaker_window: int = Field(
         1000, ge=10, description="How many recent messages the dead-letter breaker looks at."
     )
+    max_original_bytes: int = Field(
+        900_000,
+        ge=0,
+        le=50 * 1024 * 1024,
+        description="Most bytes of the original message a dead letter keeps; a longer one keeps "
+        "its first bytes, and its size and SHA-256 say what it was (the full message stays in "
+        "its source topic while retention keeps it). The default fits Kafka's default message "
+        "size (1,000,000 bytes in the producer, 1,048,588 in the broker) with room for key and "
+        "headers. Shrunk further, by halves, when the destination still refuses it as too large.",
+    )
 
 
 class MetricsSettings(Section):

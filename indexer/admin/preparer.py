@@ -13,10 +13,12 @@ index name, never per event, and writes to the name it gets back:
   cluster when the shared index holds any of its documents, by `service.name` in any case), so
   a re-delivered event meets its first copy.
 
-Errors: `PrepareRejected` (an `IndexRejected`) when the cluster refuses an index for a reason
-retrying cannot fix: dead-letter that index's documents. `ShardBudgetExhausted` (a
-`RetryableCondition`) when not even the shared index fits: retry later, nothing is lost.
-`ClusterUnavailable` and `ClusterError` 429/5xx propagate as they are: retry.
+Errors: `PrepareRejected` (an `IndexRejected`, always naming the index asked for) when the
+cluster refuses the index, or its namespace template, for a reason retrying cannot fix (a 403
+`security_exception`, a 400): dead-letter that index's documents. `ShardBudgetExhausted` and
+`IndexBlocked` (`RetryableCondition`s) when not even the shared index fits or a block refuses:
+retry later, nothing is lost. `ClusterUnavailable` and `ClusterError` 401/404/408/409/429/5xx
+propagate as they are: retry.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import NoReturn
 
 import structlog
 
@@ -88,11 +91,24 @@ class IndexPreparer:
         return self.prepare(index, parsed.namespace if parsed else None)
 
     def prepare(self, index: str, namespace: str | None) -> str:
-        """The index to write `index`'s documents to, created if needed (see the module doc)."""
+        """The index to write `index`'s documents to, created if needed (see the module doc).
+
+        Whatever refuses for good on the way (the namespace template, a look-up, the creation)
+        is reported as a PrepareRejected of `index` itself, so its documents, and only they,
+        are dead-lettered, and never written to an index named after what refused."""
         with self._lock:
             target = self._targets.get(index)
             if target is None:
-                target = self._targets[index] = self._prepare(index, namespace)
+                try:
+                    target = self._prepare(index, namespace)
+                except PrepareRejected as exc:
+                    if exc.index == index:
+                        raise
+                    reason = f"{exc.index}: {exc.reason}"
+                    raise PrepareRejected(index, exc.error_type, reason) from exc
+                except ClusterError as exc:
+                    _reraise(index, exc)
+                self._targets[index] = target
             return target
 
     def forget(self, index: str) -> None:
@@ -145,14 +161,10 @@ class IndexPreparer:
             if exc.error_type == "resource_already_exists_exception":
                 metrics.INDICES_PREPARED.labels("existing").inc()
                 return
-            if exc.status == 429 or exc.status >= 500:
-                raise
-            if exc.error_type in BLOCKED:
-                raise IndexBlocked(f"creating index {index}: {exc.reason}") from exc
             if is_shard_limit_error(exc):
                 self._budget.invalidate()
                 raise ShardBudgetExhausted(f"creating index {index}: {exc.reason}") from exc
-            raise PrepareRejected(index, exc.error_type, exc.reason) from exc
+            _reraise(index, exc)
         self._budget.charge(
             cost if cost is not None else shards_of_new_index(self._definitions_(), index)
         )
@@ -190,7 +202,15 @@ class IndexPreparer:
         desired = namespace_template(
             self._definitions_(), self._cluster_(), self._prefix, namespace, policy
         )
-        outcome = plan_one(self._client, desired, overwrite=False)
+        what = f"namespace template {desired.name}"
+        try:
+            outcome = plan_one(self._client, desired, overwrite=False)
+        except ClusterError as exc:
+            _reraise(what, exc)
+        except SetupError as exc:  # the refusal of the read, in setup's words
+            if isinstance(exc.__cause__, ClusterError):
+                _reraise(what, exc.__cause__)
+            raise PrepareRejected(what, "setup_error", str(exc)) from exc
         if outcome.action == "foreign":
             raise PrepareRejected(
                 desired.name, "foreign_template", f"the cluster's copy belongs to {outcome.owner}"
@@ -202,11 +222,9 @@ class IndexPreparer:
         try:
             self._client.request("PUT", desired.path, desired.body, params)
         except ClusterError as exc:
-            if exc.status == 429 or exc.status >= 500:
-                raise
             if "already exists" in exc.reason:
                 return  # another replica put it between our GET and PUT
-            raise PrepareRejected(desired.name, exc.error_type, exc.reason) from exc
+            _reraise(what, exc)
         metrics.NAMESPACE_TEMPLATES.inc()
         log.info("namespace_template", name=desired.name, action=outcome.action, policy=policy)
 
@@ -222,3 +240,20 @@ class IndexPreparer:
         if self._cluster is None:
             self._cluster = detect(self._client, self._lifecycle)
         return self._cluster
+
+
+# Answers that say "not now" (or are no fault of one index): retried, never dead-lettered. A 401
+# is our credentials, for every index alike: dead-lettering would move the whole stream aside.
+# 404 and 409 are races with another replica or a lifecycle (the next attempt looks again).
+_TRANSIENT = frozenset({401, 404, 408, 409, 429})
+
+
+def _reraise(what: str, exc: ClusterError) -> NoReturn:
+    """Raise what a refusal while preparing `what` means: the error itself (retried as it is),
+    IndexBlocked (retried), or PrepareRejected (for good: a 403 `security_exception` on a
+    template the API key may not manage, a 400 on a template the cluster will not take)."""
+    if exc.status in _TRANSIENT or exc.status >= 500:
+        raise exc
+    if exc.error_type in BLOCKED:
+        raise IndexBlocked(f"preparing {what}: {exc.reason}") from exc
+    raise PrepareRejected(what, exc.error_type, exc.reason) from exc

@@ -11,10 +11,16 @@ import pytest
 
 from indexer.admin import metrics
 from indexer.admin.naming import parse_index, shared_index
-from indexer.admin.preparer import IndexPreparer, ShardBudgetExhausted
+from indexer.admin.preparer import (
+    IndexBlocked,
+    IndexPreparer,
+    PrepareRejected,
+    ShardBudgetExhausted,
+)
 from indexer.admin.setup import run_setup
-from indexer.cluster import SearchClient
+from indexer.cluster import ClusterError, SearchClient
 from indexer.embedded import CompatProxy, Reply
+from indexer.retry import retryable
 from tests.support import days_ago
 
 from .conftest import make_settings, sent
@@ -207,3 +213,75 @@ def test_an_app_whose_label_has_upper_case_stays_on_the_shared_index_it_was_sent
     assert preparer.ensure(f"k8s-logs-shop_cart-api-{day}") == shared
     assert not client.exists(f"/k8s-logs-shop_cart-api-{day}")
     assert preparer.ensure(f"k8s-logs-shop_ledger_v2-{day}") == f"k8s-logs-shop_ledger_v2-{day}"
+
+
+FORBIDDEN = {
+    "error": {
+        "type": "security_exception",
+        "reason": "action [indices:admin/index_template/get] is unauthorized for API key id [x1]",
+    },
+    "status": 403,
+}
+READ_ONLY = {
+    "error": {
+        "type": "cluster_block_exception",
+        "reason": "blocked by: [FORBIDDEN/6/cluster read-only (api)];",
+    },
+    "status": 403,
+}
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT"])
+def test_a_refused_namespace_template_rejects_the_index_asked_for_naming_the_template(
+    client: SearchClient, es_url: str, es_proxy: CompatProxy, method: str
+) -> None:
+    settings = make_settings(es_url, namespace_policies={"pay*": "k8s-logs-30d"})
+    run_setup(client, settings)
+    es_proxy.fault = lambda m, path, body: (
+        Reply(403, json.dumps(FORBIDDEN).encode())
+        if m == method and path.startswith("/_index_template/k8s-logs-ns-payments")
+        else None
+    )
+    preparer = IndexPreparer(client, settings)
+    with pytest.raises(PrepareRejected) as refused:
+        preparer.ensure("k8s-logs-payments_api-2026.11.26")
+    assert refused.value.index == "k8s-logs-payments_api-2026.11.26"  # never the template's name
+    assert refused.value.error_type == "security_exception"
+    assert refused.value.reason.startswith("namespace template k8s-logs-ns-payments: action [")
+    assert not client.exists("/k8s-logs-payments_api-2026.11.26")
+    es_proxy.fault = None  # a refusal is not remembered: once allowed, the index is prepared
+    assert preparer.ensure("k8s-logs-payments_api-2026.11.26") == "k8s-logs-payments_api-2026.11.26"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "raised"),
+    [
+        (429, {"error": {"type": "es_rejected_execution_exception"}, "status": 429}, ClusterError),
+        (503, {"error": {"type": "master_not_discovered_exception"}, "status": 503}, ClusterError),
+        (401, {"error": {"type": "security_exception"}, "status": 401}, ClusterError),
+        (403, READ_ONLY, IndexBlocked),
+    ],
+)
+def test_a_transient_refusal_of_a_namespace_template_or_index_is_retried_not_rejected(
+    client: SearchClient,
+    es_url: str,
+    es_proxy: CompatProxy,
+    status: int,
+    body: dict[str, object],
+    raised: type[Exception],
+) -> None:
+    settings = make_settings(es_url, namespace_policies={"pay*": "k8s-logs-30d"})
+    run_setup(client, settings)
+    preparer = IndexPreparer(client, settings)
+    for target in ("/_index_template/k8s-logs-ns-payments", "/k8s-logs-payments_api-2026.11.26"):
+        es_proxy.fault = lambda m, path, b, target=target: (  # type: ignore[misc]
+            Reply(status, json.dumps(body).encode())
+            if m == "PUT" and path.split("?")[0] == target
+            else None
+        )
+        with pytest.raises(raised) as caught:
+            preparer.ensure("k8s-logs-payments_api-2026.11.26")
+        assert not isinstance(caught.value, PrepareRejected)
+        assert retryable(caught.value)
+    es_proxy.fault = None
+    assert preparer.ensure("k8s-logs-payments_api-2026.11.26") == "k8s-logs-payments_api-2026.11.26"
