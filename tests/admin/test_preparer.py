@@ -132,7 +132,12 @@ def test_below_the_shard_reserve_a_new_app_goes_to_the_namespace_shared_index(
     assert metrics.SHARD_HEADROOM._value.get() == 3  # 7 - cart (2) - shared (2)
     # The app's name is an alias of the shared index, not an index of its own.
     assert client.request("GET", "/k8s-logs-shop_web-2026.11.26/_alias") == {
-        shared: {"aliases": {name: {"is_write_index": True} for name in ("k8s-logs-shop_db-2026.11.26", "k8s-logs-shop_web-2026.11.26")}}
+        shared: {
+            "aliases": {
+                name: {"is_write_index": True}
+                for name in ("k8s-logs-shop_db-2026.11.26", "k8s-logs-shop_web-2026.11.26")
+            }
+        }
     }
 
     client.request("POST", f"/{shared}/_doc", {"service": {"name": "web"}}, {"refresh": "true"})
