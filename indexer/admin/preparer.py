@@ -190,7 +190,7 @@ class IndexPreparer:
             raise
         if name in answer:
             return name
-        targets = sorted(answer)
+        targets: list[str] = sorted(answer)
         for target in targets:
             if answer[target].get("aliases", {}).get(name, {}).get("is_write_index"):
                 return target
