@@ -286,10 +286,12 @@ class Pipeline:
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """A new assignment generation begins: no batch spans it (see `indexer.commit`)."""
         metrics.REBALANCES.labels("assign").inc()
-        generation = self._tracker.assign([(tp.topic, tp.partition) for tp in partitions])
-        sealed = self._batcher.start_generation(generation)
-        if sealed is not None:
-            self._seal(sealed)
+        generation = self._tracker.generation
+        if partitions:  # an incremental assignment may be empty: then nothing changes
+            generation = self._tracker.assign([(tp.topic, tp.partition) for tp in partitions])
+            sealed = self._batcher.start_generation(generation)
+            if sealed is not None:
+                self._seal(sealed)
         if self._paused_since is not None and partitions:
             consumer.pause(partitions)
         self._health.joined = True
