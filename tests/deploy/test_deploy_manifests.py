@@ -261,8 +261,9 @@ def test_the_alert_rules_cover_lag_dead_letters_stalls_down_and_readiness(
     assert "indexer_consumer_lag" in stalled
     assert "up{" in alerts["IndexerDown"]
     assert "replicas_unavailable" in alerts["IndexerNotReady"]
-    assert 'indexer_offset_commits_total{job="log-indexer",result="error"}' in (
-        alerts["IndexerCommitsFailing"]
+    assert (
+        'indexer_offset_commits_total{job="log-indexer",result="error"}'
+        in (alerts["IndexerCommitsFailing"])
     )
 
 
