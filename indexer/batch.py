@@ -2,7 +2,8 @@
 
 A batch is sealed when it reaches its document count, its byte size, or its age. Each entry keeps
 its Kafka message, so the offsets a batch makes committable travel with it and are never
-recomputed elsewhere.
+recomputed elsewhere. A batch belongs to one assignment generation (`indexer.commit`): the
+pipeline seals the open batch whenever the assignment changes, so no batch spans two.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ class Batch:
     """
 
     created: float
+    generation: int = 0
+    """The assignment generation the batch was opened in (`OffsetTracker.assign`)."""
     seq: int = field(default_factory=lambda: next(_sequence))
     lines: list[bytes] = field(default_factory=list)
     messages: list[Any] = field(default_factory=list)
@@ -63,6 +66,13 @@ class Batcher:
         self._policy = policy
         self._clock = clock
         self._open: Batch | None = None
+        self._generation = 0
+
+    def start_generation(self, generation: int) -> Batch | None:
+        """Stamp batches opened from now on with `generation`; seal and return the open batch,
+        which belongs to the previous one."""
+        self._generation = generation
+        return self.flush()
 
     def add(
         self,
@@ -83,7 +93,7 @@ class Batcher:
         if batch is not None and self._full(batch, len(line)):
             sealed, batch = batch, None
         if batch is None:
-            batch = self._open = Batch(created=self._clock())
+            batch = self._open = Batch(created=self._clock(), generation=self._generation)
         if deadletter is not None:
             batch.deadletters[len(batch.lines)] = deadletter
         batch.lines.append(line)

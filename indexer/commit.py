@@ -3,16 +3,25 @@
 An offset is committable only when every message at or before it, in its partition, has an
 outcome (indexed, duplicate or dead-lettered). Batches are registered in the order they are
 sealed; a partition's committable offset advances over the longest prefix of finished batches.
+
+Assignments are numbered: each `assign` starts a new generation, and a batch carries the
+generation it was opened in. A partition takes offsets only from batches opened while its current
+assignment was already running. A batch that still holds messages of an earlier assignment of
+the partition (revoked or lost meanwhile, then assigned again from the last commit) can therefore
+never move the new assignment's offset past messages the new assignment has not written yet.
 """
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from dataclasses import dataclass, field
 
 from indexer.batch import Batch
 
 TopicPartition = tuple[str, int]
+
+_UNASSIGNED = sys.maxsize  # later than any generation: no batch is accepted
 
 
 @dataclass
@@ -24,19 +33,47 @@ class _Pending:
 
 @dataclass
 class OffsetTracker:
-    """Tracks sealed, unfinished batches per partition. Used by the poll loop only."""
+    """Tracks sealed, unfinished batches per partition. Used by the poll loop only.
 
+    Partitions never passed to `assign` or `forget` accept every batch (for callers without a
+    consumer group).
+    """
+
+    generation: int = 0
+    """The generation of the newest assignment."""
     _pending: dict[TopicPartition, deque[_Pending]] = field(default_factory=dict)
+    _since: dict[TopicPartition, int] = field(default_factory=dict)
+    """The generation in which each partition's current assignment began."""
+
+    def assign(self, partitions: list[TopicPartition]) -> int:
+        """Start a new assignment of `partitions`; return its generation, which every batch
+        opened from now on must carry (`Batcher.start_generation`)."""
+        self.generation += 1
+        for tp in partitions:
+            self._pending.pop(tp, None)
+            self._since[tp] = self.generation
+        return self.generation
+
+    def forget(self, partitions: list[TopicPartition]) -> None:
+        """Drop revoked or lost partitions: finishing their batches later moves nothing, and no
+        batch is registered for them until they are assigned again."""
+        for tp in partitions:
+            self._pending.pop(tp, None)
+            self._since[tp] = _UNASSIGNED
 
     def register(self, batch: Batch) -> None:
-        """Record a sealed batch; call in seal order, before it can finish."""
+        """Record a sealed batch; call in seal order, before it can finish. Its messages of a
+        partition whose current assignment began after the batch was opened are not tracked:
+        they belong to an assignment that is over."""
         for tp, high in batch.high.items():
+            if self._since.get(tp, 0) > batch.generation:
+                continue
             self._pending.setdefault(tp, deque()).append(_Pending(batch.seq, high + 1))
 
     def finish(self, batch: Batch) -> dict[TopicPartition, int]:
         """Mark a batch finished; return the partitions whose committable offset moved, and where to.
 
-        Partitions forgotten since the batch was registered are ignored.
+        Partitions forgotten or assigned again since the batch was registered are ignored.
         """
         moved: dict[TopicPartition, int] = {}
         for tp in batch.high:
@@ -50,11 +87,6 @@ class OffsetTracker:
             while queue and queue[0].done:
                 moved[tp] = queue.popleft().next_offset
         return moved
-
-    def forget(self, partitions: list[TopicPartition]) -> None:
-        """Drop revoked or lost partitions: finishing their batches later moves nothing."""
-        for tp in partitions:
-            self._pending.pop(tp, None)
 
     def unfinished(self, partitions: list[TopicPartition] | None = None) -> int:
         """Batches not yet finished, in all partitions or in the ones given."""

@@ -61,13 +61,18 @@ def create_consumer(settings: KafkaSettings) -> Consumer:
 
 
 def record_lag(stats_json: str) -> None:
-    """librdkafka statistics → `indexer_consumer_lag` per assigned partition."""
+    """librdkafka statistics → `indexer_consumer_lag` per assigned partition.
+
+    From the committed offset (`consumer_lag`), not the stored one (`consumer_lag_stored`):
+    stored offsets are lost with the process, so only what is committed is really behind us
+    (librdkafka STATISTICS.md). librdkafka says -1 while the partition has no commit yet.
+    """
     stats = orjson.loads(stats_json)
     for topic, topic_stats in stats.get("topics", {}).items():
         for partition, p in topic_stats.get("partitions", {}).items():
             if partition == "-1" or p.get("fetch_state") in (None, "none", "stopped"):
                 continue
-            lag = p.get("consumer_lag_stored", p.get("consumer_lag", -1))
+            lag = p.get("consumer_lag", -1)
             if lag is not None and lag >= 0:
                 metrics.CONSUMER_LAG.labels(topic, partition).set(lag)
 

@@ -85,11 +85,15 @@ NAMESPACE_DOCUMENTS = Counter(
     ["namespace"],
 )
 OFFSETS_COMMITTED = Counter(
-    "indexer_offset_commits_total", "Offset commits, by result (ok, error).", ["result"]
+    "indexer_offset_commits_total",
+    "Offset commits that had offsets to commit, by result (ok, error): librdkafka's background "
+    "commits and the synchronous ones on revoke and shutdown.",
+    ["result"],
 )
 CONSUMER_LAG = Gauge(
     "indexer_consumer_lag",
-    "Messages between the committed offset and the high watermark, per partition.",
+    "Messages between the group's committed offset and the high watermark, per assigned "
+    "partition (librdkafka's statistics, every 5 s; absent until the partition has a commit).",
     ["topic", "partition"],
 )
 ASSIGNED_PARTITIONS = Gauge("indexer_assigned_partitions", "Partitions assigned to this consumer.")

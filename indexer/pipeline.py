@@ -79,6 +79,9 @@ class Pipeline:
         self._paused_since: float | None = None
         self._over_since: float | None = None
         self._stopping = threading.Event()
+        self._stop_deadline: float | None = None
+        self._shutdown_drained: bool | None = None
+        """Set once the shutdown drain ran (its outcome): the revokes of closing then only commit."""
         self._failure: BaseException | None = None
         self._namespaces = metrics.NamespaceCounter(settings.routing.index_prefix)
         self._breaker = DeadLetterBreaker(
@@ -86,7 +89,13 @@ class Pipeline:
         )
 
     def stop(self) -> None:
-        """Ask the loop to drain and return. Safe from signal handlers and other threads."""
+        """Ask the loop to drain and return. Safe from signal handlers and other threads.
+
+        The drain ends at most `shutdown.drain_timeout_seconds` after the first call, whatever
+        it waits for (a revoke in progress, the final drain, the revokes of closing).
+        """
+        if self._stop_deadline is None:
+            self._stop_deadline = self._clock() + self._settings.shutdown.drain_timeout_seconds
         self._stopping.set()
 
     def run(self) -> None:
@@ -275,18 +284,29 @@ class Pipeline:
     # Rebalances and shutdown -----------------------------------------------------------------
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """A new assignment generation begins: no batch spans it (see `indexer.commit`)."""
         metrics.REBALANCES.labels("assign").inc()
+        generation = self._tracker.generation
+        if partitions:  # an incremental assignment may be empty: then nothing changes
+            generation = self._tracker.assign([(tp.topic, tp.partition) for tp in partitions])
+            sealed = self._batcher.start_generation(generation)
+            if sealed is not None:
+                self._seal(sealed)
         if self._paused_since is not None and partitions:
             consumer.pause(partitions)
         self._health.joined = True
         metrics.ASSIGNED_PARTITIONS.set(len(consumer.assignment()))
-        log.info("partitions_assigned", partitions=_names(partitions))
+        log.info("partitions_assigned", partitions=_names(partitions), generation=generation)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Finish the revoked partitions' work within the drain timeout and commit it."""
+        """Finish the revoked partitions' work within the drain timeout and commit it.
+
+        While closing, the shutdown drain has already run: only commit."""
         metrics.REBALANCES.labels("revoke").inc()
         revoked = [(tp.topic, tp.partition) for tp in partitions]
-        drained = self._drain(revoked)
+        drained = self._shutdown_drained
+        if drained is None:
+            drained = self._drain(revoked)
         committed = self._commit()
         self._tracker.forget(revoked)
         forget_lag(partitions)
@@ -299,7 +319,15 @@ class Pipeline:
         )
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """The group moved on without us (session or poll timeout): nothing of these partitions
+        can be committed any more. The open batch is sealed so that its other partitions' messages
+        are tracked and written; the lost partitions' batches will move nothing, now or after a
+        new assignment of them (their documents are still written: the same ids, so the new
+        owner's copies meet them as 409s)."""
         metrics.REBALANCES.labels("lost").inc()
+        sealed = self._batcher.flush()
+        if sealed is not None:
+            self._seal(sealed)
         self._tracker.forget([(tp.topic, tp.partition) for tp in partitions])
         forget_lag(partitions)
         log.warning("partitions_lost", partitions=_names(partitions))
@@ -307,7 +335,9 @@ class Pipeline:
     def _drain(self, partitions: list[tuple[str, int]] | None) -> bool:
         """Send everything buffered and wait for the batches touching `partitions` (or all).
 
-        True when they all finished within the drain timeout.
+        True when they all finished within the drain timeout, which a stop request shortens to
+        its own deadline (so a revoke in progress when SIGTERM arrives is not followed by a
+        second full drain).
         """
         sealed = self._batcher.flush()
         if sealed is not None:
@@ -315,6 +345,8 @@ class Pipeline:
         deadline = self._clock() + self._settings.shutdown.drain_timeout_seconds
         while self._tracker.unfinished(partitions) and self._failure is None:
             self._dispatch(limit=len(self._sealed) + self._in_flight)
+            if self._stop_deadline is not None:
+                deadline = min(deadline, self._stop_deadline)
             remaining = deadline - self._clock()
             if remaining <= 0:
                 return False
@@ -324,24 +356,38 @@ class Pipeline:
 
     def _commit(self) -> bool:
         """Synchronously commit every stored offset (revoked partitions are still assigned
-        while their callback runs, so theirs are included)."""
+        while their callback runs, so theirs are included). Counted like librdkafka's background
+        commits (whose callback never sees a synchronous commit)."""
         try:
             self._consumer.commit(asynchronous=False)
         except KafkaException as exc:
             if exc.args and exc.args[0].code() == KafkaError._NO_OFFSET:
                 return True
+            metrics.OFFSETS_COMMITTED.labels("error").inc()
             log.warning("commit_failed", error=str(exc))
             return False
+        metrics.OFFSETS_COMMITTED.labels("ok").inc()
         return True
 
     def _shutdown(self) -> None:
+        """One drain, bounded by the stop deadline; then commit and close (closing runs the
+        revoke callback, which only commits)."""
+        if self._stop_deadline is None:  # stopped by a failure
+            self._stop_deadline = self._clock() + self._settings.shutdown.drain_timeout_seconds
+        started = self._clock()
         log.info("draining", in_flight=self._in_flight, sealed=len(self._sealed))
         drained = self._drain(None) if self._failure is None else False
         self._writer_stop.set()  # abandon what is still retrying: it stays uncommitted
         self._collect(block=False)
         committed = self._commit()
+        self._shutdown_drained = drained
         self._consumer.close()
-        log.info("stopped", drained=drained, committed=committed)
+        log.info(
+            "stopped",
+            drained=drained,
+            committed=committed,
+            seconds=round(self._clock() - started, 3),
+        )
 
 
 def _count(result: BulkResult) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, ClassVar, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -67,7 +67,9 @@ class KafkaSettings(Section):
     instance_id: str | None = Field(
         None,
         description="Static group membership id (group.instance.id); set it to the pod name so a "
-        "restarted pod gets its partitions back without a rebalance.",
+        "restarted container gets its partitions back without a rebalance. A static member does "
+        "not leave the group when it stops (KIP-345): its partitions move only after "
+        "session.timeout.ms.",
     )
     options: dict[str, Any] = Field(
         default_factory=dict,
@@ -278,11 +280,28 @@ class LogSettings(Section):
 
 
 class ShutdownSettings(Section):
+    """How long stopping may take. On SIGTERM the indexer drains once, for at most
+    `drain_timeout_seconds` from the signal (a revoke drain under way is cut to the same
+    deadline, and the revokes of closing the consumer only commit), then commits and closes the
+    consumer. The pod's `terminationGracePeriodSeconds` must be at least `grace_needed_seconds`
+    (the deploy tests check the manifests)."""
+
+    CLOSE_ALLOWANCE_SECONDS: ClassVar[float] = 10.0
+    """After the drain: the final synchronous commit and closing the consumer (a LeaveGroup,
+    which librdkafka bounds to 5 s), with room to spare."""
+
     drain_timeout_seconds: float = Field(
         25.0,
         gt=0,
-        description="On SIGTERM or revoke, longest wait for in-flight bulks before committing.",
+        description="Longest wait for in-flight bulks before committing: on a revoke, and on "
+        "SIGTERM for the whole stop (one drain). The pod's terminationGracePeriodSeconds must be "
+        f"at least this plus {CLOSE_ALLOWANCE_SECONDS:g} s.",
     )
+
+    @property
+    def grace_needed_seconds(self) -> float:
+        """The shortest termination grace period that lets a stop drain, commit and close."""
+        return self.drain_timeout_seconds + self.CLOSE_ALLOWANCE_SECONDS
 
 
 class Settings(BaseSettings):

@@ -9,9 +9,23 @@ index name, never per event, and writes to the name it gets back:
 - an app index that does not exist yet is created only if the cluster keeps `shard_reserve`
   shards free afterwards; otherwise the app's documents go to the namespace's shared daily index
   (`<prefix>-<namespace>__shared-YYYY.MM.DD`; documents keep their `service.name`);
-- once an app went to the shared index on a day, it stays there that day (checked on the
-  cluster when the shared index holds any of its documents, by `service.name` in any case), so
-  a re-delivered event meets its first copy.
+- the fallback is decided once for the whole cluster, not per replica: falling back adds an alias
+  with the app index's name pointing at the shared index (`is_write_index`). The cluster applies
+  index creations and alias changes one at a time and refuses a name that is already the other
+  kind (below), so of two replicas racing, one creates the app index or the alias and the other
+  follows what it finds: every replica, and every re-delivery of a message, writes the app's
+  documents of that day to the same index;
+- a shared index that holds an app's documents without such an alias (written by a version
+  before the alias; found by `service.name` in any case) keeps that app for the day too, and
+  gets the alias.
+
+How the cluster answers the race, on Elasticsearch and OpenSearch alike (and osmem):
+creating an index whose name is an alias: 400 `invalid_index_name_exception`, `Invalid index
+name [<name>], already exists as alias` (`ES: server/src/main/java/org/elasticsearch/cluster/
+metadata/MetadataCreateIndexService.java`, `validateIndexName`); adding an alias whose name is an
+index: 400 `invalid_alias_name_exception`, `... an index [or data stream] exists with the same name
+as the alias` (`ES: .../cluster/metadata/AliasValidator.java`, `validateAlias`). Adding an alias
+that exists already is a no-op.
 
 Errors: `PrepareRejected` (an `IndexRejected`, always naming the index asked for) when the
 cluster refuses the index, or its namespace template, for a reason retrying cannot fix (a 403
@@ -57,6 +71,10 @@ class IndexBlocked(RetryableCondition):
 
 class ShardBudgetExhausted(RetryableCondition):
     """Not even the namespace's shared index fits in the cluster's shards: retry later."""
+
+
+class _NameIsAlias(PrepareRejected):
+    """Creating an index failed because its name is an alias (another replica fell back)."""
 
 
 class IndexPreparer:
@@ -125,12 +143,13 @@ class IndexPreparer:
         if parsed is None or parsed.kind != "app" or namespace is None:
             self._create(index)
             return index
-        if self._exists(index):
-            metrics.INDICES_PREPARED.labels("existing").inc()
-            return index
+        found = self._resolve(index)
+        if found is not None:
+            metrics.INDICES_PREPARED.labels("existing" if found == index else "shared").inc()
+            return found
         shared = shared_index(self._prefix, namespace, parsed.day.strftime("%Y.%m.%d"))
         if parsed.app is not None and self._already_shared(shared, parsed.app):
-            return shared
+            return self._fall_back(index, namespace, shared)
         cost = shards_of_new_index(self._definitions_(), index)
         if self._budget.free() - cost >= self._lifecycle.shard_reserve:
             try:
@@ -138,9 +157,13 @@ class IndexPreparer:
                 return index
             except ShardBudgetExhausted:
                 pass  # another writer took the last shards first: fall back like below
+            except _NameIsAlias:
+                return self._follow_alias(index)
         return self._fall_back(index, namespace, shared)
 
     def _fall_back(self, index: str, namespace: str, shared: str) -> str:
+        """Send `index`'s documents to `shared`, for every replica: through an alias named
+        `index`, unless another replica created `index` itself first (then that is used)."""
         metrics.SHARD_BUDGET_FALLBACK.labels(namespace).inc()
         log.warning(
             "shard_budget_fallback",
@@ -151,8 +174,42 @@ class IndexPreparer:
         )
         if not self._exists(shared):
             self._create(shared, shards_of_new_index(self._definitions_(), shared))
+        action = {"add": {"index": shared, "alias": index, "is_write_index": True}}
+        try:
+            self._client.request("POST", "/_aliases", {"actions": [action]})
+        except ClusterError as exc:
+            if exc.error_type == "invalid_alias_name_exception":
+                log.info("app_index_exists", index=index, shared_index=shared)
+                metrics.INDICES_PREPARED.labels("existing").inc()
+                return index
+            _reraise(index, exc)
         metrics.INDICES_PREPARED.labels("shared").inc()
         return shared
+
+    def _follow_alias(self, index: str) -> str:
+        target = self._resolve(index)
+        if target is None:  # the alias went away in between (its index was deleted): retry
+            raise ShardBudgetExhausted(f"index {index} was an alias and is gone")
+        log.info("following_alias", index=index, target=target)
+        metrics.INDICES_PREPARED.labels("shared" if target != index else "existing").inc()
+        return target
+
+    def _resolve(self, name: str) -> str | None:
+        """The index that writes to `name` go to: `name` itself if it is an index, the write
+        index if it is an alias, None if it is neither."""
+        try:
+            answer = self._client.request("GET", f"/{name}/_alias")
+        except ClusterError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if name in answer:
+            return name
+        targets: list[str] = sorted(answer)
+        for target in targets:
+            if answer[target].get("aliases", {}).get(name, {}).get("is_write_index"):
+                return target
+        return targets[0] if len(targets) == 1 else None
 
     def _create(self, index: str, cost: int | None = None) -> None:
         try:
@@ -161,6 +218,8 @@ class IndexPreparer:
             if exc.error_type == "resource_already_exists_exception":
                 metrics.INDICES_PREPARED.labels("existing").inc()
                 return
+            if exc.error_type == "invalid_index_name_exception" and "alias" in exc.reason:
+                raise _NameIsAlias(index, exc.error_type, exc.reason) from exc
             if is_shard_limit_error(exc):
                 self._budget.invalidate()
                 raise ShardBudgetExhausted(f"creating index {index}: {exc.reason}") from exc

@@ -137,7 +137,15 @@ def test_below_the_shard_reserve_a_new_app_goes_to_the_namespace_shared_index(
     assert [p for m, p, _ in sent(es_proxy, "PUT")] == [f"/{shared}"]
     assert metrics.SHARD_BUDGET_FALLBACK.labels("shop")._value.get() == before + 2
     assert metrics.SHARD_HEADROOM._value.get() == 3  # 7 - cart (2) - shared (2)
-    assert not client.exists("/k8s-logs-shop_web-2026.11.26")
+    # The app's name is an alias of the shared index, not an index of its own.
+    assert client.request("GET", "/k8s-logs-shop_web-2026.11.26/_alias") == {
+        shared: {
+            "aliases": {
+                name: {"is_write_index": True}
+                for name in ("k8s-logs-shop_db-2026.11.26", "k8s-logs-shop_web-2026.11.26")
+            }
+        }
+    }
 
     client.request("POST", f"/{shared}/_doc", {"service": {"name": "web"}}, {"refresh": "true"})
     # Another replica (fresh cache) keeps a shared app on the shared index that day.

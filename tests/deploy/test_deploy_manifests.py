@@ -105,7 +105,7 @@ def test_the_indexer_outlives_its_drain_timeout_and_is_probed_on_its_metrics_por
     (indexer,) = indexer_containers(docs)
     settings = settings_of(indexer, docs)
     grace = indexer.pod_spec["terminationGracePeriodSeconds"]
-    assert grace > settings.shutdown.drain_timeout_seconds + 5
+    assert grace >= settings.shutdown.grace_needed_seconds
     ports = {p["name"]: p["containerPort"] for p in indexer.spec["ports"]}
     assert ports["metrics"] == settings.metrics.port
     for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
@@ -261,6 +261,10 @@ def test_the_alert_rules_cover_lag_dead_letters_stalls_down_and_readiness(
     assert "indexer_consumer_lag" in stalled
     assert "up{" in alerts["IndexerDown"]
     assert "replicas_unavailable" in alerts["IndexerNotReady"]
+    assert (
+        'indexer_offset_commits_total{job="log-indexer",result="error"}'
+        in (alerts["IndexerCommitsFailing"])
+    )
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -94,6 +94,69 @@ def test_a_forgotten_partition_never_moves_again() -> None:
     assert tracker.finish(batch) == {("t", 1): 8}
 
 
+def test_a_batch_of_a_lost_assignment_never_moves_the_next_assignment_of_its_partition() -> None:
+    # Offsets 100-150 of t[0] sit in a batch when the partition is lost; it is assigned again
+    # and the new assignment re-reads from the last commit (60). If the old batch finished first
+    # and moved t[0] to 151, a crash would skip 60-99, which nobody has written yet.
+    batcher = Batcher(BatchPolicy(1000, 10**6, 60), FakeClock())
+    tracker = OffsetTracker()
+    batcher.start_generation(tracker.assign([("t", 0), ("t", 1)]))
+    old = _batch(batcher, *((0, offset) for offset in range(100, 151)), (1, 9))
+    tracker.register(old)
+    tracker.forget([("t", 0)])  # lost
+    assert batcher.start_generation(tracker.assign([("t", 0)])) is None
+    new = _batch(batcher, *((0, offset) for offset in range(60, 100)))
+    tracker.register(new)
+    assert tracker.finish(old) == {("t", 1): 10}  # its other partition still moves
+    assert tracker.finish(new) == {("t", 0): 100}
+
+
+def test_a_batch_still_open_when_its_partition_is_assigned_again_moves_nothing_there() -> None:
+    # The open batch is sealed only later (by age, say), after t[0] was lost and assigned again.
+    batcher = Batcher(BatchPolicy(1000, 10**6, 60), FakeClock())
+    tracker = OffsetTracker()
+    batcher.start_generation(tracker.assign([("t", 0), ("t", 1)]))
+    for offset in range(100, 151):
+        batcher.add(Msg("t", 0, offset), ("t", 0), offset, "i", b"x")
+    batcher.add(Msg("t", 1, 9), ("t", 1), 9, "i", b"x")
+    tracker.forget([("t", 0)])
+    generation = tracker.assign([("t", 0)])
+    old = batcher.start_generation(generation)  # a new generation seals the open batch
+    assert old is not None and old.generation < generation
+    tracker.register(old)
+    new = _batch(batcher, (0, 60))
+    assert new is not None and new.generation == generation
+    tracker.register(new)
+    assert tracker.unfinished([("t", 0)]) == 1  # only the new assignment's batch counts
+    assert tracker.finish(old) == {("t", 1): 10}
+    assert tracker.finish(new) == {("t", 0): 61}
+
+
+def test_messages_of_a_partition_no_longer_assigned_are_not_tracked() -> None:
+    batcher = Batcher(BatchPolicy(1000, 10**6, 60), FakeClock())
+    tracker = OffsetTracker()
+    batcher.start_generation(tracker.assign([("t", 0)]))
+    tracker.forget([("t", 0)])  # revoked or lost while its messages were still being taken
+    batch = _batch(batcher, (0, 5))
+    tracker.register(batch)
+    assert tracker.unfinished() == 0
+    assert tracker.finish(batch) == {}
+
+
+def test_a_new_assignment_gets_a_new_generation_and_seals_the_open_batch() -> None:
+    batcher = Batcher(BatchPolicy(1000, 10**6, 60), FakeClock())
+    tracker = OffsetTracker()
+    first = tracker.assign([("t", 0)])
+    batcher.start_generation(first)
+    batcher.add(Msg("t", 0, 0), ("t", 0), 0, "i", b"x")
+    second = tracker.assign([("t", 1)])  # cooperative: an incremental assignment
+    sealed = batcher.start_generation(second)
+    assert second > first
+    assert sealed is not None and sealed.generation == first and len(sealed) == 1
+    tracker.register(sealed)  # t[0] was assigned throughout: its offsets count
+    assert tracker.finish(sealed) == {("t", 0): 1}
+
+
 def test_the_outcome_table() -> None:
     assert classify(201) is Outcome.INDEXED
     assert classify(200) is Outcome.INDEXED

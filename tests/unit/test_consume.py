@@ -1,0 +1,38 @@
+"""The consumer's statistics callback: lag from committed offsets, as librdkafka defines them."""
+
+from __future__ import annotations
+
+import orjson
+
+from indexer import metrics
+from indexer.consume import record_lag
+
+
+def _stats(**partition: int | str) -> str:
+    p = {"fetch_state": "active", **partition}
+    return orjson.dumps({"topics": {"filebeat-lag": {"partitions": {"0": p, "-1": {}}}}}).decode()
+
+
+def _lag() -> float:
+    return float(metrics.CONSUMER_LAG.labels("filebeat-lag", "0")._value.get())
+
+
+def test_lag_counts_from_the_committed_offset_not_the_stored_one() -> None:
+    # Stored up to 990 but committed only up to 400 (say commits are failing): 600 messages
+    # would be read again after a restart, so the lag is 600, not 10.
+    record_lag(
+        _stats(
+            hi_offset=1000,
+            stored_offset=990,
+            committed_offset=400,
+            consumer_lag=600,
+            consumer_lag_stored=10,
+        )
+    )
+    assert _lag() == 600
+
+
+def test_a_partition_without_a_commit_yet_keeps_its_last_reading() -> None:
+    record_lag(_stats(hi_offset=50, committed_offset=40, consumer_lag=10, consumer_lag_stored=0))
+    record_lag(_stats(hi_offset=50, committed_offset=-1001, consumer_lag=-1, consumer_lag_stored=5))
+    assert _lag() == 10
