@@ -1,7 +1,7 @@
 """Transform-only rate: the indexer's own decode, route and encode on bytes already in memory.
 
 `python -m bench.transform_only --events N` runs three passes over the same events (decode;
-decode + route; decode + route + encode), so the cost of each stage is the difference between
+decode + route; the pipeline's whole transform: decode, id, route, encode), so the cost of each stage is the difference between
 two passes. No I/O, no Kafka, no batching. Prints one JSON line.
 """
 
@@ -16,9 +16,9 @@ import orjson
 
 from bench.events import backlog
 from indexer.decode import decode
-from indexer.encode import encode
 from indexer.route import Router
 from indexer.settings import RoutingSettings
+from indexer.transform import transform
 
 TOPIC = "filebeat-bench"
 POOL = 100_000
@@ -36,10 +36,9 @@ def _decode_route(values: list[bytes], router: Router, now: float) -> None:
 
 
 def _transform(values: list[bytes], router: Router, now: float) -> None:
-    route = router.route
+    """The pipeline's own transform: decode, document id, route, encode."""
     for offset, value in enumerate(values):
-        event = decode(value)
-        encode(route(event, now), TOPIC, offset & 3, offset, event)
+        transform(router, value, TOPIC, offset & 3, offset, now)
 
 
 PASSES: dict[str, Callable[[list[bytes], Router, float], None]] = {

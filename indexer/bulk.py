@@ -185,15 +185,7 @@ class BulkWriter:
             if salvaged is None:
                 remaining.append(rejection)
                 continue
-            lines.append(
-                encode(
-                    rejection.index,
-                    message.topic(),
-                    message.partition(),
-                    message.offset(),
-                    salvaged,
-                )
-            )
+            lines.append(encode(rejection.index, action_id(line), salvaged))
             origins.append(rejection)
         if not lines:
             return remaining
@@ -417,7 +409,8 @@ class BulkWriter:
             target_index=rejection.index,
             max_original_bytes=keep,
         )
-        return encode(index, message.topic(), message.partition(), message.offset(), document)
+        # The letter takes its document's id: a re-sent copy of the event meets it.
+        return encode(index, action_id(batch.lines[rejection.position]), document)
 
 
 @dataclass
@@ -472,12 +465,13 @@ def _retarget(batch: Batch, granted: dict[str, str]) -> None:
 
 
 def _undecodable(batch: Batch, position: int) -> _Rejection:
-    """The rejection of a message that never decoded (its reason, found again)."""
+    """The rejection of a message that never became a document (its reason, found again)."""
     try:
         decode(batch.messages[position].value())
     except DecodeError as exc:
         return _Rejection(position, exc.kind, exc.reason, None)
-    raise AssertionError(f"line {position} was marked undecodable but decodes")
+    kind = batch.deadletters[position]
+    return _Rejection(position, kind, "the event cannot be written as JSON", None)
 
 
 def _status_and_error(item: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
@@ -487,6 +481,19 @@ def _status_and_error(item: dict[str, Any]) -> tuple[int, dict[str, Any] | None]
 
 def _index_of(batch: Batch, position: int) -> str:
     return action_index(batch.lines[position])
+
+
+def action_id(line: bytes) -> bytes:
+    """The `_id` of one of our own action lines, JSON-escaped as it stands there."""
+    # {"create":{"_index":"NAME","_id":"ID"}}\n  (an escaped id holds no bare quote)
+    start = line.index(b'"_id":"') + 7
+    return line[start : line.index(b"\n") - 3]
+
+
+def action_id_text(line: bytes) -> str:
+    """`action_id`, unescaped (for requests that name the document)."""
+    text: str = orjson.loads(b'"%b"' % action_id(line))
+    return text
 
 
 def action_index(line: bytes) -> str:

@@ -1,16 +1,23 @@
 """Transform: one Kafka message → its index and NDJSON lines (decode → route → encode).
 
 The single definition used by the poll loop and the replays, so a message always becomes the same
-document, in the same index, under the same `_id`. An undecodable message becomes its dead
-letter, in the dead-letter index of its Kafka timestamp's day.
+document, in the same index, under the same `_id` (docid.py). A message that cannot become a
+document becomes its dead letter, in the dead-letter index of its Kafka timestamp's day: one that
+does not decode (its decode error kind is the reason), and one whose document cannot be written
+as JSON (`unencodable`: nested deeper than orjson writes).
 """
 
 from __future__ import annotations
 
+import orjson
+
 from indexer.deadletter import deadletter_document
 from indexer.decode import DecodeError, decode
-from indexer.encode import encode
+from indexer.docid import event_id, message_id
+from indexer.encode import encode, encode_event
 from indexer.route import Router
+
+UNENCODABLE = "unencodable"
 
 
 def transform(
@@ -21,20 +28,42 @@ def transform(
     offset: int,
     seconds: float,
 ) -> tuple[str, bytes, str | None]:
-    """(index, lines, decode error kind or None). `seconds` is the message's Kafka time."""
+    """(index, lines, dead-letter reason or None). `seconds` is the message's Kafka time."""
     try:
         event = decode(value)
     except DecodeError as exc:
-        index = router.deadletter_index(seconds)
-        document = deadletter_document(
-            value=value,
-            topic=topic,
-            partition=partition,
-            offset=offset,
-            kafka_seconds=seconds,
-            error_type=exc.kind,
-            reason=exc.reason,
-        )
-        return index, encode(index, topic, partition, offset, document), exc.kind
+        return _deadletter(router, value, topic, partition, offset, seconds, exc.kind, exc.reason)
+    assert value is not None  # decode refuses an empty message
+    doc_id = event_id(event, value)
     index = router.route(event, seconds)
-    return index, encode(index, topic, partition, offset, event), None
+    try:
+        return index, encode_event(index, doc_id, event, topic, partition, offset), None
+    except orjson.JSONEncodeError as exc:
+        reason = f"the event cannot be written as JSON: {exc}"
+        return _deadletter(
+            router, value, topic, partition, offset, seconds, UNENCODABLE, reason, doc_id
+        )
+
+
+def _deadletter(
+    router: Router,
+    value: bytes | None,
+    topic: str,
+    partition: int,
+    offset: int,
+    seconds: float,
+    kind: str,
+    reason: str,
+    doc_id: bytes | None = None,
+) -> tuple[str, bytes, str]:
+    index = router.deadletter_index(seconds)
+    document = deadletter_document(
+        value=value,
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        kafka_seconds=seconds,
+        error_type=kind,
+        reason=reason,
+    )
+    return index, encode(index, doc_id or message_id(value), document), kind

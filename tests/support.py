@@ -41,8 +41,8 @@ def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
 def produce(
     bootstrap: str, topic: str, values: Iterable[bytes], partitions: int | None = None
 ) -> dict[str, bytes]:
-    """Produce `values` (round-robin over `partitions` when given) and return them by the
-    document id the indexer will give them (`topic:partition:offset`)."""
+    """Produce `values` (round-robin over `partitions` when given) and return them by their
+    Kafka record, `topic:partition:offset` (the key `documents` gives what was stored)."""
     producer = Producer(
         {
             "bootstrap.servers": bootstrap,
@@ -249,6 +249,23 @@ _OPTIONAL = {"ignore_unavailable": "true", "allow_no_indices": "true"}
 
 
 def documents(es_url: str, index: str = STORED) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Every document in `index`, by the Kafka record it came from (`topic:partition:offset`,
+    from its `kafka.*` fields): (index, source). Fails on a record or an _id stored twice."""
+    found: dict[str, tuple[str, dict[str, Any]]] = {}
+    for doc_id, (index_name, source) in documents_by_id(es_url, index).items():
+        record = record_of(source)
+        assert record not in found, f"record {record} stored twice (as {doc_id} too)"
+        found[record] = (index_name, source)
+    return found
+
+
+def record_of(source: dict[str, Any]) -> str:
+    """`topic:partition:offset` of the Kafka record a stored document came from."""
+    kafka = source["kafka"]
+    return f"{kafka['topic']}:{kafka['partition']}:{kafka['offset']}"
+
+
+def documents_by_id(es_url: str, index: str = STORED) -> dict[str, tuple[str, dict[str, Any]]]:
     """Every document in `index`, by _id: (index, source). Fails on an _id seen twice."""
     es = cluster(es_url)
     try:

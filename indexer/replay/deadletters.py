@@ -2,7 +2,7 @@
 
 For each selected dead letter the preserved original bytes go through decode, route and encode
 as in the pipeline (the Kafka timestamp is the dead letter's `@timestamp`), so the document gets
-the index and `_id` (`topic:partition:offset`) it would have had. `BulkWriter` writes it with the
+the index and `_id` (docid.py) it would have had. `BulkWriter` writes it with the
 usual outcome table:
 
 - indexed, or 409 (already there: a duplicate): the dead letter is deleted afterwards, by `_id`
@@ -28,9 +28,8 @@ import orjson
 import structlog
 
 from indexer.batch import Batch, Batcher, BatchPolicy
-from indexer.bulk import BulkWriter, action_index
+from indexer.bulk import BulkWriter, action_id_text, action_index
 from indexer.cluster import ClusterError, ClusterUnavailable, SearchClient
-from indexer.encode import document_id
 from indexer.replay.scope import Scope, format_instant, identity_of_index
 from indexer.replay.stored import DeadLetter, MalformedDeadLetter, StoredMessage
 from indexer.replay.transform import Routed, transform
@@ -282,10 +281,7 @@ class DeadLetterReplay:
         it elsewhere than routing did (a namespace's shared index under the shard budget).
         """
         messages: list[StoredMessage] = batch.messages
-        docs = [
-            {"_index": action_index(line), "_id": _document_id(m.letter)}
-            for m, line in zip(messages, batch.lines, strict=True)
-        ]
+        docs = [{"_index": action_index(line), "_id": action_id_text(line)} for line in batch.lines]
         try:
             response = self._client.request("POST", "/_mget", {"docs": docs}, {"_source": "false"})
         except (ClusterError, ClusterUnavailable) as exc:
@@ -316,10 +312,6 @@ class DeadLetterReplay:
             else:
                 log.warning("dead_letter_not_deleted", index=letter.index, id=letter.id, item=item)
         return gone
-
-
-def _document_id(letter: DeadLetter) -> str:
-    return document_id(letter.topic, letter.partition, letter.offset)
 
 
 def _bump(counts: dict[str, int], key: str, by: int = 1) -> None:

@@ -40,7 +40,7 @@ def produce_at(
     bootstrap: str, topic: str, messages: Iterable[tuple[bytes, datetime, int]]
 ) -> list[str]:
     """Produce (value, Kafka timestamp, partition) together (messages of one call share
-    batches) and return their document ids (`topic:partition:offset`) in the same order."""
+    batches) and return their Kafka records (`topic:partition:offset`) in the same order."""
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50})
     ids: dict[int, str] = {}
     errors: list[str] = []
@@ -85,20 +85,26 @@ def run_command(env: dict[str, str], *argv: str, timeout: float = 60) -> tuple[i
 
 
 def bulk_ids(bodies: Iterable[bytes]) -> list[tuple[str, str]]:
-    """(index, _id) of every `create` action in recorded `_bulk` request bodies."""
+    """(index, Kafka record `topic:partition:offset`) of every `create` in recorded `_bulk`
+    request bodies (the record from the document's `kafka.*`)."""
+    from tests.support import record_of
+
     written = []
     for body in bodies:
-        for line in body.splitlines()[::2]:  # action, document, action, document, ...
-            action = json.loads(line)["create"]
-            written.append((action["_index"], action["_id"]))
+        lines = body.splitlines()
+        for action_line, document in zip(lines[::2], lines[1::2], strict=True):
+            action = json.loads(action_line)["create"]
+            written.append((action["_index"], record_of(json.loads(document))))
     return written
 
 
 def delete_documents(es_url: str, where: dict[str, str]) -> None:
-    """Delete documents by `_id` from their index (`where`: id → index)."""
-    from tests.support import cluster
+    """Delete the documents of Kafka records from their index (`where`: record → index)."""
+    from tests.support import cluster, documents_by_id, record_of
 
+    stored = documents_by_id(es_url, ",".join(sorted(set(where.values()))))
+    ids = {record_of(source): doc_id for doc_id, (_, source) in stored.items()}
     es = cluster(es_url)
-    for doc_id, index in where.items():
-        es.request("DELETE", f"/{index}/_doc/{doc_id}", params={"refresh": "true"})
+    for record, index in where.items():
+        es.request("DELETE", f"/{index}/_doc/{ids[record]}", params={"refresh": "true"})
     es.close()

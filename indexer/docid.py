@@ -1,0 +1,71 @@
+"""Document ids: the same event always gets the same `_id`, and a different line never does.
+
+Elasticsearch answers 409 to a `create` whose `_id` exists, and we count that as "already
+stored". That is only true if the id names the event, not where Kafka happened to put it: a
+topic's offsets restart at 0 when it is re-created, two Kafka clusters (or MirrorMaker 2) give
+one event different coordinates, and filebeat re-sends an event as a new record at a new offset
+(NODE-SIDE.md §5). So the id comes from the event itself, first rule that applies:
+
+1. `@metadata._id` when the shipper set one (filebeat's `fingerprint` processor, an ndjson
+   `document_id`), as Logstash and filebeat's own Elasticsearch output use it;
+2. a line read from a file (`log.offset` is an integer, `message` a string): a 128-bit xxh3 of
+   the host (`host.name`), the file (`log.file.fingerprint`, else `device_id` and `inode`, else
+   `log.file.path`), the byte offset and the line. A re-send carries the same four (filebeat
+   re-reads from its registry offset), so it meets its first copy; two equal lines sit at two
+   offsets, so they stay two documents. filebeat's `@timestamp` is left out on purpose: it is the
+   time of reading, which a re-read after a restart changes;
+3. anything else: a 128-bit xxh3 of the message bytes as received, so a byte-identical record
+   (a produce retry, a mirrored copy) is one document.
+
+docs/failure-handling.md lists the collisions that remain and how unlikely they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from xxhash import xxh3_128_hexdigest
+
+MAX_ID_BYTES = 512  # Elasticsearch refuses longer ids (REAL-CLUSTERS.md §8)
+
+
+def event_id(event: dict[str, Any], value: bytes) -> bytes:
+    """The `_id` of a decoded event whose message bytes were `value`, as it goes between the
+    quotes of a JSON string (a shipper's id escaped, ours hexadecimal).
+
+    Removes `@metadata` from the event: it describes the shipping, and is never indexed.
+    """
+    metadata = event.pop("@metadata", None)
+    if type(metadata) is dict:
+        given = metadata.get("_id")
+        if type(given) is str and 0 < len(given.encode()) <= MAX_ID_BYTES:
+            return orjson.dumps(given)[1:-1]
+    log = event.get("log")
+    if type(log) is dict:
+        offset = log.get("offset")
+        message = event.get("message")
+        if type(offset) is int and type(message) is str:
+            host = event.get("host")
+            name = host.get("name") if type(host) is dict else None
+            return xxh3_128_hexdigest(
+                f"{name}\x1f{_file_of(log.get('file'))}\x1f{offset}\x1f{message}".encode()
+            ).encode()
+    return message_id(value)
+
+
+def message_id(value: bytes | None) -> bytes:
+    """The `_id` of a message known only by its bytes (one that never decoded)."""
+    return xxh3_128_hexdigest(value or b"").encode()
+
+
+def _file_of(file: object) -> object:
+    if type(file) is not dict:
+        return None
+    fingerprint = file.get("fingerprint")
+    if fingerprint:
+        return fingerprint
+    inode = file.get("inode")
+    if inode:
+        return f"{file.get('device_id')}:{inode}"
+    return file.get("path")
