@@ -136,13 +136,13 @@ def test_replayed_dead_letters_land_in_their_index_under_their_id_once_and_leave
     _fix_template(es_proxy.url)
     es = cluster(es_proxy.url)
     # A dead letter carries its document's _id; the listing names dead letters by it.
-    record_of = {
+    letter_record = {
         doc_id: record_of(source)
         for doc_id, (_, source) in documents_by_id(es_proxy.url, "k8s-logs-deadletter-*").items()
     }
     # One was indexed already (a replay that stopped before deleting its dead letter, say).
     already = sorted(setup.groups["cart"])[0]
-    (already_id,) = [doc_id for doc_id, record in record_of.items() if record == already]
+    (already_id,) = [doc_id for doc_id, record in letter_record.items() if record == already]
     topic, partition, offset = already.rsplit(":", 2)
     stored = json.loads(setup.produced[already])
     stored["kafka"] = {"topic": topic, "partition": int(partition), "offset": int(offset)}
@@ -156,7 +156,7 @@ def test_replayed_dead_letters_land_in_their_index_under_their_id_once_and_leave
         10,
         {"invalid_json": 1, "not_an_object": 1},
     )
-    listed = {record_of[entry["id"]]: entry for entry in dry["listing"]}
+    listed = {letter_record[entry["id"]]: entry for entry in dry["listing"]}
     assert listed.keys() == setup.ids("cart", "web", "blog", "junk")
     assert listed[already]["target_index"] == f"k8s-logs-shop_cart-{DAY}"
     assert _snapshot(es_proxy.url) == before, "a dry run changed something"
@@ -194,12 +194,12 @@ def test_namespace_app_time_limit_and_error_type_filters_replay_only_the_dead_le
     _fix_template(es_proxy.url)
     remaining = setup.ids("cart", "web", "blog", "junk")
 
-    record_of = {
+    letter_record = {
         doc_id: record_of(source)
         for doc_id, (_, source) in documents_by_id(es_proxy.url, "k8s-logs-deadletter-*").items()
     }
     code, dry = _replay(setup.env, "--namespace", "shop", "--app", "web", "--dry-run")
-    assert code == 0 and {record_of[e["id"]] for e in dry["listing"]} == setup.groups["web"]
+    assert code == 0 and {letter_record[e["id"]] for e in dry["listing"]} == setup.groups["web"]
     code, summary = _replay(setup.env, "--namespace", "shop", "--app", "web")
     assert code == 0 and summary["replayed"] == 3, summary
     remaining -= setup.groups["web"]
