@@ -7,6 +7,7 @@ it measures: one asyncio loop, HTTP/1.1 keep-alive, and per-document work done o
 What it answers, enough for the official client (8.x) and the indexer:
   GET /                   a cluster banner, version 8.15.0, with `X-Elastic-Product: Elasticsearch`
   HEAD /<index>           200 if created, else 404
+  GET /<name>/_alias      the index with no aliases if created, else 404 (as Elasticsearch)
   PUT /<index>            creates it; 400 resource_already_exists_exception the second time
   POST|PUT [/<index>]/_bulk  one item per document; `{"errors":false,...}`, filter_path honoured
                           for the shapes clients ask (`errors` alone, or with `items.*.status`...)
@@ -248,12 +249,22 @@ class Connection:
 
 
 def _index_call(sink: Sink, method: str, index: str) -> tuple[int, bytes]:
-    """HEAD and PUT of one index; anything else is acknowledged and ignored."""
+    """HEAD, PUT and the alias look-up of one index; anything else is acknowledged and ignored."""
     if method == "HEAD":
         return (200 if index in sink.indices else 404), b""
+    if method == "GET" and index.endswith("/_alias"):
+        return _aliases_of(sink, index.removesuffix("/_alias"))
     if method == "PUT" and "/" not in index:
         return _create_index(sink, index)
     return 200, b'{"acknowledged":true}'
+
+
+def _aliases_of(sink: Sink, name: str) -> tuple[int, bytes]:
+    """`GET /<name>/_alias` as Elasticsearch answers it: the index with no aliases, or 404
+    (the sink keeps no aliases)."""
+    if name in sink.indices:
+        return 200, orjson.dumps({name: {"aliases": {}}})
+    return 404, orjson.dumps({"error": f"alias [{name}] missing", "status": 404})
 
 
 def _create_index(sink: Sink, index: str) -> tuple[int, bytes]:

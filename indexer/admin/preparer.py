@@ -203,11 +203,18 @@ class IndexPreparer:
             if exc.status == 404:
                 return None
             raise
+        # Each key an index, each value `{"aliases": {...}}`; anything else is not an answer
+        # Elasticsearch or OpenSearch gives: treat it as a bad gateway (retried).
+        if type(answer) is not dict or not all(
+            type(entry) is dict and type(entry.get("aliases")) is dict for entry in answer.values()
+        ):
+            reason = f"GET /{name}/_alias answered {answer!r:.200}"
+            raise ClusterError(502, {"error": {"type": "malformed_response", "reason": reason}})
         if name in answer:
             return name
         targets: list[str] = sorted(answer)
         for target in targets:
-            if answer[target].get("aliases", {}).get(name, {}).get("is_write_index"):
+            if answer[target]["aliases"].get(name, {}).get("is_write_index"):
                 return target
         return targets[0] if len(targets) == 1 else None
 

@@ -219,7 +219,8 @@ def test_an_app_whose_label_has_upper_case_stays_on_the_shared_index_it_was_sent
     )
     preparer = IndexPreparer(client, settings)  # plenty of shards: only the shared day decides
     assert preparer.ensure(f"k8s-logs-shop_cart-api-{day}") == shared
-    assert not client.exists(f"/k8s-logs-shop_cart-api-{day}")
+    # The app's name is now an alias of the shared index (for the other replicas), not an index.
+    assert set(client.request("GET", f"/k8s-logs-shop_cart-api-{day}/_alias")) == {shared}
     assert preparer.ensure(f"k8s-logs-shop_ledger_v2-{day}") == f"k8s-logs-shop_ledger_v2-{day}"
 
 
@@ -293,3 +294,21 @@ def test_a_transient_refusal_of_a_namespace_template_or_index_is_retried_not_rej
         assert retryable(caught.value)
     es_proxy.fault = None
     assert preparer.ensure("k8s-logs-payments_api-2026.11.26") == "k8s-logs-payments_api-2026.11.26"
+
+
+def test_a_malformed_alias_answer_is_retried_not_a_crash(
+    client: SearchClient, es_url: str, es_proxy: CompatProxy
+) -> None:
+    # Seen with a stand-in that acknowledged every request: `{"acknowledged": true}` to
+    # `GET /<index>/_alias` made the preparer raise AttributeError and the indexer exit.
+    settings = make_settings(es_url)
+    run_setup(client, settings)
+    es_proxy.fault = lambda m, path, body: (
+        Reply(200, b'{"acknowledged":true}') if m == "GET" and "/_alias" in path else None
+    )
+    preparer = IndexPreparer(client, settings)
+    with pytest.raises(ClusterError) as caught:
+        preparer.ensure("k8s-logs-shop_cart-2026.11.26")
+    assert retryable(caught.value) and caught.value.error_type == "malformed_response"
+    es_proxy.fault = None
+    assert preparer.ensure("k8s-logs-shop_cart-2026.11.26") == "k8s-logs-shop_cart-2026.11.26"
