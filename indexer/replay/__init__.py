@@ -1,7 +1,7 @@
 """Replays: re-drive dead letters once their cause is fixed, and re-read a time window of Kafka.
 
 Both write through the indexer's own stages (decode, route, encode, `BulkWriter`), so a replayed
-message lands in the same daily index under the same `_id` (`topic:partition:offset`) as it
+message lands in the same daily index under the same `_id` (derived from the event, `docid.py`) as it
 would have the first time, and a document already there answers 409: replays never store
 anything twice.
 

@@ -6,7 +6,9 @@ the index and `_id` (docid.py) it would have had. `BulkWriter` writes it with th
 usual outcome table:
 
 - indexed, or 409 (already there: a duplicate): the dead letter is deleted afterwards, by `_id`
-  from the index it is in, and only once the document is confirmed in its target index;
+  from the index it is in, and only once the document is confirmed in its target index; after a
+  409 the document under that id must also be the same line (message, file, offset, host), else
+  the dead letter is kept and counted as still failing with `id_taken_by_another_line`;
 - refused again: `BulkWriter` dead-letters it under the same `_id` into the same day's index,
   which answers 409 against the dead letter already there, so it is simply kept, and counted as
   still failing with the new reason (the stored dead letter keeps its old `error.*`);
@@ -41,6 +43,9 @@ log = structlog.get_logger(__name__)
 
 PAGE_SIZE = 500
 SCROLL_KEEP_ALIVE = "10m"
+# What names a line (docid.py): a document under the same id that differs here is another line.
+SAME_LINE = ("message", "log.offset", "log.file.path", "log.file.inode", "host.name")
+ID_TAKEN = "id_taken_by_another_line"
 DELETE_FILTER = "errors,items.*.status,items.*.error.type,items.*.error.reason"
 
 
@@ -265,17 +270,28 @@ class DeadLetterReplay:
         for reason, count in result.deadlettered.items():
             _bump(self.summary.still_failing, reason, count)
         messages: list[StoredMessage] = batch.messages
-        # Without a refusal every document is in its index; otherwise ask which ones are.
-        present = self._present(batch) if result.deadlettered_total else messages
+        # All indexed: every document is in its index. A refusal or a 409 asks which are, and
+        # whether what holds a 409's id is this line (docid.py's collisions, a reused shipper id).
+        if result.deadlettered_total or result.duplicates:
+            present, taken = self._present(batch)
+        else:
+            present, taken = messages, []
+        if taken:
+            _bump(self.summary.still_failing, ID_TAKEN, len(taken))
+            for message in taken:
+                log.warning(
+                    "dead_letter_id_taken", index=message.letter.index, id=message.letter.id
+                )
         self.summary.replayed += len(present)
         deleted = self._delete([m.letter for m in present])
         self.summary.deleted += deleted
         self.summary.kept_unconfirmed += len(present) - deleted
-        unconfirmed = len(messages) - result.deadlettered_total - len(present)
+        unconfirmed = len(messages) - result.deadlettered_total - len(present) - len(taken)
         self.summary.kept_unconfirmed += max(0, unconfirmed)
 
-    def _present(self, batch: Batch) -> list[StoredMessage]:
-        """The messages whose document is in its index (a realtime get, no refresh).
+    def _present(self, batch: Batch) -> tuple[list[StoredMessage], list[StoredMessage]]:
+        """(messages whose document is in its index, messages whose id holds another line),
+        by a realtime get (no refresh).
 
         The index is read from the action line as written: index preparation may have pointed
         it elsewhere than routing did (a namespace's shared index under the shard budget).
@@ -283,12 +299,22 @@ class DeadLetterReplay:
         messages: list[StoredMessage] = batch.messages
         docs = [{"_index": action_index(line), "_id": action_id_text(line)} for line in batch.lines]
         try:
-            response = self._client.request("POST", "/_mget", {"docs": docs}, {"_source": "false"})
+            response = self._client.request(
+                "POST", "/_mget", {"docs": docs}, {"_source_includes": ",".join(SAME_LINE)}
+            )
         except (ClusterError, ClusterUnavailable) as exc:
             log.warning("replay_not_confirmed", documents=len(messages), error=str(exc))
-            return []
+            return [], []
+        present: list[StoredMessage] = []
+        taken: list[StoredMessage] = []
         found: list[dict[str, Any]] = response["docs"]
-        return [m for m, doc in zip(messages, found, strict=True) if doc.get("found") is True]
+        for message, line, doc in zip(messages, batch.lines, found, strict=True):
+            if doc.get("found") is not True:
+                continue
+            written = orjson.loads(line[line.index(b"\n") + 1 :])
+            same = _same_line(written, doc.get("_source") or {})
+            (present if same else taken).append(message)
+        return present, taken
 
     def _delete(self, letters: list[DeadLetter]) -> int:
         """Delete dead letters by `_id` from their own index; returns how many are gone."""
@@ -312,6 +338,18 @@ class DeadLetterReplay:
             else:
                 log.warning("dead_letter_not_deleted", index=letter.index, id=letter.id, item=item)
         return gone
+
+
+def _same_line(written: dict[str, Any], stored: dict[str, Any]) -> bool:
+    """Whether a stored document is the line a replay wrote: the fields its id is made of."""
+    return all(_field(written, path) == _field(stored, path) for path in SAME_LINE)
+
+
+def _field(document: dict[str, Any], path: str) -> object:
+    value: object = document
+    for key in path.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
 
 
 def _bump(counts: dict[str, int], key: str, by: int = 1) -> None:

@@ -254,3 +254,35 @@ def test_dead_letters_that_fail_again_are_kept_unchanged_next_to_replayed_ones_a
     assert (
         documents(es_proxy.url, EVERYWHERE).keys() == setup.produced.keys()
     )  # nothing lost or doubled
+
+
+def test_a_dead_letter_whose_id_holds_another_line_is_kept_and_the_other_line_left_alone(
+    kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
+) -> None:
+    setup = _dead_lettered(kafka, es_proxy.url, tmp_path)
+    _fix_template(es_proxy.url)
+    es = cluster(es_proxy.url)
+    letter_record = {
+        doc_id: record_of(source)
+        for doc_id, (_, source) in documents_by_id(es_proxy.url, "k8s-logs-deadletter-*").items()
+    }
+    # Another line already holds one dead letter's id (a shipper that reused its @metadata._id,
+    # a collision): the replay's 409 must not pass for "already stored".
+    victim = sorted(setup.groups["cart"])[0]
+    (victim_id,) = [doc_id for doc_id, record in letter_record.items() if record == victim]
+    other = json.loads(setup.produced[victim])
+    other["message"] = "another line, stored first under the same id"
+    es.request("PUT", f"/k8s-logs-shop_cart-{DAY}/_create/{victim_id}", other)
+    stored_before = documents_by_id(es_proxy.url, f"k8s-logs-shop_cart-{DAY}")[victim_id]
+
+    code, summary = _replay(setup.env)
+
+    assert code == 1, summary
+    assert summary["still_failing"] == {"id_taken_by_another_line": 1}
+    assert (summary["replayed"], summary["deleted"], summary["duplicates"]) == (9, 9, 1)
+    assert _letter_ids(es_proxy.url) == setup.ids("junk") | {victim}
+    assert documents_by_id(es_proxy.url, f"k8s-logs-shop_cart-{DAY}")[victim_id] == stored_before
+
+    code, again = _replay(setup.env)  # idempotent: the same letter kept again, nothing doubled
+    assert code == 1 and again["still_failing"] == {"id_taken_by_another_line": 1}, again
+    assert _letter_ids(es_proxy.url) == setup.ids("junk") | {victim}
