@@ -336,7 +336,13 @@ def finish_and_check(
     - the group's committed offsets, read from the broker, are the end of every partition.
     Returns the stored documents by record."""
     running = list(running)
-    wait_for(lambda: count(es_url) >= len(produced), timeout, "everything stored")
+    try:
+        wait_for(lambda: count(es_url) >= len(produced), timeout, "everything stored")
+    except AssertionError as exc:
+        found = (
+            f"{count(es_url)} of {len(produced)} stored, {count(es_url, DEADLETTERS)} dead letters"
+        )
+        raise AssertionError(f"{exc} ({found})") from None
     for indexer in running:
         wait_for(lambda i=indexer: settled(i), 30, "the indexer's outcome counters to settle")  # type: ignore[misc]
         assert indexer.metric("indexer_events_deadlettered_total") == 0, indexer.log_path
