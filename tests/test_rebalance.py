@@ -12,15 +12,13 @@ from pathlib import Path
 from indexer.embedded import CompatProxy, Reply, ServerProcess
 from indexer.sample import sources, stream
 from tests.support import (
-    DEADLETTERS,
     IndexerProcess,
     committed_offsets,
     count,
     create_topic,
     days_ago,
-    decoded,
-    documents,
     ends_of,
+    finish_and_check,
     indexer_env,
     produce,
     wait_for,
@@ -69,15 +67,8 @@ def test_a_member_frozen_past_its_session_timeout_loses_its_partitions_and_nothi
         os.kill(frozen.proc.pid, signal.SIGCONT)
     wait_for(lambda: bool(_events(frozen, "partitions_lost")), 40, "the frozen member to notice")
     es_proxy.fault = None
-    wait_for(lambda: count(es_proxy.url) >= len(produced), 60, "everything indexed")
-    assert frozen.stop() == 0
-    assert other.stop() == 0
-    stored = documents(es_proxy.url)
-    assert stored.keys() == produced.keys()
-    for doc_id, (_, source) in stored.items():
-        assert source["message"] == decoded(produced[doc_id])["message"], doc_id
-    assert count(es_proxy.url, DEADLETTERS) == 0
-    assert committed_offsets(bootstrap) == ends_of(produced)
+    # The frozen member's uncommitted batches are read again by the other: duplicates may come.
+    finish_and_check(bootstrap, es_proxy.url, produced, [frozen, other], duplicates_possible=True)
 
 
 def test_a_shutdown_drains_once_within_the_drain_timeout_when_a_bulk_never_finishes(

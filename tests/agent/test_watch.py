@@ -76,10 +76,11 @@ def test_changes_the_watcher_never_reports_are_healed_by_the_periodic_reconcile(
     agent.step()
     for i in range(50):
         make_pod("prod", f"app-{i}", "pod-a")
-    took = _drive(agent, _in_step(settings))
+    _drive(agent, _in_step(settings))
     agent.watcher.close()
-    assert took < 1.5
-    assert agent.reconciles["event"] == 0 and agent.reconciles["periodic"] >= 2
+    # The one at start, then the first periodic one healed everything (by count, not by the
+    # clock: how long that takes depends on the machine's load).
+    assert agent.reconciles["event"] == 0 and agent.reconciles["periodic"] == 2
 
 
 def test_a_kernel_queue_overflow_triggers_an_immediate_full_reconcile(

@@ -3,8 +3,11 @@ expect them, and the agent's filebeat input reads them but not s6-log's own file
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import subprocess
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -183,7 +186,17 @@ def test_the_logger_rotates_by_size_and_count_timestamps_lines_and_writes_var_lo
 def test_the_sample_app_logs_a_line_a_second_from_an_executable_app_run() -> None:
     run = APP_BASE / "sample" / "app" / "run"
     assert os.access(run, os.X_OK)
-    assert "sleep 1" in run.read_text()
+    started = time.monotonic()
+    app = subprocess.Popen([run], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert app.stdout is not None
+        lines = [json.loads(app.stdout.readline()) for _ in range(4)]
+        took = time.monotonic() - started
+    finally:
+        app.kill()
+        app.wait(5)
+    assert lines == [{"level": "info", "message": f"tick {i}", "tick": i} for i in (1, 2, 3, 4)]
+    assert 2.9 <= took < 8, took  # three `sleep 1` between four lines: never faster
     assert (APP_BASE / "sample" / "Dockerfile").read_text().count("FROM ${BASE_IMAGE}") == 1
 
 
