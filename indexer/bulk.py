@@ -38,6 +38,7 @@ log = structlog.get_logger(__name__)
 
 FILTER_PATH = "errors,items.*.status,items.*.error.type,items.*.error.reason"
 TOO_LARGE = "request_entity_too_large"
+UNREACHABLE_STATUSES = frozenset({401, 403}) | frozenset(range(500, 600))
 
 
 class DeadLetterRejected(Exception):
@@ -207,7 +208,8 @@ class BulkWriter:
             response = self._client.bulk(body, FILTER_PATH)
         except (ClusterError, ClusterUnavailable) as exc:
             metrics.BULK_REQUESTS.labels("error").inc()
-            if not isinstance(exc, ClusterError) or exc.status >= 500:
+            if not isinstance(exc, ClusterError) or exc.status in UNREACHABLE_STATUSES:
+                # A cluster that refuses our credentials cannot be written either: not ready.
                 self._on_reachability(False)
             raise
         finally:
@@ -215,13 +217,17 @@ class BulkWriter:
         metrics.BULK_DOCS.observe(documents)
         metrics.BULK_LAST_SUCCESS.set(time.time())
         self._on_reachability(True)
+        if not isinstance(response, dict):
+            raise _ItemsToRetry(f"malformed bulk response: {type(response).__name__}")
         if not response.get("errors"):
             metrics.BULK_REQUESTS.labels("ok").inc()
             return None
         metrics.BULK_REQUESTS.labels("partial").inc()
-        items: list[dict[str, Any]] = response.get("items", [])
-        if len(items) != documents:
-            raise _ItemsToRetry(f"bulk answered {len(items)} items for {documents} documents")
+        items = response.get("items")
+        if not _well_formed(items, documents):
+            # Nothing in it can be trusted item by item: the whole request is sent again.
+            count = len(items) if isinstance(items, list) else "no"
+            raise _ItemsToRetry(f"malformed bulk response: {count} items for {documents} documents")
         return items
 
     def _ensure_indices(self, batch: Batch, indices: Iterable[str]) -> dict[str, tuple[str, str]]:
@@ -312,6 +318,7 @@ class BulkWriter:
     ) -> list[int]:
         """Count the outcome of each item; return the positions to send again."""
         retry: list[int] = []
+        recreated: dict[str, str | _Rejection] = {}
         if items is None and not state.deadletters:  # errors=false: every item was created
             result.indexed += len(chunk)
             return retry
@@ -330,7 +337,10 @@ class BulkWriter:
                 result.duplicates += 1
             elif outcome is Outcome.RETRY:
                 if error_type == "index_not_found_exception":
-                    self._recreate(action_index(lines[position]))
+                    refusal = self._recreate(lines, position, recreated)
+                    if refusal is not None:
+                        state.rejected.append(refusal)
+                        continue
                 retry.append(position)
             else:
                 reason = str(error.get("reason", "")) if error else ""
@@ -344,9 +354,29 @@ class BulkWriter:
                 )
         return retry
 
-    def _recreate(self, index: str) -> None:
-        self._indices.forget(index)
-        self._backoff.call("re-create index", self._indices.ensure, index)
+    def _recreate(
+        self, lines: list[bytes], position: int, recreated: dict[str, str | _Rejection]
+    ) -> _Rejection | None:
+        """The index of `lines[position]` is gone: prepare it again (once per round, in
+        `recreated`) and point the line at the index granted, which may be another one (the
+        shard budget's shared index). Returns the refusal when the cluster refuses the index:
+        then the document is a dead letter, like any document of a refused index."""
+        index = action_index(lines[position])
+        if index not in recreated:
+            self._indices.forget(index)
+            try:
+                recreated[index] = self._backoff.call(
+                    "re-create index", self._indices.ensure, index
+                )
+            except IndexRejected as exc:
+                log.warning("index_rejected", index=index, error=exc.error_type, reason=exc.reason)
+                recreated[index] = _Rejection(position, exc.error_type, exc.reason, index)
+        target = recreated[index]
+        if isinstance(target, _Rejection):
+            return _Rejection(position, target.error_type, target.reason, index)
+        if target != index:
+            lines[position] = _pointed_at(lines[position], index, target)
+        return None
 
     def _deadletter(self, batch: Batch, rejections: list[_Rejection], result: BulkResult) -> None:
         if self._topic is not None:
@@ -451,12 +481,28 @@ def _halve(lines: list[bytes], chunk: list[int], state: _SendState) -> list[list
     return []
 
 
+def _pointed_at(line: bytes, index: str, target: str) -> bytes:
+    return line.replace(b'"_index":"%s"' % index.encode(), b'"_index":"%s"' % target.encode(), 1)
+
+
+def _well_formed(items: object, documents: int) -> bool:
+    """Whether a bulk response's `items` has one `{action: {"status": int, ...}}` per document."""
+    if not isinstance(items, list) or len(items) != documents:
+        return False
+    for item in items:
+        if not isinstance(item, dict) or len(item) != 1:
+            return False
+        body = next(iter(item.values()))
+        if not isinstance(body, dict) or not isinstance(body.get("status"), int):
+            return False
+    return True
+
+
 def _retarget(batch: Batch, granted: dict[str, str]) -> None:
     for position, line in enumerate(batch.lines):
         index = action_index(line)
         if index in granted:
-            old = b'"_index":"%s"' % index.encode()
-            batch.lines[position] = line.replace(old, b'"_index":"%s"' % granted[index].encode(), 1)
+            batch.lines[position] = _pointed_at(line, index, granted[index])
     counts: dict[str, int] = {}
     for index, documents in batch.indices.items():
         target = granted.get(index, index)
