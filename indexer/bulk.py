@@ -61,13 +61,16 @@ class BulkResult:
     requests: int = 0
     salvaged: int = 0
     """Of indexed and duplicates: how many went in only after salvage."""
+    parked: dict[int, str] = field(default_factory=dict)
+    """Positions still answered 429/5xx after `retry.park_after_attempts`, with the error type:
+    they have no outcome yet, the parking lot (`indexer.parking`) retries them."""
 
     @property
     def deadlettered_total(self) -> int:
         return sum(self.deadlettered.values())
 
     def check(self) -> None:
-        settled = self.indexed + self.duplicates + self.deadlettered_total
+        settled = self.indexed + self.duplicates + self.deadlettered_total + len(self.parked)
         if settled != self.documents:
             raise AssertionError(f"{settled} outcomes for {self.documents} documents")
 
@@ -118,6 +121,7 @@ class BulkWriter:
         deadletter_topic: DeadLetterTopic | None = None,
         max_original_bytes: int = DEFAULT_MAX_ORIGINAL_BYTES,
     ) -> None:
+        self._park_after = retry.park_after_attempts
         """With `deadletter_topic`, dead letters go to Kafka instead of the dead-letter index.
         A dead letter keeps at most `max_original_bytes` of its message (see deadletter.py)."""
         self._max_original_bytes = max_original_bytes
@@ -155,7 +159,12 @@ class BulkWriter:
             # again shrunk, with its own reason.
             _undecodable(batch, r.position) if r.position in undecodable else r
             for r in self._send_all(
-                batch.lines, positions, result, "execute bulk request", undecodable
+                batch.lines,
+                positions,
+                result,
+                "execute bulk request",
+                undecodable,
+                self._park_after,
             )
         ]
         if rejections:
@@ -163,6 +172,32 @@ class BulkWriter:
         rejections += unprepared
         if rejections:
             self._deadletter(batch, rejections, result)
+        result.check()
+        return result
+
+    def retry_parked(self, batch: Batch, positions: list[int]) -> BulkResult:
+        """Send parked `positions` of `batch` once more (whole-request failures are retried as
+        always); the ones answered 429/5xx again come back in `parked`."""
+        result = BulkResult(documents=len(positions))
+        undecodable = {p: batch.deadletters[p] for p in positions if p in batch.deadletters}
+        rejections = self._send_all(
+            batch.lines, positions, result, "retry parked documents", undecodable, 1
+        )
+        if rejections:
+            self._deadletter(batch, self._salvage(batch, rejections, result), result)
+        result.check()
+        return result
+
+    def expire(self, batch: Batch, positions: list[int], reasons: dict[int, str]) -> BulkResult:
+        """Dead-letter parked documents that kept failing, as `retry_exhausted`."""
+        result = BulkResult(documents=len(positions))
+        rejections = [
+            _Rejection(
+                p, "retry_exhausted", f"still answered {reasons.get(p)}", _index_of(batch, p)
+            )
+            for p in positions
+        ]
+        self._deadletter(batch, rejections, result)
         result.check()
         return result
 
@@ -264,14 +299,23 @@ class BulkWriter:
         result: BulkResult,
         action: str,
         deadletters: dict[int, str] | None = None,
+        park_after: int = 0,
     ) -> list[_Rejection]:
         """Send `positions` of `lines` until each has an outcome; return the rejected ones.
 
         `deadletters` marks lines that are dead letters already: created, they count as dead
-        letters; refused, they raise DeadLetterRejected.
+        letters; refused, they raise DeadLetterRejected. With `park_after`, the items still
+        answered 429/5xx after that many rounds go to `result.parked` instead of being retried
+        (whole-request failures are retried as ever: they are no index's own).
         """
-        state = _SendState(chunks=[positions] if positions else [], deadletters=deadletters or {})
+        state = _SendState(
+            chunks=[positions] if positions else [],
+            deadletters=deadletters or {},
+            park_after=park_after,
+        )
         self._backoff.call(action, self._send_round, lines, state, result)
+        if state.parked:
+            result.parked.update({p: state.retry_types.get(p, "retry") for p in state.parked})
         return state.rejected
 
     def _send_round(self, lines: list[bytes], state: _SendState, result: BulkResult) -> None:
@@ -304,6 +348,10 @@ class BulkWriter:
             if again:
                 state.chunks.append(again)
         if again:
+            state.item_rounds += 1
+            if state.park_after and state.item_rounds >= state.park_after:
+                state.parked = state.chunks.pop()  # `again`, appended last
+                return
             result.retried_items += len(again)
             metrics.ITEMS_RETRIED.inc(len(again))
             raise _ItemsToRetry(f"{len(again)} items answered 429/5xx")
@@ -341,6 +389,7 @@ class BulkWriter:
                     if refusal is not None:
                         state.rejected.append(refusal)
                         continue
+                state.retry_types[position] = str(error_type or f"http_{status}")
                 retry.append(position)
             else:
                 reason = str(error.get("reason", "")) if error else ""
@@ -448,6 +497,11 @@ class _SendState:
     chunks: list[list[int]]
     deadletters: dict[int, str]
     rejected: list[_Rejection] = field(default_factory=list)
+    park_after: int = 0
+    item_rounds: int = 0
+    parked: list[int] = field(default_factory=list)
+    retry_types: dict[int, str] = field(default_factory=dict)
+    """The error type each item answered when last retried."""
 
 
 def _settle_deadletter(
