@@ -171,6 +171,9 @@ class Parking:
         batch no group, release the batch."""
         seq = group.batch.seq
         with self._lock:
+            if seq not in self._open:  # another group of its batch failed: it was released
+                self._drop(lot, group)
+                return
             remaining, total = self._open[seq]
             if result is None:
                 self._drop(lot, group)
