@@ -199,3 +199,29 @@ def test_a_red_index_parked_past_its_time_is_dead_lettered_as_retry_exhausted(
     assert len(letters) == len(red)
     assert {letter["error"]["type"] for _, letter in letters.values()} == {"retry_exhausted"}
     assert {letter["deadletter"]["target_index"] for _, letter in letters.values()} == {RED_INDEX}
+
+
+def test_a_malformed_bulk_answer_is_retried_whole_and_nothing_is_dead_lettered(
+    kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
+) -> None:
+    # A proxy (or a broken node) answers the right number of items, none with a status.
+    bootstrap = f"127.0.0.1:{kafka.port}"
+    create_topic(bootstrap, "filebeat-red", 1)
+    produced = produce(bootstrap, "filebeat-red", [_event("cart", n) for n in range(40)])
+    malformed = {"left": 2}
+
+    def rule(method: str, path: str, body: bytes) -> Reply | None:
+        if "_bulk" not in path or malformed["left"] == 0:
+            return None
+        malformed["left"] -= 1
+        items = [{"create": {"error": {"type": "?"}}}] * (len(body.splitlines()) // 2)
+        return Reply(200, json.dumps({"errors": True, "items": items}).encode())
+
+    es_proxy.fault = rule
+    indexer = IndexerProcess(indexer_env(bootstrap, es_proxy.url), tmp_path / "i.log").start()
+    wait_for(lambda: count(es_proxy.url) >= len(produced), 60, "every event")
+    wait_for(lambda: committed_offsets(bootstrap) == ends_of(produced), 30, "every commit")
+    assert indexer.stop() == 0
+    assert malformed["left"] == 0
+    _stored_by_content(es_proxy.url, produced)
+    assert count(es_proxy.url, DEADLETTERS) == 0
