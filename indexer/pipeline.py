@@ -375,6 +375,7 @@ class Pipeline:
                 return False
             self._health.beat()
             self._collect(block=True, timeout=min(remaining, 0.5))
+            self._release_parked()
         return self._failure is None
 
     def _commit(self) -> bool:
@@ -402,6 +403,7 @@ class Pipeline:
         drained = self._drain(None) if self._failure is None else False
         self._writer_stop.set()  # abandon what is still retrying: it stays uncommitted
         self._collect(block=False)
+        self._release_parked()
         committed = self._commit()
         self._shutdown_drained = drained
         self._consumer.close()
