@@ -38,6 +38,7 @@ log = structlog.get_logger(__name__)
 
 FILTER_PATH = "errors,items.*.status,items.*.error.type,items.*.error.reason"
 TOO_LARGE = "request_entity_too_large"
+UNREACHABLE_STATUSES = frozenset({401, 403}) | frozenset(range(500, 600))
 
 
 class DeadLetterRejected(Exception):
@@ -60,13 +61,16 @@ class BulkResult:
     requests: int = 0
     salvaged: int = 0
     """Of indexed and duplicates: how many went in only after salvage."""
+    parked: dict[int, str] = field(default_factory=dict)
+    """Positions still answered 429/5xx after `retry.park_after_attempts`, with the error type:
+    they have no outcome yet, the parking lot (`indexer.parking`) retries them."""
 
     @property
     def deadlettered_total(self) -> int:
         return sum(self.deadlettered.values())
 
     def check(self) -> None:
-        settled = self.indexed + self.duplicates + self.deadlettered_total
+        settled = self.indexed + self.duplicates + self.deadlettered_total + len(self.parked)
         if settled != self.documents:
             raise AssertionError(f"{settled} outcomes for {self.documents} documents")
 
@@ -117,6 +121,7 @@ class BulkWriter:
         deadletter_topic: DeadLetterTopic | None = None,
         max_original_bytes: int = DEFAULT_MAX_ORIGINAL_BYTES,
     ) -> None:
+        self._park_after = retry.park_after_attempts
         """With `deadletter_topic`, dead letters go to Kafka instead of the dead-letter index.
         A dead letter keeps at most `max_original_bytes` of its message (see deadletter.py)."""
         self._max_original_bytes = max_original_bytes
@@ -154,7 +159,12 @@ class BulkWriter:
             # again shrunk, with its own reason.
             _undecodable(batch, r.position) if r.position in undecodable else r
             for r in self._send_all(
-                batch.lines, positions, result, "execute bulk request", undecodable
+                batch.lines,
+                positions,
+                result,
+                "execute bulk request",
+                undecodable,
+                self._park_after,
             )
         ]
         if rejections:
@@ -162,6 +172,32 @@ class BulkWriter:
         rejections += unprepared
         if rejections:
             self._deadletter(batch, rejections, result)
+        result.check()
+        return result
+
+    def retry_parked(self, batch: Batch, positions: list[int]) -> BulkResult:
+        """Send parked `positions` of `batch` once more (whole-request failures are retried as
+        always); the ones answered 429/5xx again come back in `parked`."""
+        result = BulkResult(documents=len(positions))
+        undecodable = {p: batch.deadletters[p] for p in positions if p in batch.deadletters}
+        rejections = self._send_all(
+            batch.lines, positions, result, "retry parked documents", undecodable, 1
+        )
+        if rejections:
+            self._deadletter(batch, self._salvage(batch, rejections, result), result)
+        result.check()
+        return result
+
+    def expire(self, batch: Batch, positions: list[int], reasons: dict[int, str]) -> BulkResult:
+        """Dead-letter parked documents that kept failing, as `retry_exhausted`."""
+        result = BulkResult(documents=len(positions))
+        rejections = [
+            _Rejection(
+                p, "retry_exhausted", f"still answered {reasons.get(p)}", _index_of(batch, p)
+            )
+            for p in positions
+        ]
+        self._deadletter(batch, rejections, result)
         result.check()
         return result
 
@@ -207,7 +243,8 @@ class BulkWriter:
             response = self._client.bulk(body, FILTER_PATH)
         except (ClusterError, ClusterUnavailable) as exc:
             metrics.BULK_REQUESTS.labels("error").inc()
-            if not isinstance(exc, ClusterError) or exc.status >= 500:
+            if not isinstance(exc, ClusterError) or exc.status in UNREACHABLE_STATUSES:
+                # A cluster that refuses our credentials cannot be written either: not ready.
                 self._on_reachability(False)
             raise
         finally:
@@ -215,13 +252,17 @@ class BulkWriter:
         metrics.BULK_DOCS.observe(documents)
         metrics.BULK_LAST_SUCCESS.set(time.time())
         self._on_reachability(True)
+        if not isinstance(response, dict):
+            raise _ItemsToRetry(f"malformed bulk response: {type(response).__name__}")
         if not response.get("errors"):
             metrics.BULK_REQUESTS.labels("ok").inc()
             return None
         metrics.BULK_REQUESTS.labels("partial").inc()
-        items: list[dict[str, Any]] = response.get("items", [])
-        if len(items) != documents:
-            raise _ItemsToRetry(f"bulk answered {len(items)} items for {documents} documents")
+        items = response.get("items")
+        if not _well_formed(items, documents):
+            # Nothing in it can be trusted item by item: the whole request is sent again.
+            count = len(items) if isinstance(items, list) else "no"
+            raise _ItemsToRetry(f"malformed bulk response: {count} items for {documents} documents")
         return items
 
     def _ensure_indices(self, batch: Batch, indices: Iterable[str]) -> dict[str, tuple[str, str]]:
@@ -258,14 +299,23 @@ class BulkWriter:
         result: BulkResult,
         action: str,
         deadletters: dict[int, str] | None = None,
+        park_after: int = 0,
     ) -> list[_Rejection]:
         """Send `positions` of `lines` until each has an outcome; return the rejected ones.
 
         `deadletters` marks lines that are dead letters already: created, they count as dead
-        letters; refused, they raise DeadLetterRejected.
+        letters; refused, they raise DeadLetterRejected. With `park_after`, the items still
+        answered 429/5xx after that many rounds go to `result.parked` instead of being retried
+        (whole-request failures are retried as ever: they are no index's own).
         """
-        state = _SendState(chunks=[positions] if positions else [], deadletters=deadletters or {})
+        state = _SendState(
+            chunks=[positions] if positions else [],
+            deadletters=deadletters or {},
+            park_after=park_after,
+        )
         self._backoff.call(action, self._send_round, lines, state, result)
+        if state.parked:
+            result.parked.update({p: state.retry_types.get(p, "retry") for p in state.parked})
         return state.rejected
 
     def _send_round(self, lines: list[bytes], state: _SendState, result: BulkResult) -> None:
@@ -298,6 +348,10 @@ class BulkWriter:
             if again:
                 state.chunks.append(again)
         if again:
+            state.item_rounds += 1
+            if state.park_after and state.item_rounds >= state.park_after:
+                state.parked = state.chunks.pop()  # `again`, appended last
+                return
             result.retried_items += len(again)
             metrics.ITEMS_RETRIED.inc(len(again))
             raise _ItemsToRetry(f"{len(again)} items answered 429/5xx")
@@ -312,6 +366,7 @@ class BulkWriter:
     ) -> list[int]:
         """Count the outcome of each item; return the positions to send again."""
         retry: list[int] = []
+        recreated: dict[str, str | _Rejection] = {}
         if items is None and not state.deadletters:  # errors=false: every item was created
             result.indexed += len(chunk)
             return retry
@@ -330,7 +385,11 @@ class BulkWriter:
                 result.duplicates += 1
             elif outcome is Outcome.RETRY:
                 if error_type == "index_not_found_exception":
-                    self._recreate(action_index(lines[position]))
+                    refusal = self._recreate(lines, position, recreated)
+                    if refusal is not None:
+                        state.rejected.append(refusal)
+                        continue
+                state.retry_types[position] = str(error_type or f"http_{status}")
                 retry.append(position)
             else:
                 reason = str(error.get("reason", "")) if error else ""
@@ -344,9 +403,29 @@ class BulkWriter:
                 )
         return retry
 
-    def _recreate(self, index: str) -> None:
-        self._indices.forget(index)
-        self._backoff.call("re-create index", self._indices.ensure, index)
+    def _recreate(
+        self, lines: list[bytes], position: int, recreated: dict[str, str | _Rejection]
+    ) -> _Rejection | None:
+        """The index of `lines[position]` is gone: prepare it again (once per round, in
+        `recreated`) and point the line at the index granted, which may be another one (the
+        shard budget's shared index). Returns the refusal when the cluster refuses the index:
+        then the document is a dead letter, like any document of a refused index."""
+        index = action_index(lines[position])
+        if index not in recreated:
+            self._indices.forget(index)
+            try:
+                recreated[index] = self._backoff.call(
+                    "re-create index", self._indices.ensure, index
+                )
+            except IndexRejected as exc:
+                log.warning("index_rejected", index=index, error=exc.error_type, reason=exc.reason)
+                recreated[index] = _Rejection(position, exc.error_type, exc.reason, index)
+        target = recreated[index]
+        if isinstance(target, _Rejection):
+            return _Rejection(position, target.error_type, target.reason, index)
+        if target != index:
+            lines[position] = _pointed_at(lines[position], index, target)
+        return None
 
     def _deadletter(self, batch: Batch, rejections: list[_Rejection], result: BulkResult) -> None:
         if self._topic is not None:
@@ -418,6 +497,11 @@ class _SendState:
     chunks: list[list[int]]
     deadletters: dict[int, str]
     rejected: list[_Rejection] = field(default_factory=list)
+    park_after: int = 0
+    item_rounds: int = 0
+    parked: list[int] = field(default_factory=list)
+    retry_types: dict[int, str] = field(default_factory=dict)
+    """The error type each item answered when last retried."""
 
 
 def _settle_deadletter(
@@ -451,12 +535,28 @@ def _halve(lines: list[bytes], chunk: list[int], state: _SendState) -> list[list
     return []
 
 
+def _pointed_at(line: bytes, index: str, target: str) -> bytes:
+    return line.replace(b'"_index":"%s"' % index.encode(), b'"_index":"%s"' % target.encode(), 1)
+
+
+def _well_formed(items: object, documents: int) -> bool:
+    """Whether a bulk response's `items` has one `{action: {"status": int, ...}}` per document."""
+    if not isinstance(items, list) or len(items) != documents:
+        return False
+    for item in items:
+        if not isinstance(item, dict) or len(item) != 1:
+            return False
+        body = next(iter(item.values()))
+        if not isinstance(body, dict) or not isinstance(body.get("status"), int):
+            return False
+    return True
+
+
 def _retarget(batch: Batch, granted: dict[str, str]) -> None:
     for position, line in enumerate(batch.lines):
         index = action_index(line)
         if index in granted:
-            old = b'"_index":"%s"' % index.encode()
-            batch.lines[position] = line.replace(old, b'"_index":"%s"' % granted[index].encode(), 1)
+            batch.lines[position] = _pointed_at(line, index, granted[index])
     counts: dict[str, int] = {}
     for index, documents in batch.indices.items():
         target = granted.get(index, index)

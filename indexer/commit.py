@@ -9,6 +9,12 @@ generation it was opened in. A partition takes offsets only from batches opened 
 assignment was already running. A batch that still holds messages of an earlier assignment of
 the partition (revoked or lost meanwhile, then assigned again from the last commit) can therefore
 never move the new assignment's offset past messages the new assignment has not written yet.
+
+A batch can finish for its writer while some of its documents are parked (their index keeps
+failing, `indexer.parking`): it is then finished but *held* at each partition's lowest parked
+offset. A partition's committable offset stops there (the messages below it commit, the parked
+one and everything after it in that partition wait) until `release` says the parked documents have
+their outcome. Other partitions of the batch are not held back.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ class _Pending:
     seq: int
     next_offset: int
     done: bool = False
+    held: int | None = None
+    """The lowest offset of this batch still parked in the partition; None when nothing is."""
 
 
 @dataclass
@@ -70,25 +78,57 @@ class OffsetTracker:
                 continue
             self._pending.setdefault(tp, deque()).append(_Pending(batch.seq, high + 1))
 
-    def finish(self, batch: Batch) -> dict[TopicPartition, int]:
+    def finish(
+        self, batch: Batch, held: dict[TopicPartition, int] | None = None
+    ) -> dict[TopicPartition, int]:
         """Mark a batch finished; return the partitions whose committable offset moved, and where to.
 
-        Partitions forgotten or assigned again since the batch was registered are ignored.
+        `held` gives, per partition, the lowest offset of the batch whose document is parked:
+        commits of that partition stop there until `release(batch)`. Partitions forgotten or
+        assigned again since the batch was registered are ignored.
         """
+        held = held or {}
         moved: dict[TopicPartition, int] = {}
         for tp in batch.high:
-            queue = self._pending.get(tp)
-            if not queue:
-                continue
-            for entry in queue:
-                if entry.seq == batch.seq:
-                    entry.done = True
-                    break
-            while queue and queue[0].done:
-                moved[tp] = queue.popleft().next_offset
+            entry = self._entry(tp, batch)
+            if entry is not None:
+                entry.done = True
+                entry.held = held.get(tp)
+                self._advance(tp, entry, moved)
         return moved
 
+    def release(self, batch: Batch) -> dict[TopicPartition, int]:
+        """The parked documents of a finished batch have their outcome: lift its holds; return
+        the partitions whose committable offset moved, and where to."""
+        moved: dict[TopicPartition, int] = {}
+        for tp in batch.high:
+            entry = self._entry(tp, batch)
+            if entry is not None and entry.held is not None:
+                entry.held = None
+                self._advance(tp, entry, moved)
+        return moved
+
+    def _entry(self, tp: TopicPartition, batch: Batch) -> _Pending | None:
+        for entry in self._pending.get(tp, ()):
+            if entry.seq == batch.seq:
+                return entry
+        return None
+
+    def _advance(
+        self, tp: TopicPartition, changed: _Pending, moved: dict[TopicPartition, int]
+    ) -> None:
+        queue = self._pending[tp]
+        while queue and queue[0].done:
+            head = queue[0]
+            if head.held is not None:  # commit below the parked message, not past it
+                if head is changed or tp in moved:  # else it was reported already
+                    moved[tp] = head.held
+                return
+            moved[tp] = queue.popleft().next_offset
+
     def unfinished(self, partitions: list[TopicPartition] | None = None) -> int:
-        """Batches not yet finished, in all partitions or in the ones given."""
+        """Batches not yet finished, in all partitions or in the ones given. A held batch is
+        finished: its parked documents are not waited for (their partition commits below them,
+        and whoever reads the partition next writes them again under the same ids)."""
         keys = self._pending.keys() if partitions is None else partitions
-        return sum(len(self._pending.get(tp, ())) for tp in keys)
+        return sum(not entry.done for tp in keys for entry in self._pending.get(tp, ()))

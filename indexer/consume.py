@@ -77,6 +77,16 @@ def record_lag(stats_json: str) -> None:
                 metrics.CONSUMER_LAG.labels(topic, partition).set(lag)
 
 
+def total_lag() -> float:
+    """The sum of `indexer_consumer_lag` over the assigned partitions (0 before any is known)."""
+    return sum(
+        sample.value
+        for family in metrics.CONSUMER_LAG.collect()
+        for sample in family.samples
+        if sample.name == "indexer_consumer_lag"
+    )
+
+
 def forget_lag(partitions: list[TopicPartition]) -> None:
     for tp in partitions:
         with contextlib.suppress(KeyError):

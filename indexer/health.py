@@ -1,8 +1,10 @@
 """Health: `/metrics`, `/healthz` (liveness) and `/readyz` (readiness) on one HTTP port.
 
 Liveness proves the poll loop is turning; a stuck loop gets the pod restarted. Readiness says the
-consumer joined its group and Elasticsearch answers: a replica that cannot write is taken out of
-rotation without being killed.
+consumer joined its group, Elasticsearch answers (a 401/403 is not an answer), and offsets move: no
+committable offset advanced for `stall_seconds` while the lag is above zero means the replica is
+stuck (an index parked, a block everywhere). A replica that cannot write is taken out of rotation
+without being killed.
 """
 
 from __future__ import annotations
@@ -23,7 +25,22 @@ class Health:
     joined: bool = False
     elasticsearch_ok: bool = False
     setup_ok: bool = True
+    stall_seconds: float = float("inf")
+    lag: Callable[[], float] = lambda: 0.0
+    """The consumer lag in messages (`indexer.consume.total_lag`)."""
     _beat: float = field(default_factory=time.monotonic)
+    _progress: float = field(default_factory=time.monotonic)
+
+    def progressed(self) -> None:
+        """A committable offset advanced."""
+        self._progress = time.monotonic()
+
+    def stalled_for(self) -> float | None:
+        """Seconds since offsets last advanced, when that is longer than allowed with lag."""
+        age = time.monotonic() - self._progress
+        if age > self.stall_seconds and self.lag() > 0:
+            return age
+        return None
 
     def beat(self) -> None:
         self._beat = time.monotonic()
@@ -44,6 +61,9 @@ class Health:
             )
             if not ok
         ]
+        stalled = self.stalled_for()
+        if stalled is not None:
+            problems.append(f"no offset advanced for {stalled:.0f} s while lagging")
         return (not problems, "; ".join(problems) or "ok")
 
     def checks(self) -> dict[str, Check]:

@@ -19,7 +19,7 @@ from indexer.admin.setup import run_setup
 from indexer.admin.sweeper import RetentionSweeper
 from indexer.bulk import BulkWriter
 from indexer.cluster import ClusterError, ClusterInfo, ClusterUnavailable, SearchClient, connect
-from indexer.consume import create_consumer
+from indexer.consume import create_consumer, total_lag
 from indexer.dlq import DeadLetterTopic
 from indexer.health import Health, HealthServer
 from indexer.log import configure_logging
@@ -52,7 +52,11 @@ def build_indexer(settings: Settings, stop: threading.Event | None = None) -> In
     retrying until the cluster takes them (readiness fails meanwhile, liveness does not).
     Returns None if `stop` is set before that succeeded."""
     stop = stop or threading.Event()
-    health = Health(liveness_timeout=settings.metrics.liveness_timeout_seconds)
+    health = Health(
+        liveness_timeout=settings.metrics.liveness_timeout_seconds,
+        stall_seconds=settings.metrics.readiness_stall_seconds,
+        lag=total_lag,
+    )
     server = HealthServer(settings.metrics.host, settings.metrics.port, health.checks())
     log.info("listening", metrics_port=server.port)
     health.setup_ok = not settings.lifecycle.setup_on_start

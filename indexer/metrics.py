@@ -96,6 +96,13 @@ CONSUMER_LAG = Gauge(
     "partition (librdkafka's statistics, every 5 s; absent until the partition has a commit).",
     ["topic", "partition"],
 )
+INDEX_PARKED_DOCUMENTS = Gauge(
+    "indexer_index_parked_documents",
+    "Documents set aside because their index keeps refusing them for now (a red index, a "
+    "flood-stage block), by index and the error type it answered; retried in the background.",
+    ["index", "reason"],
+)
+PARKED_BYTES = Gauge("indexer_parked_bytes", "Bytes of parked documents (retry.park_max_bytes).")
 ASSIGNED_PARTITIONS = Gauge("indexer_assigned_partitions", "Partitions assigned to this consumer.")
 REBALANCES = Counter(
     "indexer_rebalances_total",

@@ -27,6 +27,7 @@ from indexer.commit import OffsetTracker
 from indexer.consume import forget_lag
 from indexer.deadletter import DeadLetterBreaker
 from indexer.health import Health
+from indexer.parking import Parking
 from indexer.route import Router
 from indexer.settings import Settings
 from indexer.transform import transform
@@ -75,6 +76,7 @@ class Pipeline:
         self._batcher = Batcher(BatchPolicy.from_settings(settings.batch), clock)
         self._tracker = OffsetTracker()
         self._writers = Writers(settings.batch.max_in_flight, writer.write)
+        self._parking = Parking(writer, settings.retry, writer_stop, clock)
         self._sealed: deque[Batch] = deque()
         self._in_flight = 0
         self._buffered = 0
@@ -123,6 +125,7 @@ class Pipeline:
     def _turn(self) -> None:
         self._health.beat()
         self._collect(block=False)
+        self._release_parked()
         self._dispatch()
         kafka = self._settings.kafka
         timeout = kafka.poll_timeout_seconds
@@ -210,11 +213,30 @@ class Pipeline:
         if tripped is not None:
             self._fail(DeadLetterStorm(tripped))
             return
-        moved = self._tracker.finish(item.batch)
+        parked = item.result.parked
+        held = self._parking.park(item.batch, parked) if parked else None
+        moved = self._tracker.finish(item.batch, held)
         if moved:
             self._store(moved)
 
+    def _release_parked(self) -> None:
+        """Count the outcomes of parked documents and lift the holds of their batches."""
+        released = self._parking.released
+        while True:
+            try:
+                item = released.get_nowait()
+            except queue.Empty:
+                return
+            if item.result is None:
+                self._fail(item.error)
+                return
+            _count(item.result)
+            moved = self._tracker.release(item.batch)
+            if moved:
+                self._store(moved)
+
     def _store(self, moved: dict[tuple[str, int], int]) -> None:
+        self._health.progressed()
         offsets = [TopicPartition(topic, p, offset) for (topic, p), offset in moved.items()]
         try:
             self._consumer.store_offsets(offsets=offsets)
@@ -242,7 +264,7 @@ class Pipeline:
         """
         budget = self._settings.batch.max_buffered_bytes
         now = self._clock()
-        if self._buffered >= budget:
+        if self._buffered >= budget or self._parking.bytes >= self._settings.retry.park_max_bytes:
             if self._over_since is None:
                 self._over_since = now
             elif self._paused_since is None and now - self._over_since >= PAUSE_AFTER_SECONDS:
@@ -252,7 +274,8 @@ class Pipeline:
             metrics.BACKPRESSURE_SECONDS.inc(now - self._over_since)
             self._over_since = None
         if self._paused_since is not None:
-            if self._buffered >= budget * RESUME_FRACTION:
+            parked = self._parking.bytes / self._settings.retry.park_max_bytes
+            if self._buffered >= budget * RESUME_FRACTION or parked >= RESUME_FRACTION:
                 return True
             self._set_paused(False)
         return False
@@ -354,6 +377,7 @@ class Pipeline:
                 return False
             self._health.beat()
             self._collect(block=True, timeout=min(remaining, 0.5))
+            self._release_parked()
         return self._failure is None
 
     def _commit(self) -> CommitOutcome:
@@ -382,6 +406,7 @@ class Pipeline:
         drained = self._drain(None) if self._failure is None else False
         self._writer_stop.set()  # abandon what is still retrying: it stays uncommitted
         self._collect(block=False)
+        self._release_parked()
         committed = self._commit()
         self._shutdown_drained = drained
         self._consumer.close()

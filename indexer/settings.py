@@ -174,6 +174,26 @@ class RetrySettings(Section):
     max_backoff_seconds: float = Field(
         30.0, gt=0, description="Cap of the exponential backoff (full jitter below it)."
     )
+    park_after_attempts: int = Field(
+        5,
+        ge=1,
+        description="Item retries inside a batch before the items still answered 429/5xx are "
+        "parked: set aside per index and retried in the background, so the batch (and every "
+        "other index in it) moves on.",
+    )
+    park_max_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description="A parked document still failing after this long is dead-lettered with "
+        "reason `retry_exhausted` (replay it with `indexer deadletter replay --error-type "
+        "retry_exhausted`); 0: parked documents are retried for ever.",
+    )
+    park_max_bytes: int = Field(
+        16 * 1024 * 1024,
+        gt=0,
+        description="Memory budget of parked documents; when it is full, consumption pauses "
+        "like when the batch budget is full.",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> RetrySettings:
@@ -269,6 +289,12 @@ class MetricsSettings(Section):
     )
     liveness_timeout_seconds: float = Field(
         60.0, gt=0, description="/healthz fails when the poll loop has not turned for this long."
+    )
+    readiness_stall_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="/readyz fails when no committable offset has advanced for this long while "
+        "the consumer lag is above zero.",
     )
 
 

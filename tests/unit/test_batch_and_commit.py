@@ -157,6 +157,42 @@ def test_a_new_assignment_gets_a_new_generation_and_seals_the_open_batch() -> No
     assert tracker.finish(sealed) == {("t", 0): 1}
 
 
+def test_a_held_batch_commits_its_partition_only_below_its_lowest_parked_offset() -> None:
+    batcher = Batcher(BatchPolicy(100, 10_000, 60), FakeClock())
+    tracker = OffsetTracker()
+    held = _batch(batcher, (0, 0), (0, 1), (0, 2), (1, 0))
+    after = _batch(batcher, (0, 3), (1, 1))
+    tracker.register(held)
+    tracker.register(after)
+    # offset 1 of t[0] is parked: 0 commits, t[1] is not held back at all
+    assert tracker.finish(held, held={("t", 0): 1}) == {("t", 0): 1, ("t", 1): 1}
+    assert tracker.finish(after) == {("t", 1): 2}  # t[0] waits behind the parked message
+    assert tracker.unfinished() == 0  # a held batch is finished: drains do not wait for it
+    assert tracker.release(held) == {("t", 0): 4}
+
+
+def test_a_held_batch_behind_an_unfinished_one_moves_nothing_until_both_allow() -> None:
+    batcher = Batcher(BatchPolicy(100, 10_000, 60), FakeClock())
+    tracker = OffsetTracker()
+    first = _batch(batcher, (0, 0), (0, 1))
+    held = _batch(batcher, (0, 2), (0, 3))
+    tracker.register(first)
+    tracker.register(held)
+    assert tracker.finish(held, held={("t", 0): 3}) == {}
+    assert tracker.finish(first) == {("t", 0): 3}
+    assert tracker.release(held) == {("t", 0): 4}
+
+
+def test_releasing_a_batch_that_was_never_held_or_was_forgotten_moves_nothing() -> None:
+    batcher = Batcher(BatchPolicy(100, 10_000, 60), FakeClock())
+    tracker = OffsetTracker()
+    batch = _batch(batcher, (0, 0), (1, 5))
+    tracker.register(batch)
+    assert tracker.finish(batch, held={("t", 0): 0}) == {("t", 0): 0, ("t", 1): 6}
+    tracker.forget([("t", 0)])
+    assert tracker.release(batch) == {}
+
+
 def test_the_outcome_table() -> None:
     assert classify(201) is Outcome.INDEXED
     assert classify(200) is Outcome.INDEXED
