@@ -29,6 +29,7 @@ from tests.support import (
     documents,
     ends_of,
     indexer_env,
+    record_of,
     wait_for,
 )
 
@@ -274,7 +275,7 @@ def test_the_dead_letter_index_maps_the_size_hash_and_truncation_of_the_original
         )
     finally:
         es.close()
-    assert [hit["_id"] for hit in answer["hits"]["hits"]] == ["filebeat-big:0:0"]
+    assert [record_of(hit["_source"]) for hit in answer["hits"]["hits"]] == ["filebeat-big:0:0"]
 
 
 # 3. A refused namespace template ------------------------------------------------------------
