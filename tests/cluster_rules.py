@@ -7,11 +7,12 @@ import http.client
 import json
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from indexer.embedded import Reply
 
 
-def _index_not_found(index: str) -> dict[str, object]:
+def _index_not_found(index: str) -> dict[str, dict[str, Any]]:
     """A bulk item as Elasticsearch answers it with `action.auto_create_index: false` (REAL-
     CLUSTERS.md, error table: AutoCreateIndexTests)."""
     return {
@@ -64,10 +65,11 @@ class AutoCreateOff:
             known = [index in self.created for index in targets]
             self.refused.extend(t for t, k in zip(targets, known, strict=True) if not k)
         sent = b"".join(b"\n".join(p) + b"\n" for p, k in zip(pairs, known, strict=True) if k)
-        forwarded = iter(
+        answer: list[dict[str, dict[str, Any]]] = (
             json.loads(self._upstream("POST", "/_bulk", sent)[1])["items"] if sent else []
         )
-        items = [
+        forwarded = iter(answer)
+        items: list[dict[str, dict[str, Any]]] = [
             next(forwarded) if k else _index_not_found(t)
             for t, k in zip(targets, known, strict=True)
         ]
