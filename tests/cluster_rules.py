@@ -85,3 +85,43 @@ class AutoCreateOff:
             return response.status, response.read()
         finally:
             connection.close()
+
+
+@dataclass
+class RefuseItemsInto:
+    """Answers every bulk item into an index starting with `prefix` with `status` and `error`
+    (as the real cluster words it) and forwards the others to the real server."""
+
+    upstream_port: int
+    prefix: str
+    status: int
+    error: dict[str, str]
+    refused: int = 0
+
+    def __call__(self, method: str, path: str, body: bytes) -> Reply | None:
+        if "_bulk" not in path:
+            return None
+        lines = body.splitlines()
+        pairs = [lines[i : i + 2] for i in range(0, len(lines), 2)]
+        targets = [json.loads(action)["create"]["_index"] for action, _ in pairs]
+        held = [t.startswith(self.prefix) for t in targets]
+        self.refused += sum(held)
+        sent = b"".join(b"\n".join(p) + b"\n" for p, h in zip(pairs, held, strict=True) if not h)
+        upstream = AutoCreateOff(self.upstream_port)
+        answer: list[dict[str, dict[str, Any]]] = (
+            json.loads(upstream._upstream("POST", "/_bulk", sent)[1])["items"] if sent else []
+        )
+        forwarded = iter(answer)
+        items = [
+            {"create": {"_index": t, "status": self.status, "error": self.error}}
+            if h
+            else next(forwarded)
+            for t, h in zip(targets, held, strict=True)
+        ]
+        return Reply(
+            200, json.dumps({"errors": any(held) or _any_error(items), "items": items}).encode()
+        )
+
+
+def _any_error(items: list[dict[str, dict[str, Any]]]) -> bool:
+    return any("error" in next(iter(item.values())) for item in items)

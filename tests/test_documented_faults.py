@@ -11,7 +11,7 @@ import pytest
 
 from indexer.embedded import CompatProxy, Reply, ServerProcess
 from indexer.sample import sources, stream
-from tests.cluster_rules import AutoCreateOff
+from tests.cluster_rules import AutoCreateOff, RefuseItemsInto
 from tests.support import (
     DEADLETTERS,
     IndexerProcess,
@@ -106,3 +106,33 @@ def test_one_document_too_large_for_any_request_is_dead_lettered_as_request_enti
     assert committed_offsets(bootstrap) == ends_of(produced)
     bulks = [len(r.body) for r in es_proxy.requests if "_bulk" in r.path]
     assert any(size > limit for size in bulks)  # it was tried, and split down to itself
+
+
+STRICT = {
+    "type": "strict_dynamic_mapping_exception",
+    "reason": "[1:2] mapping set to strict, dynamic introduction of [error] within [_doc] is "
+    "not allowed",
+}
+
+
+def test_the_dead_letter_index_refusing_a_letter_stops_the_indexer_without_committing(
+    kafka: ServerProcess, es_server: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
+) -> None:
+    rule = RefuseItemsInto(es_server.port, "k8s-logs-deadletter-", 400, STRICT)
+    es_proxy.fault = rule
+    bootstrap = f"127.0.0.1:{kafka.port}"
+    create_topic(bootstrap, TOPIC, 1)
+    values = _events(100, seed=4)
+    values[50] = b"not json"
+    produced = produce(bootstrap, TOPIC, values, partitions=1)
+    poison = next(int(r.rsplit(":", 1)[1]) for r, v in produced.items() if v == b"not json")
+
+    indexer = IndexerProcess(indexer_env(bootstrap, es_proxy.url), tmp_path / "i.log").start()
+    assert indexer.proc is not None
+    assert indexer.proc.wait(60) != 0
+    assert rule.refused >= 1
+    exiting = [line for line in indexer.log_lines() if line.get("event") == "exiting"]
+    assert exiting and "dead-letter" in exiting[0]["reason"]
+    # Nothing at or after the poison message was committed: a restart reads it again.
+    assert committed_offsets(bootstrap).get((TOPIC, 0), 0) <= poison
+    assert count(es_proxy.url, DEADLETTERS) == 0
