@@ -136,3 +136,35 @@ def test_the_dead_letter_index_refusing_a_letter_stops_the_indexer_without_commi
     # Nothing at or after the poison message was committed: a restart reads it again.
     assert committed_offsets(bootstrap).get((TOPIC, 0), 0) <= poison
     assert count(es_proxy.url, DEADLETTERS) == 0
+
+
+def test_below_the_shard_reserve_every_app_is_written_through_the_bulk_writer_into_its_shared_index(
+    kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
+) -> None:
+    bootstrap = f"127.0.0.1:{kafka.port}"
+    create_topic(bootstrap, TOPIC, 2)
+    produced = produce(bootstrap, TOPIC, _events(300, seed=5), partitions=2)
+    # No new app index can keep a reserve this large: each app goes to its namespace's index.
+    env = indexer_env(bootstrap, es_proxy.url, INDEXER_LIFECYCLE__SHARD_RESERVE=str(10**6))
+    indexer = IndexerProcess(env, tmp_path / "i.log").start()
+    wait_for(lambda: count(es_proxy.url) >= len(produced), 60, "everything stored")
+    fallbacks = indexer.metric("indexer_shard_budget_fallback_total")
+    assert indexer.metric("indexer_events_deadlettered_total") == 0
+    assert indexer.stop() == 0
+
+    _assert_stored_as_produced(es_proxy.url, produced)
+    stored = documents(es_proxy.url)
+    assert {index.split("-2")[0] for index, _ in stored.values()} == {
+        "k8s-logs-payments__shared",
+        "k8s-logs-orders__shared",
+    }
+    assert fallbacks >= 4  # two apps in each of two namespaces
+    bulk_targets = {
+        json.loads(line)["create"]["_index"]
+        for r in es_proxy.requests
+        if "_bulk" in r.path
+        for line in r.body.splitlines()[::2]
+    }
+    assert all("__shared-" in index for index in bulk_targets)  # retargeted in the writer
+    assert count(es_proxy.url, DEADLETTERS) == 0
+    assert committed_offsets(bootstrap) == ends_of(produced)
