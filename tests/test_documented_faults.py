@@ -5,6 +5,7 @@ is committed are read back from the servers, never from the indexer's own accoun
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from indexer.sample import sources, stream
 from tests.cluster_rules import AutoCreateOff, RefuseItemsInto
 from tests.support import (
     DEADLETTERS,
+    FAST_GROUP,
     IndexerProcess,
     cluster,
     committed_offsets,
@@ -167,4 +169,39 @@ def test_below_the_shard_reserve_every_app_is_written_through_the_bulk_writer_in
     }
     assert all("__shared-" in index for index in bulk_targets)  # retargeted in the writer
     assert count(es_proxy.url, DEADLETTERS) == 0
+    assert committed_offsets(bootstrap) == ends_of(produced)
+
+
+@pytest.mark.parametrize("product", ["elasticsearch"])
+def test_no_rebalance_happens_while_backpressure_keeps_the_indexer_paused(
+    kafka: ServerProcess, es_server: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
+) -> None:
+    bootstrap = f"127.0.0.1:{kafka.port}"
+    create_topic(bootstrap, TOPIC, 2)
+    produced = produce(bootstrap, TOPIC, _events(6000, seed=6), partitions=2)
+    env = indexer_env(
+        bootstrap,
+        es_proxy.url,
+        INDEXER_ELASTICSEARCH__REQUEST_TIMEOUT_SECONDS="2",
+        INDEXER_BATCH__MAX_BUFFERED_BYTES=str(1024 * 1024),
+        INDEXER_BATCH__MAX_DOCS="200",
+        # A member that stops polling for 8 s leaves the group: the freeze below lasts longer.
+        INDEXER_KAFKA__OPTIONS=json.dumps({**FAST_GROUP, "max.poll.interval.ms": 8000}),
+    )
+    indexer = IndexerProcess(env, tmp_path / "i.log").start()
+    wait_for(lambda: count(es_proxy.url) >= 200, 30, "indexing under way")
+    es_server.pause()
+    try:
+        wait_for(lambda: indexer.metric("indexer_paused") == 1, 15, "the indexer to pause")
+        time.sleep(18)  # past the session timeout and the poll interval, twice over
+        assert indexer.metric("indexer_paused") == 1
+    finally:
+        es_server.resume()
+    wait_for(lambda: count(es_proxy.url) >= len(produced), 60, "the rest stored after resume")
+    before_stop = [line.get("event") for line in indexer.log_lines()]
+    assert indexer.stop() == 0
+
+    assert before_stop.count("partitions_assigned") == 1
+    assert "partitions_revoked" not in before_stop and "partitions_lost" not in before_stop
+    _assert_stored_as_produced(es_proxy.url, produced)
     assert committed_offsets(bootstrap) == ends_of(produced)
