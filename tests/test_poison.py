@@ -10,14 +10,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from indexer.embedded import CompatProxy, Product, Reply, ServerProcess
+from tests.cluster_rules import AutoCreateOff
 from tests.support import (
+    DEADLETTERS,
     PARSING_ERROR,
     IndexerProcess,
-    cluster,
+    committed_offsets,
     count,
     create_topic,
     days_ago,
     documents,
+    ends_of,
     indexer_env,
     produce,
     wait_for,
@@ -148,10 +151,11 @@ def test_a_document_refused_again_after_salvage_is_dead_lettered_with_both_reaso
 
 
 def test_with_auto_create_off_each_index_is_created_before_the_first_write_into_it(
-    kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
+    kafka: ServerProcess, es_server: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
 ) -> None:
-    es = cluster(es_proxy.url)
-    es.request("PUT", "/_cluster/settings", {"persistent": {"action.auto_create_index": False}})
+    # osmem ignores action.auto_create_index; the rule answers as Elasticsearch does with it off.
+    rule = AutoCreateOff(es_server.port)
+    es_proxy.fault = rule
     bootstrap = f"127.0.0.1:{kafka.port}"
     create_topic(bootstrap, "filebeat-x", 2)
     values = [
@@ -160,24 +164,23 @@ def test_with_auto_create_off_each_index_is_created_before_the_first_write_into_
         for a in range(2)
     ] + [b"not json"]
     produced = produce(bootstrap, "filebeat-x", values, partitions=2)
-    es_proxy.requests.clear()
 
     indexer = IndexerProcess(indexer_env(bootstrap, es_proxy.url), tmp_path / "i.log").start()
     wait_for(lambda: count(es_proxy.url, EVERYWHERE) >= len(produced), 60, "everything to land")
+    deadlettered = indexer.metric("indexer_events_deadlettered_total")
     assert indexer.stop() == 0
-    assert documents(es_proxy.url, EVERYWHERE).keys() == produced.keys()
 
-    created: set[str] = set()
-    written: set[str] = set()
-    for request in es_proxy.requests:
-        if request.method == "PUT" and not request.path.startswith("/_"):
-            created.add(request.path.strip("/").split("?")[0])
-        elif "_bulk" in request.path:
-            for line in request.body.splitlines()[::2]:
-                index = json.loads(line)["create"]["_index"]
-                assert index in created, f"{index} written before it was created"
-                written.add(index)
-    assert len(written) == 7  # six apps and the dead-letter index
+    assert rule.refused == []  # no write met a missing index
+    assert len(rule.created) == 7  # six apps and the dead-letter index
+    poison = next(record for record, value in produced.items() if value == b"not json")
+    events = {record: value for record, value in produced.items() if record != poison}
+    stored = documents(es_proxy.url)
+    assert stored.keys() == events.keys()
+    for record, (_, source) in stored.items():
+        assert source["message"] == json.loads(events[record])["message"], record
+    assert documents(es_proxy.url, DEADLETTERS).keys() == {poison}  # only the poison message
+    assert deadlettered == 1
+    assert committed_offsets(bootstrap) == ends_of(produced)
 
 
 def test_dead_letters_can_go_to_a_kafka_topic_with_the_original_bytes_and_the_reason_in_headers(

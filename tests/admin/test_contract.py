@@ -2,8 +2,8 @@
 
 Only the lifecycle endpoints are answered by a rule of the test's own (with the bodies the real
 APIs answer); everything else goes to the real server behind the test bed, so templates and
-components are really applied. These tests prove what is sent, not what ILM or ISM then do:
-neither has met a real cluster here.
+components are really applied. These tests prove what is sent (hence their names), not what ILM
+or ISM then do: neither has met a real cluster here.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def ism_endpoints(existing: dict[str, bytes] | None = None) -> Rule:
 
 
 @pytest.mark.parametrize("product", ["elasticsearch"])
-def test_on_elasticsearch_setup_puts_ilm_policies_first_and_links_templates_to_them(
+def test_request_contract_on_elasticsearch_setup_puts_ilm_policies_first_and_links_templates_to_them(
     client: SearchClient, es_url: str, es_proxy: CompatProxy
 ) -> None:
     es_proxy.fault = ilm_endpoints()
@@ -111,7 +111,7 @@ def test_on_elasticsearch_setup_puts_ilm_policies_first_and_links_templates_to_t
 
 
 @pytest.mark.parametrize("product", ["elasticsearch"])
-def test_on_elasticsearch_a_namespace_template_carries_its_ilm_policy(
+def test_request_contract_on_elasticsearch_a_namespace_template_names_its_ilm_policy(
     client: SearchClient, es_url: str, es_proxy: CompatProxy
 ) -> None:
     es_proxy.fault = ilm_endpoints()
@@ -137,7 +137,7 @@ def test_on_elasticsearch_a_namespace_template_carries_its_ilm_policy(
 
 
 @pytest.mark.parametrize("product", ["opensearch"])
-def test_on_opensearch_setup_translates_policies_to_ism_with_ism_templates(
+def test_request_contract_on_opensearch_setup_sends_policies_translated_to_ism_with_ism_templates(
     client: SearchClient, es_url: str, es_proxy: CompatProxy
 ) -> None:
     es_proxy.fault = ism_endpoints()
@@ -185,7 +185,7 @@ def test_on_opensearch_setup_translates_policies_to_ism_with_ism_templates(
 
 
 @pytest.mark.parametrize("product", ["opensearch"])
-def test_an_existing_ism_policy_is_updated_with_its_sequence_number(
+def test_request_contract_an_existing_ism_policy_is_put_with_its_sequence_number(
     client: SearchClient, es_url: str, es_proxy: CompatProxy
 ) -> None:
     old = {

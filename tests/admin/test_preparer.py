@@ -4,8 +4,10 @@ the requests the preparer sends, or inject Elasticsearch's refusal through the p
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -21,7 +23,7 @@ from indexer.admin.setup import run_setup
 from indexer.cluster import ClusterError, SearchClient
 from indexer.embedded import CompatProxy, Reply
 from indexer.retry import retryable
-from tests.support import days_ago
+from tests.support import cluster, days_ago
 
 from .conftest import make_settings, sent
 
@@ -82,18 +84,62 @@ def test_a_namespace_on_the_default_policy_gets_no_template_of_its_own(
     assert [p for m, p, _ in sent(es_proxy, "PUT")] == ["/k8s-logs-dev_api-2026.11.26"]
 
 
+def _held_until_all_arrive(parties: int) -> Callable[[], bool]:
+    """A gate for one kind of request: the first `parties` of them wait for one another, so
+    every replica has looked before any has created. True for the first one to arrive."""
+    barrier = threading.Barrier(parties, timeout=20)
+    arrived = itertools.count()
+
+    def gate() -> bool:
+        first = next(arrived) == 0
+        barrier.wait()
+        return first
+
+    return gate
+
+
 def test_replicas_racing_on_a_new_namespace_and_index_all_succeed(
-    client: SearchClient, es_url: str
+    es_url: str, es_proxy: CompatProxy
 ) -> None:
+    index = "k8s-logs-payments_api-2026.11.26"
     settings = make_settings(es_url, namespace_policies={"pay*": "k8s-logs-30d"})
-    run_setup(client, settings)
-    preparers = [IndexPreparer(client, settings) for _ in range(6)]
+    setup_client = cluster(es_url)
+    run_setup(setup_client, settings)
+    setup_client.close()
+    es_proxy.requests.clear()
+    replicas = 6
+    template_read = _held_until_all_arrive(replicas)
+    index_read = _held_until_all_arrive(replicas)
+    first_puts: set[str] = set()
+    lock = threading.Lock()
+
+    def rule(method: str, path: str, body: bytes) -> Reply | None:
+        if method == "GET" and path.startswith("/_index_template/k8s-logs-ns-payments"):
+            template_read()
+        elif method == "GET" and path.startswith(f"/{index}/_alias"):
+            index_read()
+        elif method == "PUT" and path.startswith(("/_index_template/k8s-logs-ns-", f"/{index}")):
+            kind = path.split("?", 1)[0]
+            with lock:
+                first = kind not in first_puts
+                first_puts.add(kind)
+            if first:  # the first to ask is answered last: it meets the others' object
+                return Reply(forward=True, delay=1.0)
+        return None
+
+    es_proxy.fault = rule
+    clients = [cluster(es_url) for _ in range(replicas)]
+    preparers = [IndexPreparer(c, settings) for c in clients]
     results: list[str] = []
     errors: list[BaseException] = []
+    templates_before = metrics.NAMESPACE_TEMPLATES._value.get()
+    prepared = metrics.INDICES_PREPARED
+    created_before = prepared.labels("created")._value.get()
+    existing_before = prepared.labels("existing")._value.get()
 
     def prepare(p: IndexPreparer) -> None:
         try:
-            results.append(p.ensure("k8s-logs-payments_api-2026.11.26"))
+            results.append(p.ensure(index))
         except BaseException as exc:
             errors.append(exc)
 
@@ -101,9 +147,19 @@ def test_replicas_racing_on_a_new_namespace_and_index_all_succeed(
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(60)
+    for c in clients:
+        c.close()
     assert errors == []
-    assert results == ["k8s-logs-payments_api-2026.11.26"] * 6
+    assert results == [index] * replicas
+    puts = [p.split("?", 1)[0] for m, p, _ in sent(es_proxy, "PUT")]
+    # Every replica looked before any created, so every one tried: one won each race, and
+    # the other five took the "already exists" branches.
+    assert puts.count("/_index_template/k8s-logs-ns-payments") == replicas
+    assert puts.count(f"/{index}") == replicas
+    assert metrics.NAMESPACE_TEMPLATES._value.get() == templates_before + 1
+    assert prepared.labels("created")._value.get() == created_before + 1
+    assert prepared.labels("existing")._value.get() == existing_before + replicas - 1
 
 
 def test_an_existing_index_is_used_without_creating_anything(
