@@ -43,6 +43,9 @@ class Batch:
     partition's messages over in offset order)."""
     deadletters: dict[int, str] = field(default_factory=dict)
     """Positions whose line already is a dead letter (undecodable messages), with the reason."""
+    unprepared: set[int] = field(default_factory=set)
+    """Positions parked before their index could be prepared (bulk.py): prepared first when
+    their retry comes."""
 
     def __len__(self) -> int:
         return len(self.lines)

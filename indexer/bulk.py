@@ -27,7 +27,7 @@ from indexer.deadletter import DEFAULT_MAX_ORIGINAL_BYTES, deadletter_document
 from indexer.decode import DecodeError, decode
 from indexer.dlq import DeadLetter, DeadLetterTopic, DeadLetterTopicRefused
 from indexer.encode import encode
-from indexer.indices import IndexEnsurer, IndexRejected
+from indexer.indices import IndexEnsurer, IndexNotReady, IndexRejected
 from indexer.outcome import Outcome, classify
 from indexer.retry import Abandoned, Backoff, RetryableCondition
 from indexer.route import iso_timestamp
@@ -144,7 +144,13 @@ class BulkWriter:
             rejections += [_undecodable(batch, i) for i in undecodable]
             undecodable = {}
             indices = {_index_of(batch, i) for i in positions}
-        refused = self._ensure_indices(batch, indices)
+        refused, waiting = self._ensure_indices(batch, indices, self._park_after)
+        if waiting:  # their index cannot be had for now: parked like a red index's items
+            result.parked.update(
+                {i: waiting[index] for i in positions if (index := _index_of(batch, i)) in waiting}
+            )
+            positions = [i for i in positions if i not in result.parked]
+            batch.unprepared.update(result.parked)
         # Refused while preparing its index: nothing about the document itself to salvage.
         unprepared: list[_Rejection] = []
         if refused:
@@ -179,12 +185,32 @@ class BulkWriter:
         """Send parked `positions` of `batch` once more (whole-request failures are retried as
         always); the ones answered 429/5xx again come back in `parked`."""
         result = BulkResult(documents=len(positions))
+        unprepared = [p for p in positions if p in batch.unprepared]
+        rejections: list[_Rejection] = []
+        if unprepared:  # parked before their index could be had: prepare it first, once
+            indices = {_index_of(batch, p) for p in unprepared}
+            refused, waiting = self._ensure_indices(batch, indices, 1)
+            for p in unprepared:
+                index = _index_of(batch, p)
+                if index in waiting:
+                    result.parked[p] = waiting[index]
+                elif index in refused:
+                    rejections.append(_Rejection(p, *refused[index], index))
+                if index not in waiting:
+                    batch.unprepared.discard(p)
+            positions = [
+                p
+                for p in positions
+                if p not in result.parked and _index_of(batch, p) not in refused
+            ]
         undecodable = {p: batch.deadletters[p] for p in positions if p in batch.deadletters}
-        rejections = self._send_all(
+        sent = self._send_all(
             batch.lines, positions, result, "retry parked documents", undecodable, 1
         )
+        if sent:
+            rejections = self._salvage(batch, sent, result) + rejections
         if rejections:
-            self._deadletter(batch, self._salvage(batch, rejections, result), result)
+            self._deadletter(batch, rejections, result)
         result.check()
         return result
 
@@ -265,18 +291,32 @@ class BulkWriter:
             raise _ItemsToRetry(f"malformed bulk response: {count} items for {documents} documents")
         return items
 
-    def _ensure_indices(self, batch: Batch, indices: Iterable[str]) -> dict[str, tuple[str, str]]:
+    def _ensure_indices(
+        self, batch: Batch, indices: Iterable[str], park_after: int = 0
+    ) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
         """Prepare `indices` (of the batch); point their lines at the index actually granted (the
         shard budget may send an app to its namespace's shared index).
 
         Returns the refusals, (error type, reason) by index: an index the cluster refuses (or
         its namespace template) is an outcome for its own documents, never a failure of the
-        batch. Transient refusals are retried inside `ensure`'s backoff."""
+        batch; and, with `park_after`, the indices still not ready after that many attempts
+        (IndexNotReady: a block, the shard budget), with the condition, for parking. Other
+        transient refusals are retried inside `ensure`'s backoff."""
         refused: dict[str, tuple[str, str]] = {}
+        waiting: dict[str, str] = {}
         granted: dict[str, str] = {}
         for index in indices:
             try:
-                target = self._backoff.call("prepare index", self._indices.ensure, index)
+                target = self._backoff.call(
+                    "prepare index",
+                    self._indices.ensure,
+                    index,
+                    give_up=(IndexNotReady,),
+                    attempts=park_after,
+                )
+            except IndexNotReady as exc:
+                log.warning("index_not_ready", index=index, reason=exc.reason, error=str(exc))
+                waiting[index] = exc.reason
             except IndexRejected as exc:
                 log.warning("index_rejected", index=index, error=exc.error_type, reason=exc.reason)
                 refused[index] = (exc.error_type, exc.reason)
@@ -290,7 +330,7 @@ class BulkWriter:
                     granted[index] = target
         if granted:
             _retarget(batch, granted)
-        return refused
+        return refused, waiting
 
     def _send_all(
         self,

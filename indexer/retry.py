@@ -18,7 +18,6 @@ from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception,
-    stop_when_event_set,
     wait_random_exponential,
 )
 
@@ -48,25 +47,53 @@ class Backoff:
         self._last_log = 0.0
         self._lock = threading.Lock()
 
-    def call(self, action: str, fn: Callable[..., T], *args: object) -> T:
-        """`action` is a present-tense description for the log ("execute bulk request")."""
+    def call(
+        self,
+        action: str,
+        fn: Callable[..., T],
+        *args: object,
+        give_up: tuple[type[Exception], ...] = (),
+        attempts: int = 0,
+    ) -> T:
+        """`action` is a present-tense description for the log ("execute bulk request").
+
+        With `attempts`, an exception of a `give_up` type still raised after that many attempts
+        is raised to the caller (which sets the work aside); any other keeps being retried."""
         try:  # the first attempt needs none of the machinery (most calls succeed at once)
             return fn(*args)
         except Exception as exc:
             if not retryable(exc):
                 raise
+            if attempts == 1 and isinstance(exc, give_up):
+                raise
         if self._stop.wait(self._settings.initial_backoff_seconds):
             raise Abandoned("stopped after 1 attempt")
+
+        def stop(state: RetryCallState) -> bool:
+            if self._stop.is_set():
+                return True
+            error = state.outcome.exception() if state.outcome else None
+            # tenacity counts from its own first attempt, the second of the call
+            return (
+                attempts > 0 and state.attempt_number + 1 >= attempts and isinstance(error, give_up)
+            )
+
+        def give_up_or_abandon(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            if not self._stop.is_set() and isinstance(error, give_up):
+                raise error
+            _abandon(state)
+
         retrying = Retrying(
             retry=retry_if_exception(retryable),
             wait=wait_random_exponential(
                 multiplier=self._settings.initial_backoff_seconds,
                 max=self._settings.max_backoff_seconds,
             ),
-            stop=stop_when_event_set(self._stop),
+            stop=stop,
             sleep=self._sleep,
             before_sleep=lambda state: self._log(action, state),
-            retry_error_callback=_abandon,
+            retry_error_callback=give_up_or_abandon,
         )
         return retrying(fn, *args)
 

@@ -30,7 +30,7 @@ that exists already is a no-op.
 Errors: `PrepareRejected` (an `IndexRejected`, always naming the index asked for) when the
 cluster refuses the index, or its namespace template, for a reason retrying cannot fix (a 403
 `security_exception`, a 400): dead-letter that index's documents. `ShardBudgetExhausted` and
-`IndexBlocked` (`RetryableCondition`s) when not even the shared index fits or a block refuses:
+`IndexBlocked` (`IndexNotReady`s: retried, and parked by the writer) when not even the shared index fits or a block refuses:
 retry later, nothing is lost. `ClusterUnavailable` and `ClusterError` 401/404/408/409/429/5xx
 propagate as they are: retry.
 """
@@ -52,9 +52,8 @@ from indexer.admin.naming import parse_index, shared_index
 from indexer.admin.render import namespace_template
 from indexer.admin.setup import load_checked_definitions, plan_one
 from indexer.cluster import ClusterError, ClusterInfo, SearchClient, detect
-from indexer.indices import IndexRejected
+from indexer.indices import IndexNotReady, IndexRejected
 from indexer.outcome import BLOCKED
-from indexer.retry import RetryableCondition
 from indexer.settings import Settings
 
 log = structlog.get_logger()
@@ -64,13 +63,17 @@ class PrepareRejected(IndexRejected):
     """The cluster refused the index (or its template) for good: dead-letter its documents."""
 
 
-class IndexBlocked(RetryableCondition):
+class IndexBlocked(IndexNotReady):
     """A block refuses the index for now (OpenSearch's create-index block at high disk usage):
     retry later, nothing is lost."""
 
+    reason = "index_blocked"
 
-class ShardBudgetExhausted(RetryableCondition):
+
+class ShardBudgetExhausted(IndexNotReady):
     """Not even the namespace's shared index fits in the cluster's shards: retry later."""
+
+    reason = "shard_budget_exhausted"
 
 
 class _NameIsAlias(PrepareRejected):
