@@ -95,7 +95,10 @@ def test_elasticsearch_frozen_for_30_s_pauses_the_indexer_with_flat_memory_and_i
     env = indexer_env(
         bootstrap,
         es_proxy.url,
-        INDEXER_ELASTICSEARCH__REQUEST_TIMEOUT_SECONDS="2",
+        # Short, so the freeze is noticed soon, but not below what a 500-document bulk takes on
+        # a loaded machine: at 2 s, the bulks abandoned during the freeze, which the server still
+        # executes after it, kept every new bulk past its timeout (each retry adding one more).
+        INDEXER_ELASTICSEARCH__REQUEST_TIMEOUT_SECONDS="6",
         INDEXER_BATCH__MAX_BUFFERED_BYTES=str(4 * 1024 * 1024),
         INDEXER_BATCH__MAX_DOCS="500",
     )
