@@ -3,7 +3,8 @@
 Exponential backoff with full jitter (tenacity), capped, never giving up on its own: only the
 writer's stop event ends it, with `Abandoned`. What is retried is decided here, once: transport
 errors, any API error but 413 (the writer splits on 413), and the retryable conditions the
-callers raise (`RetryableCondition`). One `retrying` log line at most every few seconds.
+callers raise (`RetryableCondition`). One `retrying` log line at most every few seconds, for
+the whole process.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 import structlog
 from tenacity import (
@@ -41,11 +42,14 @@ class RetryableCondition(Exception):
 class Backoff:
     """Thread-safe. `call(action, fn, *args)` runs `fn` until it succeeds or `stop` is set."""
 
+    # One log throttle for the process, not one per Backoff: every writer, the parking lot and
+    # the preparer retry through their own, and an outage must not log once for each of them.
+    _log_lock: ClassVar[threading.Lock] = threading.Lock()
+    _last_log: ClassVar[float] = 0.0
+
     def __init__(self, settings: RetrySettings, stop: threading.Event) -> None:
         self._settings = settings
         self._stop = stop
-        self._last_log = 0.0
-        self._lock = threading.Lock()
 
     def call(
         self,
@@ -102,10 +106,10 @@ class Backoff:
 
     def _log(self, action: str, state: RetryCallState) -> None:
         now = time.monotonic()
-        with self._lock:
-            if now - self._last_log < LOG_EVERY_SECONDS:
+        with Backoff._log_lock:
+            if now - Backoff._last_log < LOG_EVERY_SECONDS:
                 return
-            self._last_log = now
+            Backoff._last_log = now
         error = state.outcome.exception() if state.outcome else None
         log.warning(
             "retrying",
