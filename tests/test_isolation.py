@@ -260,10 +260,12 @@ def test_an_index_the_shard_budget_cannot_fit_is_parked_while_every_other_app_fl
     try:
         wait_for(lambda: count(es_proxy.url) >= len(healthy), 90, "every other app indexed")
         wait_for(lambda: committed_offsets(bootstrap) == _lowest_red(red), 30, "commits to it")
+        # The last batches' documents may still be in their attempts before parking.
+        parked = lambda: indexer.metric("indexer_index_parked_documents") == len(red)  # noqa: E731
+        wait_for(parked, 30, "every one of its documents parked")
         text = _metrics(indexer)
         assert f'indexer_index_parked_documents{{index="{RED_INDEX}",' in text
         assert 'reason="shard_budget_exhausted"' in text
-        assert indexer.metric("indexer_index_parked_documents") == len(red)
         _stored_by_content(es_proxy.url, healthy)
     finally:
         full.clear()
