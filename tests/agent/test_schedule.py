@@ -31,6 +31,7 @@ def _hourly(settings: AgentSettings) -> AgentSettings:
 
 def test_slots_are_read_in_the_configured_time_zone() -> None:
     daily = Schedule("30 2 * * *", "Europe/Paris")
+    # fixed on purpose: a pure function of the clock it is given
     assert daily.latest_slot(_at("2024-06-02T02:30:00")) == _at("2024-06-02T02:30:00")
     assert daily.latest_slot(_at("2024-06-02T02:29:59")) == _at("2024-06-01T02:30:00")
     assert daily.next_slot(_at("2024-06-02T02:30:00")) == _at("2024-06-03T02:30:00")

@@ -299,6 +299,7 @@ def test_a_label_value_with_upper_case_underscore_or_dot_reaches_the_node_path_u
     identity = IdentityResolver(settings.routing.layouts).resolve(path)
     assert identity == Identity("demo", app, SAMPLE_POD, None)
     assert covers(input_for(settings.agent, "demo", app), path)
+    # fixed on purpose: a pure call of the router with an explicit ingestion time
     event = {"@timestamp": "2026-11-25T10:00:00.000Z", "log": {"file": {"path": path}}}
     ingested = datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp()
     index = Router(settings.routing).route(event, ingested)
