@@ -35,9 +35,10 @@ def transform(
         return _deadletter(router, value, topic, partition, offset, seconds, exc.kind, exc.reason)
     assert value is not None  # decode refuses an empty message
     doc_id = event_id(event, value)
-    index = router.route(event, seconds)
+    index, spliced = router.place(event, seconds)
+    fields = b"" if spliced is None else spliced.fields
     try:
-        return index, encode_event(index, doc_id, event, topic, partition, offset), None
+        return index, encode_event(index, doc_id, event, fields, topic, partition, offset), None
     except orjson.JSONEncodeError as exc:
         reason = f"the event cannot be written as JSON: {exc}"
         return _deadletter(
