@@ -125,9 +125,7 @@ def build_writer(
     )
 
 
-def _kibana_on_demand(
-    settings: Settings, stop: threading.Event
-) -> Callable[[str], None] | None:
+def _kibana_on_demand(settings: Settings, stop: threading.Event) -> Callable[[str], None] | None:
     """With `kibana.url` set: the background worker that makes each new namespace's Kibana
     objects (indexer.kibana.ondemand), as the callback the preparer calls."""
     if settings.kibana.url is None:

@@ -136,6 +136,8 @@ class NamespaceCounter:
         if namespace in known or len(known) < NAMESPACE_LABEL_LIMIT:
             return namespace
         return "_other"
+
+
 KIBANA_SETUP = Counter(
     "indexer_kibana_setup_total",
     "Kibana setups of a namespace's objects done in the background when the namespace first "

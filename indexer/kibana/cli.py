@@ -38,25 +38,11 @@ def register(commands: Any) -> None:
 
 
 def _setup(args: argparse.Namespace) -> int:
-    from indexer.cli import settings_from
     from indexer.kibana.client import KibanaClient, KibanaError, KibanaUnavailable
     from indexer.kibana.objects import KibanaObjectsError, desired, read_sources
     from indexer.kibana.setup import apply
-    from indexer.settings import load_settings
 
-    settings = settings_from(args)
-    overrides: dict[str, Any] = {}
-    for flag in ("url", "api_key", "username", "space_per_namespace"):
-        if getattr(args, flag) is not None:
-            overrides[flag] = getattr(args, flag)
-    if overrides:
-        try:
-            settings = load_settings(
-                args.config, kibana={**settings.kibana.model_dump(), **overrides}
-            )
-        except ValueError as exc:
-            print(str(exc), file=sys.stderr)
-            return 2
+    settings = _settings(args)
     kibana = settings.kibana
     if kibana.url is None and not args.dry_run:
         print("kibana setup: no Kibana URL (--url or INDEXER_KIBANA__URL)", file=sys.stderr)
@@ -84,6 +70,29 @@ def _setup(args: argparse.Namespace) -> int:
         for request in report.requests:
             print(request)
     return 0
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    """The settings, the flags given overriding the `kibana` section (merged with the
+    environment, so `--username` goes with INDEXER_KIBANA__PASSWORD); exit 2 when bad."""
+    from indexer.cli import settings_from
+    from indexer.log import configure_logging
+    from indexer.settings import SettingsError, load_settings
+
+    overrides = {
+        flag: getattr(args, flag)
+        for flag in ("url", "api_key", "username", "space_per_namespace")
+        if getattr(args, flag) is not None
+    }
+    if not overrides:
+        return settings_from(args)
+    try:
+        settings = load_settings(args.config, kibana=overrides)
+    except SettingsError as exc:
+        print(str(exc), file=sys.stderr)
+        raise SystemExit(2) from None
+    configure_logging(settings.log)
+    return settings
 
 
 def _namespaces(settings: Any) -> list[str]:

@@ -95,7 +95,7 @@ class KibanaClient:
             return Answer(status, parsed)
         if status >= 500:
             error = KibanaError(method, path, status, parsed)
-            raise KibanaUnavailable(f"{self.url}: {error}")
+            raise KibanaUnavailable(str(error))
         raise KibanaError(method, path, status, parsed)
 
 

@@ -14,6 +14,7 @@ setup that succeeds.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import queue
 import random
@@ -66,10 +67,8 @@ class KibanaProvisioner:
             wait = 0.5
             if self._due:
                 wait = min(wait, max(0.0, self._due[0][0] - self._clock()))
-            try:
+            with contextlib.suppress(queue.Empty):
                 heapq.heappush(self._due, (self._clock(), self._todo.get(timeout=wait)))
-            except queue.Empty:
-                pass
             while self._due and self._due[0][0] <= self._clock() and not self._stop.is_set():
                 _, namespace = heapq.heappop(self._due)
                 self._attempt(namespace)

@@ -174,7 +174,7 @@ def _data_view(
             detail = f"id {view.id} in space {view.space} is not managed by log-indexer"
             report.outcomes.append(Outcome("data view", view.id, "foreign", detail))
             return
-        found = meta.get("version") if type(meta.get("version")) is int else 0
+        found = _version(meta)
         if found >= view.version:
             action = "unchanged" if found == view.version else "newer"
             detail = f"v{found} in space {view.space}"
@@ -228,7 +228,7 @@ def _role(client: KibanaClient, role: Role, report: Report) -> None:
     if metadata.get("managed_by") != MANAGED_BY:
         report.outcomes.append(Outcome("role", role.name, "foreign", "not managed by log-indexer"))
         return
-    version = metadata.get("version") if type(metadata.get("version")) is int else 0
+    version = _version(metadata)
     if version >= role.version:
         action = "unchanged" if version == role.version else "newer"
         report.outcomes.append(Outcome("role", role.name, action, f"v{version}"))
@@ -237,3 +237,8 @@ def _role(client: KibanaClient, role: Role, report: Report) -> None:
     client.request(request.method, request.path, request.body, expect=(204,))
     report.requests.append(request)
     report.outcomes.append(Outcome("role", role.name, "updated", f"v{version} -> v{role.version}"))
+
+
+def _version(marker: dict[str, Any]) -> int:
+    value = marker.get("version")
+    return value if type(value) is int else 0

@@ -1,0 +1,198 @@
+"""A recording Kibana: a real HTTP server on a loopback port-0 socket, in a thread, that keeps
+data views, spaces and roles in memory and answers the routes the indexer uses as Kibana does.
+
+Kibana cannot run here. Each answer below is taken from Kibana's source or API docs (elastic/
+kibana; paths under src/platform/plugins/shared/data_views/ and x-pack/platform/plugins/shared/):
+
+- Any POST/PUT/DELETE without `kbn-xsrf`: 400 `{"statusCode":400,"error":"Bad Request",
+  "message":"Request must contain a kbn-xsrf header."}` (core's http lifecycle handlers; their
+  integration tests expect exactly this body).
+- `GET [/s/<space>]/api/data_views`: 200 `{"data_view":[{"id","namespaces","title","typeMeta",
+  "name"}]}` (server/rest_api_routes/public/get_data_views.ts; `getIdsWithTitle` in
+  common/data_views/data_views.ts; the docs' example get_data_views_response.yaml).
+- `POST [/s/<space>]/api/data_views/data_view`: 200 `{"data_view":{...spec,"namespaces":[space]}}`
+  (public/create_data_view.ts); the same name in the space: 400 `Duplicate data view: <name>`
+  (`createSavedObject`, DuplicateDataViewError); an id in use: the saved objects conflict, which
+  `handleErrors` turns into a 400 (public/util/handle_errors.ts: only 404s stay 404s).
+- `POST [/s/<space>]/api/data_views/data_view/<id>`: 200 `{"data_view":{...}}`; unknown id: 404
+  `Saved object [index-pattern/<id>] not found` (public/update_data_view.ts).
+- `GET /api/spaces/space/<id>`: 200 the space, or a bare 404 (spaces server/routes/api/
+  external/get.ts); `POST /api/spaces/space`: 200 the space, or 409 `A space with the identifier
+  <id> already exists.` (external/post.ts). A path under `/s/<unknown space>/`: 404.
+- `GET /api/security/role/<name>`: 200 the role (`name`, `description`, `metadata`,
+  `elasticsearch`, `kibana`, ...) or 404; `PUT /api/security/role/<name>[?createOnly=true]`: 204,
+  or 409 `Role already exists and cannot be created: <name>` (security server/routes/
+  authorization/roles/get.ts, put.ts).
+- `fail_with = 500`: every request answers 500 `{"statusCode":500,"error":"Internal Server
+  Error","message":"An internal server error occurred."}` (Boom's 500 body).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import urllib.parse
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+_SPACE = re.compile(r"^/s/(?P<space>[a-z0-9_-]+)(?P<rest>/.*)$")
+
+
+@dataclass(frozen=True)
+class Recorded:
+    method: str
+    path: str  # with the query string
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class KibanaState:
+    spaces: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {"default": {"id": "default", "name": "Default", "_reserved": True}}
+    )
+    data_views: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    roles: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class RecordingKibana:
+    def __init__(self) -> None:
+        self.state = KibanaState()
+        self.requests: list[Recorded] = []
+        self.fail_with: int | None = None
+        self._lock = threading.Lock()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                owner._handle(self, "GET")
+
+            def do_POST(self) -> None:
+                owner._handle(self, "POST")
+
+            def do_PUT(self) -> None:
+                owner._handle(self, "PUT")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> RecordingKibana:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+    def writes(self) -> list[Recorded]:
+        with self._lock:
+            return [r for r in self.requests if r.method in ("POST", "PUT")]
+
+    def clear(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    def views(self, space: str = "default") -> dict[str, dict[str, Any]]:
+        return self.state.data_views.get(space, {})
+
+    def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        body = json.loads(raw) if raw else None
+        headers = {k.lower(): v for k, v in handler.headers.items()}
+        with self._lock:
+            self.requests.append(Recorded(method, handler.path, headers, body))
+            status, answer = self._answer(method, handler.path, headers, body)
+        payload = b"" if answer is None else json.dumps(answer).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        handler.wfile.write(payload)
+
+    def _answer(  # noqa: PLR0911 (one route per return, as Kibana's router)
+        self, method: str, full_path: str, headers: dict[str, str], body: Any
+    ) -> tuple[int, Any]:
+        if self.fail_with is not None:
+            return _boom(self.fail_with, "An internal server error occurred.")
+        if method != "GET" and "kbn-xsrf" not in headers:
+            return _boom(400, "Request must contain a kbn-xsrf header.")
+        parsed = urllib.parse.urlsplit(full_path)
+        path, query = parsed.path, urllib.parse.parse_qs(parsed.query)
+        space = "default"
+        match = _SPACE.match(path)
+        if match:
+            space, path = match["space"], match["rest"]
+            if space not in self.state.spaces:
+                return _boom(404, "Not Found")
+        if path == "/api/data_views" and method == "GET":
+            return 200, {"data_view": [_list_item(v) for v in self.views(space).values()]}
+        if path == "/api/data_views/data_view" and method == "POST":
+            return self._create_view(space, body["data_view"])
+        if path.startswith("/api/data_views/data_view/") and method == "POST":
+            return self._update_view(space, path.rsplit("/", 1)[1], body["data_view"])
+        if path.startswith("/api/spaces/space/") and method == "GET":
+            found = self.state.spaces.get(path.rsplit("/", 1)[1])
+            return (200, found) if found else _boom(404, "Not Found")
+        if path == "/api/spaces/space" and method == "POST":
+            if body["id"] in self.state.spaces:
+                return _boom(409, f"A space with the identifier {body['id']} already exists.")
+            self.state.spaces[body["id"]] = body
+            return 200, body
+        if path.startswith("/api/security/role/"):
+            return self._role(method, path.rsplit("/", 1)[1], query, body)
+        return _boom(404, "Not Found")
+
+    def _create_view(self, space: str, spec: dict[str, Any]) -> tuple[int, Any]:
+        name = spec.get("name") or spec["title"]
+        views = self.state.data_views.setdefault(space, {})
+        if any((v.get("name") or v["title"]) == name for v in views.values()):
+            return _boom(400, f"Duplicate data view: {name}")
+        view_id = spec.get("id") or f"generated-{len(views)}"
+        if any(view_id in per_space for per_space in self.state.data_views.values()):
+            return _boom(400, f"Saved object [index-pattern/{view_id}] conflict")
+        stored = {**spec, "id": view_id, "name": name, "namespaces": [space], "version": "WzEsMV0="}
+        views[view_id] = stored
+        return 200, {"data_view": stored}
+
+    def _update_view(self, space: str, view_id: str, changes: dict[str, Any]) -> tuple[int, Any]:
+        stored = self.views(space).get(view_id)
+        if stored is None:
+            return _boom(404, f"Saved object [index-pattern/{view_id}] not found")
+        stored.update(changes)
+        return 200, {"data_view": stored}
+
+    def _role(
+        self, method: str, name: str, query: dict[str, list[str]], body: Any
+    ) -> tuple[int, Any]:
+        if method == "GET":
+            found = self.state.roles.get(name)
+            return (200, {"name": name, **found}) if found else _boom(404, "Not Found")
+        if query.get("createOnly") == ["true"] and name in self.state.roles:
+            return _boom(409, f"Role already exists and cannot be created: {name}")
+        self.state.roles[name] = body
+        return 204, None
+
+
+def _list_item(view: dict[str, Any]) -> dict[str, Any]:
+    keys = ("id", "namespaces", "title", "typeMeta", "name")
+    return {key: view[key] for key in keys if key in view}
+
+
+_REASONS = {400: "Bad Request", 404: "Not Found", 409: "Conflict", 500: "Internal Server Error"}
+
+
+def _boom(status: int, message: str) -> tuple[int, Any]:
+    return status, {
+        "statusCode": status,
+        "error": _REASONS.get(status, "Error"),
+        "message": message,
+    }
