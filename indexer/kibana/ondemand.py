@@ -45,7 +45,7 @@ class KibanaProvisioner:
         self._prefix = settings.routing.index_prefix
         self._stop = stop
         self._clock = clock
-        self._client = KibanaClient(settings.kibana)
+        self._client: KibanaClient | None = None  # made in the worker: a bad CA fails there
         self._sources: list[Source] | None = None
         self._globals_done = False
         self._seen: set[str] = set()
@@ -77,6 +77,8 @@ class KibanaProvisioner:
         try:
             if self._sources is None:
                 self._sources = read_sources(self._settings.objects_dir)
+            if self._client is None:
+                self._client = KibanaClient(self._settings)
             wanted = desired(
                 self._sources,
                 self._prefix,

@@ -202,12 +202,18 @@ def _data_view(
     try:
         client.request(request.method, request.path, request.body)
     except KibanaError as exc:
-        message = str(exc)
-        if exc.status != 400 or not ("Duplicate data view" in message or "conflict" in message):
+        if exc.status != 400:
             raise
+        # A duplicate name or id answers 400: another replica may have just made ours, or the
+        # id is taken in another space (a data view lives in one space only).
         report.requests.append(request)
-        detail = "created meanwhile by another replica"
-        report.outcomes.append(Outcome("data view", view.id, "unchanged", detail))
+        listed = client.request("GET", space_path(view.space, "/api/data_views")).body
+        if any(item.get("id") == view.id for item in (listed or {}).get("data_view", [])):
+            detail = "created meanwhile by another replica"
+            report.outcomes.append(Outcome("data view", view.id, "unchanged", detail))
+            return
+        detail = f"Kibana refused it in space {view.space}: {exc}"
+        report.outcomes.append(Outcome("data view", view.id, "foreign", detail))
         return
     report.requests.append(request)
     report.outcomes.append(Outcome("data view", view.id, "created", _where(view)))

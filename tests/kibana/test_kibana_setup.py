@@ -266,3 +266,17 @@ def test_without_namespaces_given_they_come_from_the_cluster_index_names(
     code, out, _ = setup(capsys, "--url", kibana.url, namespaces=())
     assert code == 0, out
     assert set(kibana.views()) == GLOBAL_VIEWS | {"k8s-logs-ns-shop", "k8s-logs-ns-ops"}
+
+
+def test_a_view_id_taken_in_another_space_is_reported_not_hidden(
+    kibana: RecordingKibana, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert setup(capsys, "--url", kibana.url, namespaces=("shop",))[0] == 0
+    code, out, _ = setup(capsys, "--url", kibana.url, "--space-per-namespace", namespaces=("shop",))
+    assert code == 0
+    assert "k8s-logs-ns-shop" not in kibana.views("k8s-logs-shop")
+    assert (
+        "data view k8s-logs-ns-shop: foreign (Kibana refused it in space k8s-logs-shop: POST "
+        "/s/k8s-logs-shop/api/data_views/data_view answered 400: Saved object "
+        "[index-pattern/k8s-logs-ns-shop] conflict)" in out
+    )
