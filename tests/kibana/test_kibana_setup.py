@@ -280,3 +280,18 @@ def test_a_view_id_taken_in_another_space_is_reported_not_hidden(
         "/s/k8s-logs-shop/api/data_views/data_view answered 400: Saved object "
         "[index-pattern/k8s-logs-ns-shop] conflict)" in out
     )
+
+
+def test_templates_validate_checks_the_kibana_files_too(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    objects = tmp_path / "kibana"
+    shutil.copytree(DEFAULT_KIBANA_DIR, objects)
+    file = objects / "data_views" / "all.json"
+    body = json.loads(file.read_text())
+    body["data_view"]["timeFieldName"] = "event.created"
+    file.write_text(json.dumps(body))
+    monkeypatch.setenv("INDEXER_KIBANA__OBJECTS_DIR", str(objects))
+    assert main(["templates", "validate"]) == 1
+    err = capsys.readouterr().err
+    assert f"{file}: data_view.timeFieldName must be @timestamp" in err
