@@ -23,6 +23,7 @@ kibana; paths under src/platform/plugins/shared/data_views/ and x-pack/platform/
   `elasticsearch`, `kibana`, ...) or 404; `PUT /api/security/role/<name>[?createOnly=true]`: 204,
   or 409 `Role already exists and cannot be created: <name>` (security server/routes/
   authorization/roles/get.ts, put.ts).
+- `hang_seconds`: every request is answered that late (or when the server stops).
 - `fail_with = 500`: every request answers 500 `{"statusCode":500,"error":"Internal Server
   Error","message":"An internal server error occurred."}` (Boom's 500 body).
 """
@@ -62,6 +63,9 @@ class RecordingKibana:
         self.state = KibanaState()
         self.requests: list[Recorded] = []
         self.fail_with: int | None = None
+        self.hang_seconds = 0.0  # answer this late (a Kibana that hangs); released on exit
+        self.arrived = 0  # requests received, answered or not
+        self._release = threading.Event()
         self._lock = threading.Lock()
         owner = self
 
@@ -88,6 +92,7 @@ class RecordingKibana:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._release.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
@@ -108,6 +113,10 @@ class RecordingKibana:
         raw = handler.rfile.read(length) if length else b""
         body = json.loads(raw) if raw else None
         headers = {k.lower(): v for k, v in handler.headers.items()}
+        with self._lock:
+            self.arrived += 1
+        if self.hang_seconds:
+            self._release.wait(self.hang_seconds)
         with self._lock:
             self.requests.append(Recorded(method, handler.path, headers, body))
             status, answer = self._answer(method, handler.path, headers, body)

@@ -5,6 +5,7 @@ Indexing never waits for Kibana, even while Kibana fails."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,6 +98,26 @@ def test_a_failing_kibana_neither_stalls_indexing_nor_loses_the_views(
     assert {line["namespace"] for line in recovered} == NAMESPACES
 
 
+def test_a_hanging_kibana_delays_neither_indexing_nor_shutdown(
+    kafka: ServerProcess, es_proxy: CompatProxy, kibana: RecordingKibana, tmp_path: Path
+) -> None:
+    kibana.hang_seconds = 120
+    produced = _produce(kafka, 2000)
+    env = indexer_env(
+        f"127.0.0.1:{kafka.port}",
+        es_proxy.url,
+        INDEXER_KIBANA__URL=kibana.url,
+        INDEXER_KIBANA__TIMEOUT_SECONDS="120",
+    )
+    indexer = IndexerProcess(env, tmp_path / "indexer.log").start()
+    wait_for(lambda: count(es_proxy.url) >= produced, 60, "all events indexed, Kibana hanging")
+    wait_for(lambda: kibana.arrived >= 1, 10, "the worker's first request to Kibana")
+    assert kibana.requests == []  # recorded once answered: it is still hanging
+    started = time.monotonic()
+    assert indexer.stop() == 0
+    assert time.monotonic() - started < 20  # the drain's bound, not Kibana's 120 s
+
+
 def test_submit_returns_at_once_and_each_namespace_is_set_up_once(
     kibana: RecordingKibana,
 ) -> None:
@@ -105,11 +126,15 @@ def test_submit_returns_at_once_and_each_namespace_is_set_up_once(
     )
     stop = threading.Event()
     kibana.fail_with = 500
+    kibana.hang_seconds = 1
     before = metrics.KIBANA_SETUP.labels("error")._value.get()
     with structlog.testing.capture_logs() as logs:
         provisioner = KibanaProvisioner(settings, stop).start()
-        for _ in range(100):
-            provisioner.submit("shop")
+        started = time.monotonic()
+        for _ in range(1000):
+            provisioner.submit("shop")  # the worker is waiting for Kibana meanwhile
+        assert time.monotonic() - started < 0.1
+        kibana.hang_seconds = 0
         wait_for(lambda: len(kibana.requests) >= 4, 10, "retries")
         kibana.fail_with = None
         wait_for(lambda: "k8s-logs-ns-shop" in kibana.views(), 10, "the view")
