@@ -23,6 +23,13 @@ kibana; paths under src/platform/plugins/shared/data_views/ and x-pack/platform/
   `elasticsearch`, `kibana`, ...) or 404; `PUT /api/security/role/<name>[?createOnly=true]`: 204,
   or 409 `Role already exists and cannot be created: <name>` (security server/routes/
   authorization/roles/get.ts, put.ts).
+- Bodies are checked as Kibana's `@kbn/config-schema` does, which refuses unknown keys: 400
+  `[request body.<path>]: definition for this key is missing`. The keys are those of
+  `dataViewSpecSchema` (data_views server/rest_api_routes/schema.ts), of the update route's
+  `indexPatternUpdateSchema` (no `id`, no `namespaces`, no `allowHidden`), of the space schema
+  (spaces server/lib/space_schema.ts: id `^[a-z0-9_-]+$`) and of the role payload (security
+  routes/authorization/roles/model/put_payload.ts; a Kibana privilege has a non-empty `base`
+  or `feature`, never both: getKibanaRoleSchema in @kbn/security-plugin-types-server).
 - `hang_seconds`: every request is answered that late (or when the server stops).
 - `fail_with = 500`: every request answers 500 `{"statusCode":500,"error":"Internal Server
   Error","message":"An internal server error occurred."}` (Boom's 500 body).
@@ -39,6 +46,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 _SPACE = re.compile(r"^/s/(?P<space>[a-z0-9_-]+)(?P<rest>/.*)$")
+_SPACE_ID = re.compile(r"^[a-z0-9_-]+$")
+_VIEW_KEYS = {
+    "title", "version", "id", "type", "timeFieldName", "sourceFilters", "fields", "typeMeta",
+    "fieldFormats", "fieldAttrs", "allowNoIndex", "runtimeFieldMap", "name", "namespaces",
+    "allowHidden",
+}  # fmt: skip
+_UPDATE_KEYS = {
+    "title", "type", "typeMeta", "timeFieldName", "sourceFilters", "fieldFormats", "fields",
+    "allowNoIndex", "runtimeFieldMap", "name",
+}  # fmt: skip
+_SPACE_KEYS = {
+    "id", "name", "description", "initials", "color", "disabledFeatures", "_reserved",
+    "imageUrl", "solution",
+}  # fmt: skip
+_ROLE_KEYS = {"description", "metadata", "elasticsearch", "kibana"}
 
 
 @dataclass(frozen=True)
@@ -144,6 +166,9 @@ class RecordingKibana:
                 return _boom(404, "Not Found")
         if path == "/api/data_views" and method == "GET":
             return 200, {"data_view": [_list_item(v) for v in self.views(space).values()]}
+        refused = _refused(method, path, body)
+        if refused:
+            return _boom(400, refused)
         if path == "/api/data_views/data_view" and method == "POST":
             return self._create_view(space, body["data_view"])
         if path.startswith("/api/data_views/data_view/") and method == "POST":
@@ -189,6 +214,56 @@ class RecordingKibana:
             return _boom(409, f"Role already exists and cannot be created: {name}")
         self.state.roles[name] = body
         return 204, None
+
+
+def _refused(method: str, path: str, body: Any) -> str | None:
+    """What Kibana's request validation would say of `body`, or None when it passes."""
+    if method == "POST" and path == "/api/data_views/data_view":
+        return _refused_view(body, {"override", "refresh_fields"}, _VIEW_KEYS, create=True)
+    if method == "POST" and path.startswith("/api/data_views/data_view/"):
+        return _refused_view(body, {"refresh_fields"}, _UPDATE_KEYS, create=False)
+    if method == "POST" and path == "/api/spaces/space":
+        if not _SPACE_ID.match(str(body.get("id"))):
+            return "[request body.id]: must be lower case, a-z, 0-9, '_', and '-' are allowed"
+        return _unknown(body, _SPACE_KEYS, "")
+    if method == "PUT" and path.startswith("/api/security/role/"):
+        return _refused_role(body)
+    return None
+
+
+def _refused_role(body: Any) -> str | None:
+    for n, entry in enumerate(body.get("kibana", [])):
+        base, feature = entry.get("base") or [], entry.get("feature") or {}
+        if base and feature:
+            return (
+                f"[request body.kibana.{n}]: definition of [feature] isn't allowed when "
+                "non-empty [base] is defined."
+            )
+        if not base and not feature:
+            return (
+                f"[request body.kibana.{n}]: either [base] or [feature] is expected, but none "
+                "of them specified"
+            )
+    return _unknown(body, _ROLE_KEYS, "")
+
+
+def _refused_view(body: Any, options: set[str], keys: set[str], *, create: bool) -> str | None:
+    outer = _unknown(body, {*options, "data_view"}, "")
+    if outer:
+        return outer
+    spec = body.get("data_view")
+    if not isinstance(spec, dict):
+        return "[request body.data_view]: expected value of type [object]"
+    if create and not isinstance(spec.get("title"), str):
+        return "[request body.data_view.title]: expected value of type [string] but got [undefined]"
+    return _unknown(spec, keys, "data_view.")
+
+
+def _unknown(body: dict[str, Any], keys: set[str], where: str) -> str | None:
+    extra = sorted(set(body) - keys)
+    return (
+        f"[request body.{where}{extra[0]}]: definition for this key is missing" if extra else None
+    )
 
 
 def _list_item(view: dict[str, Any]) -> dict[str, Any]:
