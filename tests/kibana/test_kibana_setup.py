@@ -295,3 +295,26 @@ def test_templates_validate_checks_the_kibana_files_too(
     assert main(["templates", "validate"]) == 1
     err = capsys.readouterr().err
     assert f"{file}: data_view.timeFieldName must be @timestamp" in err
+
+
+def test_https_kibana_is_verified_with_the_configured_ca(
+    kibana: RecordingKibana,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.tls import TlsFront, make_ca
+
+    ca = make_ca(tmp_path)
+    front = TlsFront(ca, int(kibana.url.rsplit(":", 1)[1])).start()
+    try:
+        code, _, err = setup(capsys, "--url", front.url)
+        assert code == 1
+        assert "CERTIFICATE_VERIFY_FAILED" in err and err.count("\n") == 1
+        assert kibana.requests == []
+        monkeypatch.setenv("INDEXER_KIBANA__CA_CERTS", str(ca.ca_cert))
+        code, out, _ = setup(capsys, "--url", front.url)
+        assert code == 0, out
+        assert set(kibana.views()) == GLOBAL_VIEWS | {"k8s-logs-ns-shop", "k8s-logs-ns-pay"}
+    finally:
+        front.stop()
