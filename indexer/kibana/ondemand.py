@@ -34,6 +34,8 @@ log = structlog.get_logger(__name__)
 
 
 class KibanaProvisioner:
+    """The worker of the module doc: `submit` from any thread, `start` once."""
+
     def __init__(
         self,
         settings: Settings,
