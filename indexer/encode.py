@@ -12,7 +12,10 @@ from typing import Any
 import orjson
 
 _ACTION = b'{"create":{"_index":"%b","_id":"%b"}}\n'
-_KAFKA = b',"kafka":{"topic":"%b","partition":%d,"offset":%d}}\n'
+# encode_event's pieces, joined once: a `%` format of the whole line walks its template byte by
+# byte and grows its buffer, which costs more per event (callgrind) than the id's hash.
+_CREATE, _ID, _SOURCE = b'{"create":{"_index":"', b'","_id":"', b'"}}\n'
+_TOPIC, _PARTITION_OFFSET = b',"kafka":{"topic":"', b'","partition":%d,"offset":%d}}\n'
 
 
 def encode(index: str, doc_id: bytes, document: dict[str, Any]) -> bytes:
@@ -47,8 +50,21 @@ def encode_event(
         body = orjson.dumps(event)
         return _ACTION % (index.encode(), doc_id) + body[:-1] + fields + b"}\n"
     body = orjson.dumps(event)
-    kafka = _KAFKA % (topic.encode(), partition, offset)
+    tail = _PARTITION_OFFSET % (partition, offset)
     if len(body) == 2:  # {}: what follows it takes no leading comma
-        return _ACTION % (index.encode(), doc_id) + b"{" + (fields + kafka)[1:]
-    # Joined by `+`: cheaper than one `%` that copies the whole body through its writer.
-    return _ACTION % (index.encode(), doc_id) + body[:-1] + fields + kafka
+        head = _ACTION % (index.encode(), doc_id)
+        return head + b"{" + (fields + _TOPIC + topic.encode() + tail)[1:]
+    return b"".join(
+        (
+            _CREATE,
+            index.encode(),
+            _ID,
+            doc_id,
+            _SOURCE,
+            body[:-1],
+            fields,
+            _TOPIC,
+            topic.encode(),
+            tail,
+        )
+    )

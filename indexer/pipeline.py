@@ -22,7 +22,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from indexer import metrics
 from indexer.batch import Batch, Batcher, BatchPolicy
-from indexer.bulk import BulkResult, BulkWriter, message_seconds
+from indexer.bulk import KAFKA_MILLIS_MAX, KAFKA_MILLIS_MIN, BulkResult, BulkWriter, message_seconds
 from indexer.commit import OffsetTracker
 from indexer.consume import forget_lag
 from indexer.deadletter import DeadLetterBreaker
@@ -162,8 +162,13 @@ class Pipeline:
             topic = message.topic()
             partition = message.partition()
             offset = message.offset()
+            kind, millis = message.timestamp()
+            if kind and KAFKA_MILLIS_MIN <= millis <= KAFKA_MILLIS_MAX:  # message_seconds, inline
+                seconds = millis / 1000.0
+            else:
+                seconds = message_seconds(message)
             index, lines, undecodable = transform(
-                router, message.value(), topic, partition, offset, message_seconds(message)
+                router, message.value(), topic, partition, offset, seconds
             )
             sealed = add(message, (topic, partition), offset, index, lines, undecodable)
             if sealed is not None:

@@ -173,7 +173,10 @@ class Router:
         if stamp is None:
             event["@timestamp"] = iso_timestamp(ingest_seconds)
         day = self._days.day(stamp, ingest_seconds)
-        route = self._route(event)
+        try:  # the hot path: a path seen before; any other shape is the rare case
+            route = self._routes[event["log"]["file"]["path"]]
+        except (KeyError, TypeError):
+            route = self._route(event)
         if route is None:
             self.unmatched += 1
             return f"{self._prefix}-unmatched-{day}", None
@@ -183,10 +186,6 @@ class Router:
         return route.base + day, route
 
     def _route(self, event: dict[str, Any]) -> Route | None:
-        try:  # the hot path: a known path; any other shape is the rare case
-            return self._routes[event["log"]["file"]["path"]]
-        except (KeyError, TypeError):
-            pass
         log = event.get("log")
         if type(log) is not dict:
             return None
