@@ -92,8 +92,9 @@ class ClusterInfo:
 
 
 def _version_tuple(version: str) -> tuple[int, int]:
-    parts = [int(p) for p in version.split("-")[0].split(".")[:2] if p.isdigit()]
-    return (parts + [0, 0])[0], (parts + [0, 0])[1]
+    parts = [int(p) for p in version.split("-", maxsplit=1)[0].split(".")[:2] if p.isdigit()]
+    major, minor = [*parts, 0, 0][:2]
+    return major, minor
 
 
 def _translate(node: Any, version: tuple[int, int]) -> Any:
