@@ -26,6 +26,7 @@ from indexer.bulk import BulkResult, BulkWriter, message_seconds
 from indexer.commit import OffsetTracker
 from indexer.consume import forget_lag
 from indexer.deadletter import DeadLetterBreaker
+from indexer.encode import ingested_stamp
 from indexer.health import Health
 from indexer.parking import Parking
 from indexer.route import Router
@@ -153,6 +154,7 @@ class Pipeline:
         """Transform each message into the open batch. The hot path."""
         add = self._batcher.add
         router = self._router
+        ingested = ingested_stamp()  # one `event.ingested` for the whole batch (encode.py)
         taken = 0
         for message in messages:
             if message.error() is not None:
@@ -163,7 +165,13 @@ class Pipeline:
             partition = message.partition()
             offset = message.offset()
             index, lines, undecodable = transform(
-                router, message.value(), topic, partition, offset, message_seconds(message)
+                router,
+                message.value(),
+                topic,
+                partition,
+                offset,
+                message_seconds(message),
+                ingested,
             )
             sealed = add(message, (topic, partition), offset, index, lines, undecodable)
             if sealed is not None:

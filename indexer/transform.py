@@ -14,7 +14,7 @@ import orjson
 from indexer.deadletter import deadletter_document
 from indexer.decode import DecodeError, decode
 from indexer.docid import event_id, message_id
-from indexer.encode import encode, encode_event
+from indexer.encode import encode, encode_event, ingested_stamp
 from indexer.route import Router
 
 UNENCODABLE = "unencodable"
@@ -27,8 +27,10 @@ def transform(
     partition: int,
     offset: int,
     seconds: float,
+    ingested: bytes | None = None,
 ) -> tuple[str, bytes, str | None]:
-    """(index, lines, dead-letter reason or None). `seconds` is the message's Kafka time."""
+    """(index, lines, dead-letter reason or None). `seconds` is the message's Kafka time;
+    `ingested` the batch's `event.ingested` (`encode.ingested_stamp`; now when not given)."""
     try:
         event = decode(value)
     except DecodeError as exc:
@@ -37,7 +39,8 @@ def transform(
     doc_id = event_id(event, value)
     index = router.route(event, seconds)
     try:
-        return index, encode_event(index, doc_id, event, topic, partition, offset), None
+        stamp = ingested_stamp() if ingested is None else ingested
+        return index, encode_event(index, doc_id, event, topic, partition, offset, stamp), None
     except orjson.JSONEncodeError as exc:
         reason = f"the event cannot be written as JSON: {exc}"
         return _deadletter(

@@ -1,9 +1,12 @@
 """What Kibana keys on: each index carries its own `data_stream.*` and `event.dataset`, set when
-the indexer creates it (no per-document bytes), the indices stay plain indices, and a filter on
-`data_stream.dataset` finds exactly one app's documents, through the whole pipeline."""
+the indexer creates it (no per-document bytes), the indices stay plain indices, a filter on
+`data_stream.dataset` finds exactly one app's documents, through the whole pipeline, and every
+document has its `event.ingested`."""
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +46,11 @@ def test_every_index_carries_its_namespace_and_app_and_stays_a_plain_index(
     create_topic(bootstrap, "filebeat-apps", 1)
     values = [value for _, value in stream(sources(2, 2, 1), 400, DAY)]
     produced = produce(bootstrap, "filebeat-apps", values, partitions=1)
+    started = time.time()
     indexer = IndexerProcess(indexer_env(bootstrap, es_proxy.url), tmp_path / "indexer.log").start()
     wait_for(lambda: count(es_proxy.url) >= len(produced), 90, "all events indexed")
     assert indexer.stop() == 0
+    stopped = time.time()
 
     found = documents(es_proxy.url)
     per_app: dict[tuple[str, str], int] = {}
@@ -53,6 +58,8 @@ def test_every_index_carries_its_namespace_and_app_and_stays_a_plain_index(
         key = (source["kubernetes"]["namespace"], source["service"]["name"])
         per_app[key] = per_app.get(key, 0) + 1
         assert "data_stream" not in source  # in the mapping only, never in a document
+        ingested = datetime.fromisoformat(source["event"]["ingested"]).timestamp()
+        assert started - 1 <= ingested <= stopped
     assert len(per_app) == 4
     for (namespace, app), expected in per_app.items():
         query = {
