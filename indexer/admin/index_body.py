@@ -38,30 +38,30 @@ def create_body(cluster: ClusterInfo, prefix: str, index: str) -> dict[str, Any]
     owned = parse_index(prefix, index)
     if owned is None or owned.namespace is None:
         return None
+    properties: dict[str, Any] = {}
     dataset: dict[str, Any]
     if cluster.opensearch:
-        dataset = _alias("service.name")
-        stream = {"dataset": dataset, "namespace": _alias("kubernetes.namespace")}
+        dataset = _alias(properties, "service", "name")
+        stream = {"dataset": dataset, "namespace": _alias(properties, "kubernetes", "namespace")}
     else:
-        dataset = _alias("service.name") if owned.app is None else _constant(owned.app)
+        app = owned.app
+        dataset = _alias(properties, "service", "name") if app is None else _constant(app)
         stream = {
             "type": _constant(DATA_STREAM_TYPE),
             "dataset": dataset,
             "namespace": _constant(owned.namespace),
         }
-    return {
-        "mappings": {
-            "properties": {
-                "data_stream": {"properties": stream},
-                "event": {"properties": {"dataset": dataset}},
-            }
-        }
-    }
+    properties["data_stream"] = {"properties": stream}
+    properties["event"] = {"properties": {"dataset": dataset}}
+    return {"mappings": {"properties": properties}}
 
 
 def _constant(value: str) -> dict[str, Any]:
     return {"type": "constant_keyword", "value": value}
 
 
-def _alias(path: str) -> dict[str, Any]:
-    return {"type": "alias", "path": path}
+def _alias(properties: dict[str, Any], parent: str, name: str) -> dict[str, Any]:
+    """An alias of `parent.name`, which the body maps too, as the templates do: an alias must
+    name a mapped field, and a template of someone else's above ours may not map it."""
+    properties[parent] = {"properties": {name: {"type": "keyword", "ignore_above": 1024}}}
+    return {"type": "alias", "path": f"{parent}.{name}"}
