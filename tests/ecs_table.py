@@ -2,8 +2,8 @@
 
 `tests/data/ecs_fields.yml` is a trimmed extract of elastic/ecs `generated/ecs/ecs_flat.yml`:
 name, type and multi-fields of every field our templates map that ECS defines, of the ECS
-fields our dynamic templates type (`*.ip`, labels), and the names we map that ECS does not
-define. Regenerate it after a template change or for a new ECS release:
+fields our dynamic templates type (`*.ip`, `*.geo.location`, labels), and the names we map that
+ECS does not define. Regenerate it after a template change or for a new ECS release:
 
     git -C ECS_GIT_DIR show v9.4.0:generated/ecs/ecs_flat.yml > /tmp/ecs_flat.yml
     .venv/bin/python -m tests.ecs_table /tmp/ecs_flat.yml v9.4.0 $(git -C ECS_GIT_DIR rev-parse v9.4.0^{commit})
@@ -133,7 +133,9 @@ def regenerate(ecs_flat: Path, version: str, commit: str) -> str:
     wanted = sorted(
         name
         for name in ecs
-        if name in ours or name.endswith(".ip") or name in ("labels", "container.labels")
+        if name in ours
+        or name.endswith((".ip", ".geo.location"))
+        or name in ("labels", "container.labels")
     )
     fields = {}
     for name in wanted:

@@ -123,6 +123,10 @@ def test_ecs_fields_filebeat_processors_may_add_get_ecs_types_dynamically(
     assert ips and all(table[name]["type"] == "ip" for name in ips)
     assert rules["*.ip"]["mapping"]["type"] == "ip"
     assert rules["*.ip"]["match_mapping_type"] == "string"
+    geo = [name for name in table if name.endswith(".geo.location")]
+    assert geo and all(table[name]["type"] == "geo_point" for name in geo)
+    assert rules["*.geo.location"]["mapping"]["type"] == "geo_point"
+    assert "match_mapping_type" not in rules["*.geo.location"]  # "lat, lon" or {lat, lon}
     # ECS's objects of keywords, and filebeat's for Kubernetes (its template's
     # `kubernetes.labels.*` rule): each key a keyword field of its own.
     objects = [name for name, entry in table.items() if entry.get("object_type") == "keyword"]
