@@ -16,7 +16,7 @@ import orjson
 
 from bench.events import backlog
 from indexer.decode import decode
-from indexer.encode import ingested_stamp
+from indexer.encode import ingested_field
 from indexer.route import Router
 from indexer.settings import RoutingSettings
 from indexer.transform import transform
@@ -38,7 +38,7 @@ def _decode_route(values: list[bytes], router: Router, now: float) -> None:
 
 def _transform(values: list[bytes], router: Router, now: float) -> None:
     """The pipeline's own transform: decode, document id, route, encode."""
-    ingested = ingested_stamp(now)  # once per consumed batch, as the poll loop does
+    ingested = ingested_field(now)  # once per consumed batch, as the poll loop does
     for offset, value in enumerate(values):
         transform(router, value, TOPIC, offset & 3, offset, now, ingested)
 

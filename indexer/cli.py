@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     from indexer.admin.commands import register as register_admin
 
     register_admin(commands)
+    from indexer.kibana.cli import register as register_kibana
+
+    register_kibana(commands)
     from indexer.replay.cli import register as register_replay
 
     register_replay(commands)

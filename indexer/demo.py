@@ -24,7 +24,7 @@ from indexer.embedded import EmbeddedUnavailable, Product, embedded_servers
 from indexer.log import configure_logging
 from indexer.main import build_indexer
 from indexer.sample import sources, stream
-from indexer.settings import ElasticsearchSettings, LogSettings, load_settings
+from indexer.settings import ElasticsearchSettings, LogSettings, Settings, load_settings
 
 TOPIC = "filebeat-demo"
 MALFORMED: list[tuple[str, bytes]] = [
@@ -90,7 +90,22 @@ def _demo(bootstrap: str, es_url: str, per_app_day: int) -> int:
     print(f"indexed in {time.monotonic() - started:.1f} s; the indexer drained and committed\n")
     _show(es, settings.routing.index_prefix)
     es.close()
+    _show_kibana(settings, sorted({source.namespace for source in srcs}))
     return 0
+
+
+def _show_kibana(settings: Settings, namespaces: list[str]) -> None:
+    """The data views `indexer kibana setup` (or the indexer, with kibana.url set) would
+    create for these namespaces: a dry run, no Kibana needed."""
+    from indexer.kibana.objects import desired, read_sources
+    from indexer.kibana.setup import apply
+
+    sources = read_sources(settings.kibana.objects_dir)
+    wanted = desired(sources, settings.routing.index_prefix, namespaces, space_per_namespace=False)
+    print("\nKibana data views it would create (indexer kibana setup --dry-run):")
+    for view in apply(None, wanted, dry_run=True).requests:
+        spec = view.body["data_view"]
+        print(f"  {spec['title']:<24} {spec['name']!r:<28} time field {spec['timeFieldName']}")
 
 
 def _produce(bootstrap: str, srcs: list[Any], count: int, start: datetime) -> None:

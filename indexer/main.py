@@ -87,6 +87,7 @@ def build_indexer(settings: Settings, stop: threading.Event | None = None) -> In
         background_stop,
         cluster=cluster,
         on_reachability=functools.partial(setattr, health, "elasticsearch_ok"),
+        on_namespace=_kibana_on_demand(settings, background_stop),
     )
     pipeline = Pipeline(
         settings,
@@ -106,6 +107,7 @@ def build_writer(
     *,
     cluster: ClusterInfo | None = None,
     on_reachability: Callable[[bool], None] = lambda ok: None,
+    on_namespace: Callable[[str], None] | None = None,
 ) -> BulkWriter:
     """The bulk writer every command writes with (`run`, the replays), so a message always lands
     in the index `indexer run` would pick."""
@@ -113,7 +115,7 @@ def build_writer(
     keep = settings.deadletter.max_original_bytes
     return BulkWriter(
         client,
-        IndexPreparer(client, settings, cluster=cluster),
+        IndexPreparer(client, settings, cluster=cluster, on_namespace=on_namespace),
         settings.retry,
         functools.partial(deadletter_index, settings.routing.index_prefix),
         stop,
@@ -121,6 +123,17 @@ def build_writer(
         deadletter_topic=DeadLetterTopic(settings.kafka, topic, keep) if topic else None,
         max_original_bytes=keep,
     )
+
+
+def _kibana_on_demand(settings: Settings, stop: threading.Event) -> Callable[[str], None] | None:
+    """With `kibana.url` set: the background worker that makes each new namespace's Kibana
+    objects (indexer.kibana.ondemand), as the callback the preparer calls."""
+    if settings.kibana.url is None:
+        return None
+    from indexer.kibana.ondemand import KibanaProvisioner
+
+    log.info("kibana_on_demand", kibana=settings.kibana.url)
+    return KibanaProvisioner(settings, stop).start().submit
 
 
 def run_indexer(settings: Settings) -> int:

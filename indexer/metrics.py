@@ -136,3 +136,13 @@ class NamespaceCounter:
         if namespace in known or len(known) < NAMESPACE_LABEL_LIMIT:
             return namespace
         return "_other"
+
+
+KIBANA_SETUP = Counter(
+    "indexer_kibana_setup_total",
+    "Kibana setups of a namespace's objects done in the background when the namespace first "
+    "appeared (kibana.url set), by result: changed (something created or updated), unchanged, "
+    "foreign (an object of ours exists and is someone else's: left alone), error (retried with "
+    "backoff; indexing never waits for Kibana).",
+    ["result"],
+)

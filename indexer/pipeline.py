@@ -22,11 +22,11 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from indexer import metrics
 from indexer.batch import Batch, Batcher, BatchPolicy
-from indexer.bulk import BulkResult, BulkWriter, message_seconds
+from indexer.bulk import KAFKA_MILLIS_MAX, KAFKA_MILLIS_MIN, BulkResult, BulkWriter, message_seconds
 from indexer.commit import OffsetTracker
 from indexer.consume import forget_lag
 from indexer.deadletter import DeadLetterBreaker
-from indexer.encode import ingested_stamp
+from indexer.encode import ingested_field
 from indexer.health import Health
 from indexer.parking import Parking
 from indexer.route import Router
@@ -154,7 +154,7 @@ class Pipeline:
         """Transform each message into the open batch. The hot path."""
         add = self._batcher.add
         router = self._router
-        ingested = ingested_stamp()  # one `event.ingested` for the whole batch (encode.py)
+        ingested = ingested_field()  # one `event.ingested` for the whole batch (encode.py)
         taken = 0
         for message in messages:
             if message.error() is not None:
@@ -164,14 +164,13 @@ class Pipeline:
             topic = message.topic()
             partition = message.partition()
             offset = message.offset()
+            kind, millis = message.timestamp()
+            if kind and KAFKA_MILLIS_MIN <= millis <= KAFKA_MILLIS_MAX:  # message_seconds, inline
+                seconds = millis / 1000.0
+            else:
+                seconds = message_seconds(message)
             index, lines, undecodable = transform(
-                router,
-                message.value(),
-                topic,
-                partition,
-                offset,
-                message_seconds(message),
-                ingested,
+                router, message.value(), topic, partition, offset, seconds, ingested
             )
             sealed = add(message, (topic, partition), offset, index, lines, undecodable)
             if sealed is not None:

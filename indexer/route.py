@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+
 from indexer.identity import Identity, IdentityResolver, index_app
 from indexer.settings import RoutingSettings
 
@@ -55,7 +57,7 @@ class DayResolver:
     def __init__(self, max_past: timedelta, max_future: timedelta) -> None:
         self._max_past = max_past.total_seconds()
         self._max_future = max_future.total_seconds()
-        self._minutes: dict[str, tuple[str, int] | None] = {}
+        self._minutes: dict[str, tuple[str, float, float] | None] = {}
         self._ingest_days: dict[int, str] = {}
         self.redated = 0
         self.last_stamp: str | None = None
@@ -68,10 +70,9 @@ class DayResolver:
                 minute = self._minutes[stamp[:16]]
             except KeyError:
                 minute = self._parse_minute(stamp[:16])
-            # Bounds are checked to the minute: they are hours or days wide.
-            if minute is not None and (
-                ingest_seconds - self._max_past <= minute[1] <= ingest_seconds + self._max_future
-            ):
+            # Bounds are checked to the minute (they are hours or days wide), as the range of
+            # ingestion times that accept the minute: no arithmetic per event.
+            if minute is not None and minute[1] <= ingest_seconds <= minute[2]:
                 self.last_stamp = stamp
                 return minute[0]
         else:
@@ -91,13 +92,16 @@ class DayResolver:
             name = self._ingest_days[key] = day_of_epoch(seconds)
         return name
 
-    def _parse_minute(self, minute: str) -> tuple[str, int] | None:
+    def _parse_minute(self, minute: str) -> tuple[str, float, float] | None:
+        """The minute's day and the ingestion times within whose bounds it lies."""
         try:
             start = datetime.strptime(minute, "%Y-%m-%dT%H:%M").replace(tzinfo=UTC)
         except ValueError:
             parsed = None
         else:
-            parsed = (start.strftime("%Y.%m.%d"), int(start.timestamp()))
+            seconds = start.timestamp()
+            day = start.strftime("%Y.%m.%d")
+            parsed = (day, seconds - self._max_future, seconds + self._max_past)
         if len(self._minutes) > 100_000:
             self._minutes.clear()
         self._minutes[minute] = parsed
@@ -116,13 +120,15 @@ def stamp_seconds(stamp: str) -> float | None:
 
 
 @dataclass(frozen=True, slots=True)
-class _Route:
-    """What every event from one path gets: its index base and its Kubernetes fields."""
+class Route:
+    """What every event from one path gets: its index base and its Kubernetes fields, also as
+    the bytes `,"kubernetes":{…},"service":{…}` that encode_event splices into a document."""
 
     base: str
     identity: Identity
     kubernetes: dict[str, Any]
     service: dict[str, str]
+    fields: bytes
 
 
 class Router:
@@ -132,7 +138,7 @@ class Router:
         self._prefix = settings.index_prefix
         self._identities = IdentityResolver(settings.layouts)
         self._days = DayResolver(settings.max_past, settings.max_future)
-        self._routes: dict[str, _Route | None] = {}
+        self._routes: dict[str, Route | None] = {}
         self.unmatched = 0
 
     @property
@@ -150,24 +156,36 @@ class Router:
     def route(self, event: dict[str, Any], ingest_seconds: float) -> str:
         """The index for `event`; adds `kubernetes.*` and `service.name` when the path tells,
         and an `@timestamp` of the ingestion time when the event has none (Kibana needs one)."""
+        index, spliced = self.place(event, ingest_seconds)
+        if spliced is not None:
+            event["kubernetes"] = spliced.kubernetes
+            event["service"] = spliced.service
+        return index
+
+    def place(self, event: dict[str, Any], ingest_seconds: float) -> tuple[str, Route | None]:
+        """`route` for the hot path: the Route whose `fields` the document still needs, when
+        the event has neither `kubernetes` nor `service` (filebeat's own inputs), else None
+        (the fields were merged into the event, or the path matched no layout).
+
+        Splicing the prepared bytes instead of adding two keys saves growing the event's dict
+        and serialising the same two objects again for every event."""
         stamp = event.get("@timestamp")
         if stamp is None:
             event["@timestamp"] = iso_timestamp(ingest_seconds)
         day = self._days.day(stamp, ingest_seconds)
-        route = self._route(event)
+        try:  # the hot path: a path seen before; any other shape is the rare case
+            route = self._routes[event["log"]["file"]["path"]]
+        except (KeyError, TypeError):
+            route = self._route(event)
         if route is None:
             self.unmatched += 1
-            return f"{self._prefix}-unmatched-{day}"
-        # Events from filebeat's own inputs carry neither: share the prepared objects (they
-        # are only serialized, never changed). Otherwise merge into what the event has.
+            return f"{self._prefix}-unmatched-{day}", None
         if "kubernetes" in event or "service" in event:
             _enrich(event, route.identity)
-        else:
-            event["kubernetes"] = route.kubernetes
-            event["service"] = route.service
-        return route.base + day
+            return route.base + day, None
+        return route.base + day, route
 
-    def _route(self, event: dict[str, Any]) -> _Route | None:
+    def _route(self, event: dict[str, Any]) -> Route | None:
         log = event.get("log")
         if type(log) is not dict:
             return None
@@ -186,11 +204,14 @@ class Router:
         if identity is not None:
             prepared: dict[str, Any] = {}
             _enrich(prepared, identity)
-            route = _Route(
+            kubernetes, service = prepared["kubernetes"], prepared["service"]
+            route = Route(
                 f"{self._prefix}-{identity.namespace}_{index_app(identity.app)}-",
                 identity,
-                prepared["kubernetes"],
-                prepared["service"],
+                kubernetes,
+                service,
+                b',"kubernetes":%b,"service":%b'
+                % (orjson.dumps(kubernetes), orjson.dumps(service)),
             )
         if len(self._routes) > 65536:
             self._routes.clear()

@@ -39,6 +39,8 @@ RESERVED_INDEX_PATTERNS = (
     ".*",
 )
 
+DEFAULT_KIBANA_DIR = Path(__file__).resolve().parent / "admin" / "kibana"
+
 DEFAULT_LAYOUTS = (
     "/data/logs/{namespace}/{app}/{pod}/log/{file}",
     "/var/log/pods/{namespace}_{pod}_{uid}/{container}/{file}",
@@ -330,6 +332,58 @@ class ShutdownSettings(Section):
         return self.drain_timeout_seconds + self.CLOSE_ALLOWANCE_SECONDS
 
 
+class KibanaSettings(Section):
+    """Kibana objects (data views; with `space_per_namespace`, a space and a role per namespace)
+    made from the reviewed files in `kibana/`, by `indexer kibana setup` and, when `url` is set,
+    by the running indexer as each namespace first appears (in the background, never blocking
+    indexing)."""
+
+    url: str | None = Field(
+        None,
+        description="Kibana's base URL (e.g. https://kibana:5601, or with a base path). Unset: "
+        "the indexer makes no Kibana objects.",
+    )
+    space_per_namespace: bool = Field(
+        False,
+        description="Tenant isolation: a Kibana space per namespace holding its data view, and a "
+        "role granting read on exactly <prefix>-<namespace>_* and on that space.",
+    )
+    api_key: SecretStr | None = Field(None, description="Kibana API key (the base64 `id:key`).")
+    username: str | None = Field(None, description="Basic-auth user, when no API key is used.")
+    password: SecretStr | None = Field(None, description="Basic-auth password.")
+    ca_certs: Path | None = Field(None, description="CA bundle to verify Kibana's TLS.")
+    verify_certs: bool = Field(True, description="Verify Kibana's TLS certificate.")
+    objects_dir: Path = Field(
+        DEFAULT_KIBANA_DIR,
+        description="Directory of the Kibana object files (data_views/, spaces/, roles/). "
+        "Defaults to the copy shipped in the package (the repository's kibana/).",
+    )
+    timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one Kibana request.")
+    retry_initial_seconds: float = Field(
+        5.0, gt=0, description="First wait before retrying a namespace's failed Kibana setup."
+    )
+    retry_max_seconds: float = Field(
+        300.0, gt=0, description="Cap of the backoff between retries of a failed Kibana setup."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} is not an http(s):// URL")
+        return None if value is None else value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> KibanaSettings:
+        if self.api_key is not None and self.username is not None:
+            raise ValueError("set either api_key or username/password, not both")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together")
+        if self.retry_max_seconds < self.retry_initial_seconds:
+            raise ValueError("retry_max_seconds must be >= retry_initial_seconds")
+        return self
+
+
 class Settings(BaseSettings):
     """The indexer's whole configuration. Build it once, at the edge, and pass it in."""
 
@@ -351,6 +405,7 @@ class Settings(BaseSettings):
     shutdown: ShutdownSettings = Field(default_factory=ShutdownSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
+    kibana: KibanaSettings = Field(default_factory=KibanaSettings)
 
     @classmethod
     def settings_customise_sources(

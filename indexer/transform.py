@@ -14,7 +14,7 @@ import orjson
 from indexer.deadletter import deadletter_document
 from indexer.decode import DecodeError, decode
 from indexer.docid import event_id, message_id
-from indexer.encode import encode, encode_event, ingested_stamp
+from indexer.encode import encode, encode_event, ingested_field
 from indexer.route import Router
 
 UNENCODABLE = "unencodable"
@@ -30,17 +30,19 @@ def transform(
     ingested: bytes | None = None,
 ) -> tuple[str, bytes, str | None]:
     """(index, lines, dead-letter reason or None). `seconds` is the message's Kafka time;
-    `ingested` the batch's `event.ingested` (`encode.ingested_stamp`; now when not given)."""
+    `ingested` the batch's `event.ingested` (`encode.ingested_field`; now when not given)."""
     try:
         event = decode(value)
     except DecodeError as exc:
         return _deadletter(router, value, topic, partition, offset, seconds, exc.kind, exc.reason)
     assert value is not None  # decode refuses an empty message
     doc_id = event_id(event, value)
-    index = router.route(event, seconds)
+    index, spliced = router.place(event, seconds)
+    fields = b"" if spliced is None else spliced.fields
     try:
-        stamp = ingested_stamp() if ingested is None else ingested
-        return index, encode_event(index, doc_id, event, topic, partition, offset, stamp), None
+        stamp = ingested_field() if ingested is None else ingested
+        lines = encode_event(index, doc_id, event, fields, topic, partition, offset, stamp)
+        return index, lines, None
     except orjson.JSONEncodeError as exc:
         reason = f"the event cannot be written as JSON: {exc}"
         return _deadletter(

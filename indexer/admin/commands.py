@@ -1,4 +1,5 @@
 """`indexer templates validate|diff` and `indexer setup`, registered into the main parser.
+`templates validate` also checks the Kibana object files (`kibana/`).
 
 Exit statuses: 0 success (and, for `diff`, no difference unless `--exit-code`), 1 problems found,
 a conflict left in place, or a refusal by the cluster; 2 bad settings.
@@ -46,6 +47,8 @@ def _validate(args: argparse.Namespace) -> int:
     from indexer.admin.definitions import read_sources
     from indexer.admin.validate import routing_conflicts, validate_sources
     from indexer.cli import settings_from
+    from indexer.kibana.objects import KibanaObjectsError
+    from indexer.kibana.objects import read_sources as read_kibana_sources
 
     settings = settings_from(args)
     lifecycle = settings.lifecycle
@@ -61,9 +64,14 @@ def _validate(args: argparse.Namespace) -> int:
             f"settings: lifecycle names policy {name!r}, which has no file in {policies_dir}"
             for name in sorted(named - policies)
         ]
+    kibana_files = 0
+    try:
+        kibana_files = len(read_kibana_sources(settings.kibana.objects_dir))
+    except KibanaObjectsError as exc:
+        problems.append(str(exc))
     for problem in problems:
         print(problem, file=sys.stderr)
-    print(f"{len(sources)} files checked, {len(problems)} problem(s)")
+    print(f"{len(sources) + kibana_files} files checked, {len(problems)} problem(s)")
     return 1 if problems else 0
 
 

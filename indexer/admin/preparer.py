@@ -94,8 +94,12 @@ class IndexPreparer:
         cluster: ClusterInfo | None = None,
         definitions: Definitions | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_namespace: Callable[[str], None] | None = None,
     ) -> None:
+        """`on_namespace` hears each namespace whose index was prepared (the background Kibana
+        setup, indexer.kibana.ondemand); it must not block."""
         self._client = client
+        self._on_namespace = on_namespace
         self._settings = settings
         self._lifecycle = settings.lifecycle
         self._prefix = settings.routing.index_prefix
@@ -133,6 +137,8 @@ class IndexPreparer:
                 except ClusterError as exc:
                     _reraise(index, exc)
                 self._targets[index] = target
+                if namespace is not None and self._on_namespace is not None:
+                    self._on_namespace(namespace)
             return target
 
     def forget(self, index: str) -> None:

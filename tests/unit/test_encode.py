@@ -6,13 +6,17 @@ from typing import Any
 
 import orjson
 
-from indexer.encode import encode_event, ingested_stamp
+from indexer.encode import encode_event, ingested_field
 
-STAMP = ingested_stamp(1_764_158_400.123)  # fixed on purpose: only the shape matters
+INGESTED = ingested_field(1_764_158_400.123)  # fixed on purpose: only the shape matters
+STAMP = b"2025-11-26T12:00:00.123Z"
+KUBERNETES = b',"kubernetes":{"namespace":"a"},"service":{"name":"b"}'
 
 
-def _document(event: dict[str, Any]) -> dict[str, Any]:
-    lines = encode_event("k8s-logs-a_b-2026.11.26", b"id", event, "filebeat", 2, 7, STAMP)
+def _document(event: dict[str, Any], fields: bytes = b"") -> dict[str, Any]:
+    lines = encode_event(
+        "k8s-logs-a_b-2026.11.26", b"id", event, fields, "filebeat", 2, 7, INGESTED
+    )
     action, document, rest = lines.split(b"\n")
     assert rest == b""
     assert orjson.loads(action) == {"create": {"_index": "k8s-logs-a_b-2026.11.26", "_id": "id"}}
@@ -23,7 +27,7 @@ def _document(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_the_stamp_is_the_shape_filebeat_writes() -> None:
-    assert STAMP == b"2025-11-26T12:00:00.123Z"
+    assert INGESTED == b',"event":{"ingested":"' + STAMP + b'"}'
 
 
 def test_an_event_gets_its_coordinates_and_the_batch_ingest_time() -> None:
@@ -36,10 +40,19 @@ def test_an_event_gets_its_coordinates_and_the_batch_ingest_time() -> None:
         "event": {"ingested": STAMP.decode()},
         "kafka": {"topic": "filebeat", "partition": 2, "offset": 7},
     }
+    assert _document({"message": "hi"}, KUBERNETES) == {
+        "message": "hi",
+        "kubernetes": {"namespace": "a"},
+        "service": {"name": "b"},
+        "event": {"ingested": STAMP.decode()},
+        "kafka": {"topic": "filebeat", "partition": 2, "offset": 7},
+    }
+    assert _document({}, KUBERNETES)["kubernetes"] == {"namespace": "a"}
 
 
 def test_an_event_with_its_own_event_or_kafka_object_gets_ours_merged_into_it() -> None:
-    found = _document({"event": {"original": "raw"}, "kafka": {"key": "k"}})
+    found = _document({"event": {"original": "raw"}, "kafka": {"key": "k"}}, KUBERNETES)
+    assert found["service"] == {"name": "b"}
     assert found["event"] == {"original": "raw", "ingested": STAMP.decode()}
     assert found["kafka"] == {"key": "k", "topic": "filebeat", "partition": 2, "offset": 7}
     assert _document({"event": {"ingested": "theirs"}})["event"] == {"ingested": STAMP.decode()}

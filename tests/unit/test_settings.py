@@ -159,3 +159,13 @@ def test_the_distribution_can_be_forced_and_nothing_else() -> None:
     assert load_settings(elasticsearch={"distribution": "opensearch"}).elasticsearch.distribution
     with pytest.raises(SettingsError, match=r"elasticsearch\.distribution"):
         load_settings(elasticsearch={"distribution": "solr"})
+
+
+def test_the_kibana_section_is_off_by_default_and_refuses_bad_urls_and_two_auths() -> None:
+    kibana = load_settings().kibana
+    assert kibana.url is None and kibana.space_per_namespace is False
+    assert load_settings(kibana={"url": "https://kb:5601/"}).kibana.url == "https://kb:5601"
+    with pytest.raises(SettingsError, match=r"kibana.url \(INDEXER_KIBANA__URL\)"):
+        load_settings(kibana={"url": "kb:5601"})
+    with pytest.raises(SettingsError, match="either api_key or username/password"):
+        load_settings(kibana={"api_key": "k", "username": "u", "password": "p"})

@@ -1,0 +1,113 @@
+"""`indexer kibana setup`: the data views (and, with --space-per-namespace, spaces and roles)
+of the files in `kibana/`, for the namespaces given or found in the cluster's index names.
+
+Exit statuses: 0 done (objects not ours are left alone and said so), 1 Kibana or the cluster
+unreachable or refusing (one line on standard error), 2 bad settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def register(commands: Any) -> None:
+    kibana = commands.add_parser("kibana", help="Kibana objects (data views, spaces, roles).")
+    actions = kibana.add_subparsers(dest="kibana_command", metavar="ACTION", required=True)
+    setup = actions.add_parser(
+        "setup", help="Create or upgrade the data views of kibana/ (idempotent, versioned)."
+    )
+    setup.add_argument("--url", help="Kibana's base URL (else kibana.url / INDEXER_KIBANA__URL).")
+    setup.add_argument(
+        "--space-per-namespace",
+        action="store_true",
+        default=None,
+        help="A space and a read-only role per namespace (else kibana.space_per_namespace).",
+    )
+    setup.add_argument("--dry-run", action="store_true", help="Print the requests; send none.")
+    setup.add_argument(
+        "--namespace",
+        action="append",
+        default=None,
+        help="A namespace to set up (repeatable); default: every namespace with an index.",
+    )
+    setup.add_argument("--api-key", help="Kibana API key (prefer INDEXER_KIBANA__API_KEY).")
+    setup.add_argument("--username", help="Basic-auth user (password: INDEXER_KIBANA__PASSWORD).")
+    setup.set_defaults(handler=_setup)
+
+
+def _setup(args: argparse.Namespace) -> int:
+    from indexer.kibana.client import KibanaClient, KibanaError, KibanaUnavailable
+    from indexer.kibana.objects import KibanaObjectsError, desired, read_sources
+    from indexer.kibana.setup import apply
+
+    settings = _settings(args)
+    kibana = settings.kibana
+    if kibana.url is None and not args.dry_run:
+        print("kibana setup: no Kibana URL (--url or INDEXER_KIBANA__URL)", file=sys.stderr)
+        return 2
+    try:
+        sources = read_sources(kibana.objects_dir)
+        namespaces = args.namespace or _namespaces(settings)
+        wanted = desired(
+            sources,
+            settings.routing.index_prefix,
+            sorted(set(namespaces)),
+            space_per_namespace=kibana.space_per_namespace,
+        )
+        client = None if args.dry_run else KibanaClient(kibana)
+        report = apply(client, wanted, dry_run=args.dry_run)
+    except (KibanaError, KibanaUnavailable) as exc:
+        print(f"kibana setup: Kibana at {kibana.url} failed: {exc}", file=sys.stderr)
+        return 1
+    except KibanaObjectsError as exc:
+        print(f"kibana setup: {exc}", file=sys.stderr)
+        return 1
+    for line in report.lines():
+        print(line)
+    if args.dry_run:
+        for request in report.requests:
+            print(request)
+    return 0
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    """The settings, the flags given overriding the `kibana` section (merged with the
+    environment, so `--username` goes with INDEXER_KIBANA__PASSWORD); exit 2 when bad."""
+    from indexer.cli import settings_from
+    from indexer.log import configure_logging
+    from indexer.settings import SettingsError, load_settings
+
+    overrides = {
+        flag: getattr(args, flag)
+        for flag in ("url", "api_key", "username", "space_per_namespace")
+        if getattr(args, flag) is not None
+    }
+    if not overrides:
+        return settings_from(args)
+    try:
+        settings = load_settings(args.config, kibana=overrides)
+    except SettingsError as exc:
+        print(str(exc), file=sys.stderr)
+        raise SystemExit(2) from None
+    configure_logging(settings.log)
+    return settings
+
+
+def _namespaces(settings: Any) -> list[str]:
+    """Every namespace with an index, from the cluster's index names."""
+    from indexer.admin.naming import parse_index
+    from indexer.cluster import ClusterError, ClusterUnavailable, connect
+
+    prefix = settings.routing.index_prefix
+    try:
+        client = connect(settings.elasticsearch)
+        rows = client.request(
+            "GET", f"/_cat/indices/{prefix}-*_*", params={"format": "json", "h": "index"}
+        )
+    except (ClusterError, ClusterUnavailable) as exc:
+        print(f"kibana setup: cannot list the namespaces' indices: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    found = (parse_index(prefix, str(row["index"])) for row in rows)
+    return [parsed.namespace for parsed in found if parsed is not None and parsed.namespace]
