@@ -15,6 +15,7 @@ import argparse
 import time
 
 from bench.events import backlog
+from indexer.encode import ingested_field
 from indexer.route import Router
 from indexer.settings import RoutingSettings
 from indexer.transform import transform
@@ -29,8 +30,9 @@ def main() -> None:
     values = list(backlog(POOL))[: args.events]
     router = Router(RoutingSettings())
     now = time.time()
+    ingested = ingested_field(now)  # once per consumed batch, as the poll loop does
     for offset, value in enumerate(values):
-        transform(router, value, "filebeat-bench", offset & 3, offset, now)
+        transform(router, value, "filebeat-bench", offset & 3, offset, now, ingested)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import orjson
 
 from bench.events import backlog
 from indexer.decode import decode
+from indexer.encode import ingested_field
 from indexer.route import Router
 from indexer.settings import RoutingSettings
 from indexer.transform import transform
@@ -37,8 +38,9 @@ def _decode_route(values: list[bytes], router: Router, now: float) -> None:
 
 def _transform(values: list[bytes], router: Router, now: float) -> None:
     """The pipeline's own transform: decode, document id, route, encode."""
+    ingested = ingested_field(now)  # once per consumed batch, as the poll loop does
     for offset, value in enumerate(values):
-        transform(router, value, TOPIC, offset & 3, offset, now)
+        transform(router, value, TOPIC, offset & 3, offset, now, ingested)
 
 
 PASSES: dict[str, Callable[[list[bytes], Router, float], None]] = {

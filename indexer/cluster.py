@@ -77,22 +77,39 @@ class ClusterInfo:
         return self.distribution == "opensearch"
 
     def mappings(self, mappings: dict[str, Any]) -> dict[str, Any]:
-        """Mappings in the types this product knows. OpenSearch has no `flattened`; its
-        `flat_object` plays the same role (one field holding any object of keys) and takes no
-        parameters in released 2.x/3.x (REAL-CLUSTERS.md §7), so only the type survives."""
+        """Mappings in the types this product knows. The files use Elasticsearch's (ECS's) types;
+        OpenSearch has no `flattened`, and its `flat_object` plays the same role (one field
+        holding any object of keys) and takes no parameters in released 2.x/3.x
+        (REAL-CLUSTERS.md §7), so only the type survives. OpenSearch added `match_only_text` in
+        2.12 and `wildcard` in 2.15 (docs.opensearch.org, "Match-only text field type",
+        "Wildcard field type": "Introduced 2.12" / "Introduced 2.15"); an older 2.x gets the
+        nearest type it has (`text` without norms, `keyword`)."""
         if not self.opensearch:
             return mappings
-        translated: dict[str, Any] = _flat_objects(copy.deepcopy(mappings))
+        older = _version_tuple(self.version)
+        translated: dict[str, Any] = _translate(copy.deepcopy(mappings), older)
         return translated
 
 
-def _flat_objects(node: Any) -> Any:
+def _version_tuple(version: str) -> tuple[int, int]:
+    parts = [int(p) for p in version.split("-", maxsplit=1)[0].split(".")[:2] if p.isdigit()]
+    major, minor = [*parts, 0, 0][:2]
+    return major, minor
+
+
+def _translate(node: Any, version: tuple[int, int]) -> Any:
     if isinstance(node, dict):
-        if node.get("type") == "flattened":
+        kind = node.get("type")
+        if kind == "flattened":
             return {"type": "flat_object"}
-        return {k: _flat_objects(v) for k, v in node.items()}
+        out = {k: _translate(v, version) for k, v in node.items()}
+        if kind == "match_only_text" and version < (2, 12):
+            out["type"], out["norms"] = "text", False
+        elif kind == "wildcard" and version < (2, 15):
+            out["type"] = "keyword"
+        return out
     if isinstance(node, list):
-        return [_flat_objects(v) for v in node]
+        return [_translate(v, version) for v in node]
     return node
 
 

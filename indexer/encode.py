@@ -2,11 +2,17 @@
 
 `create` makes Elasticsearch answer 409 for an `_id` it already holds instead of storing the
 document twice; the id itself comes from `docid.py`. An event also gets its Kafka coordinates
-(`kafka.topic`, `kafka.partition`, `kafka.offset`), for replays and for finding its record.
+(`kafka.topic`, `kafka.partition`, `kafka.offset`), for replays and for finding its record, and
+`event.ingested`: ECS's "timestamp when an event arrived in the central data store", stamped
+once per batch the poll loop takes from Kafka (`ingested_field`), so it is at most a batch's age
+plus one bulk early (later only for a retried or parked document). It is not part of the
+`_id`, so a re-delivered copy still meets its first one (409), which keeps the first stamp.
 """
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -16,6 +22,14 @@ _ACTION = b'{"create":{"_index":"%b","_id":"%b"}}\n'
 # byte and grows its buffer, which costs more per event (callgrind) than the id's hash.
 _CREATE, _ID, _SOURCE = b'{"create":{"_index":"', b'","_id":"', b'"}}\n'
 _TOPIC, _PARTITION_OFFSET = b',"kafka":{"topic":"', b'","partition":%d,"offset":%d}}\n'
+_INGESTED = b',"event":{"ingested":"'
+
+
+def ingested_field(seconds: float | None = None) -> bytes:
+    """The `,"event":{"ingested":"2026-11-26T12:00:00.000Z"}` piece for documents encoded now
+    (or at `seconds`): made once per batch, spliced into each of its events."""
+    when = datetime.fromtimestamp(time.time() if seconds is None else seconds, UTC)
+    return _INGESTED + (when.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z").encode() + b'"}'
 
 
 def encode(index: str, doc_id: bytes, document: dict[str, Any]) -> bytes:
@@ -34,26 +48,34 @@ def encode_event(
     topic: str,
     partition: int,
     offset: int,
+    ingested: bytes,
 ) -> bytes:
-    """`encode` for an event consumed from `topic`/`partition` at `offset`, with those, and
-    with `fields` (`,"key":value` pairs for keys the event does not have, or b"") spliced in
-    where the event's `}` was.
+    """`encode` for an event consumed from `topic`/`partition` at `offset`, with those, with
+    `fields` (`,"key":value` pairs for keys the event does not have, or b"") spliced in where the
+    event's `}` was, and with `event.ingested` (`ingested`, from `ingested_field`).
 
     Kafka topic names hold only `[a-zA-Z0-9._-]`, so they need no escaping. An event with a
-    `kafka` key of its own gets the coordinates merged into it instead.
+    `kafka` or `event` key of its own gets ours merged into it instead (an `event` that is not an
+    object is left as it is, without `ingested`).
     """
-    if "kafka" in event:
-        kafka = event["kafka"]
+    if "kafka" in event or "event" in event:
+        kafka = event.get("kafka")
         if type(kafka) is not dict:
-            kafka = event["kafka"] = {"original": kafka}
+            kafka = event["kafka"] = {} if kafka is None else {"original": kafka}
         kafka.update(topic=topic, partition=partition, offset=offset)
+        own = event.get("event")
+        stamp = ingested[len(_INGESTED) : -2].decode()
+        if own is None:
+            event["event"] = {"ingested": stamp}
+        elif type(own) is dict:
+            own["ingested"] = stamp
         body = orjson.dumps(event)
         return _ACTION % (index.encode(), doc_id) + body[:-1] + fields + b"}\n"
     body = orjson.dumps(event)
     tail = _PARTITION_OFFSET % (partition, offset)
     if len(body) == 2:  # {}: what follows it takes no leading comma
         head = _ACTION % (index.encode(), doc_id)
-        return head + b"{" + (fields + _TOPIC + topic.encode() + tail)[1:]
+        return head + b"{" + (fields + ingested + _TOPIC + topic.encode() + tail)[1:]
     return b"".join(
         (
             _CREATE,
@@ -63,6 +85,7 @@ def encode_event(
             _SOURCE,
             body[:-1],
             fields,
+            ingested,
             _TOPIC,
             topic.encode(),
             tail,

@@ -26,6 +26,7 @@ from indexer.bulk import KAFKA_MILLIS_MAX, KAFKA_MILLIS_MIN, BulkResult, BulkWri
 from indexer.commit import OffsetTracker
 from indexer.consume import forget_lag
 from indexer.deadletter import DeadLetterBreaker
+from indexer.encode import ingested_field
 from indexer.health import Health
 from indexer.parking import Parking
 from indexer.route import Router
@@ -153,6 +154,7 @@ class Pipeline:
         """Transform each message into the open batch. The hot path."""
         add = self._batcher.add
         router = self._router
+        ingested = ingested_field()  # one `event.ingested` for the whole batch (encode.py)
         taken = 0
         for message in messages:
             if message.error() is not None:
@@ -168,7 +170,7 @@ class Pipeline:
             else:
                 seconds = message_seconds(message)
             index, lines, undecodable = transform(
-                router, message.value(), topic, partition, offset, seconds
+                router, message.value(), topic, partition, offset, seconds, ingested
             )
             sealed = add(message, (topic, partition), offset, index, lines, undecodable)
             if sealed is not None:

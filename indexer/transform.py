@@ -14,7 +14,7 @@ import orjson
 from indexer.deadletter import deadletter_document
 from indexer.decode import DecodeError, decode
 from indexer.docid import event_id, message_id
-from indexer.encode import encode, encode_event
+from indexer.encode import encode, encode_event, ingested_field
 from indexer.route import Router
 
 UNENCODABLE = "unencodable"
@@ -27,8 +27,10 @@ def transform(
     partition: int,
     offset: int,
     seconds: float,
+    ingested: bytes | None = None,
 ) -> tuple[str, bytes, str | None]:
-    """(index, lines, dead-letter reason or None). `seconds` is the message's Kafka time."""
+    """(index, lines, dead-letter reason or None). `seconds` is the message's Kafka time;
+    `ingested` the batch's `event.ingested` (`encode.ingested_field`; now when not given)."""
     try:
         event = decode(value)
     except DecodeError as exc:
@@ -38,7 +40,9 @@ def transform(
     index, spliced = router.place(event, seconds)
     fields = b"" if spliced is None else spliced.fields
     try:
-        return index, encode_event(index, doc_id, event, fields, topic, partition, offset), None
+        stamp = ingested_field() if ingested is None else ingested
+        lines = encode_event(index, doc_id, event, fields, topic, partition, offset, stamp)
+        return index, lines, None
     except orjson.JSONEncodeError as exc:
         reason = f"the event cannot be written as JSON: {exc}"
         return _deadletter(

@@ -79,7 +79,9 @@ class AutoCreateOff:
     def _upstream(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
         connection = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=60)
         try:
-            headers = {"Content-Type": "application/x-ndjson"} if method == "POST" else {}
+            # A create-index request carries the index's own mappings (index_body.py).
+            kind = "application/x-ndjson" if method == "POST" else "application/json"
+            headers = {"Content-Type": kind} if body else {}
             connection.request(method, path, body, headers)
             response = connection.getresponse()
             return response.status, response.read()

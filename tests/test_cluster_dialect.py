@@ -102,3 +102,19 @@ def test_opensearch_mappings_get_flat_object_without_parameters() -> None:
     elastic = ClusterInfo("elasticsearch", "8.19.0", "ilm")
     assert opensearch.mappings(mappings) == {"properties": {"labels": {"type": "flat_object"}}}
     assert elastic.mappings(mappings) == mappings
+
+
+def test_an_opensearch_older_than_the_ecs_types_gets_the_nearest_types_it_has() -> None:
+    stack = {"type": "wildcard", "fields": {"text": {"type": "match_only_text"}}}
+    mappings = {"properties": {"message": {"type": "match_only_text"}, "stack": stack}}
+    assert ClusterInfo("opensearch", "2.15.0", "ism").mappings(mappings) == mappings
+    assert ClusterInfo("opensearch", "2.12.1", "ism").mappings(mappings) == {
+        "properties": {
+            "message": {"type": "match_only_text"},
+            "stack": {"type": "keyword", "fields": {"text": {"type": "match_only_text"}}},
+        }
+    }
+    text = {"type": "text", "norms": False}
+    assert ClusterInfo("opensearch", "2.11.0", "ism").mappings(mappings) == {
+        "properties": {"message": text, "stack": {"type": "keyword", "fields": {"text": text}}}
+    }

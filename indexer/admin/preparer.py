@@ -15,6 +15,8 @@ index name, never per event, and writes to the name it gets back:
   kind (below), so of two replicas racing, one creates the app index or the alias and the other
   follows what it finds: every replica, and every re-delivery of a message, writes the app's
   documents of that day to the same index;
+- a new index is created with its own constants (`data_stream.*`, `event.dataset`: see
+  `index_body.py`), so they cost nothing per document;
 - a shared index that holds an app's documents without such an alias (written by a version
   before the alias; found by `service.name` in any case) keeps that app for the day too, and
   gets the alias.
@@ -48,6 +50,7 @@ from indexer.admin import metrics
 from indexer.admin.budget import ShardBudget, is_shard_limit_error, shards_of_new_index
 from indexer.admin.definitions import Definitions
 from indexer.admin.errors import SetupError
+from indexer.admin.index_body import create_body
 from indexer.admin.naming import parse_index, shared_index
 from indexer.admin.render import namespace_template
 from indexer.admin.setup import load_checked_definitions, plan_one
@@ -229,7 +232,9 @@ class IndexPreparer:
 
     def _create(self, index: str, cost: int | None = None) -> None:
         try:
-            self._client.request("PUT", f"/{index}")
+            self._client.request(
+                "PUT", f"/{index}", create_body(self._cluster_(), self._prefix, index)
+            )
         except ClusterError as exc:
             if exc.error_type == "resource_already_exists_exception":
                 metrics.INDICES_PREPARED.labels("existing").inc()

@@ -7,9 +7,10 @@ Rendering is where the cluster's differences go, so the files stay one reviewed 
   creation: a backfilled day created today does not live a whole retention from today
   (REAL-CLUSTERS.md §3). ILM policies go as they are.
 - Anywhere else, `index.lifecycle.*` is removed (OpenSearch refuses the setting).
-- OpenSearch: `flattened` becomes `flat_object` (same role: one field holding any object of
-  keys, so label keys like `app` and `app.kubernetes.io/name` can never collide), and ILM
-  policies become ISM policies whose `ism_template` attaches them to new indices.
+- OpenSearch: mappings get its types (`ClusterInfo.mappings`: `flattened` becomes
+  `flat_object`, the same role: one field holding any object of keys; older 2.x get `text` and
+  `keyword` for `match_only_text` and `wildcard`), and ILM policies become ISM policies whose
+  `ism_template` attaches them to new indices.
 - The per-namespace template is the default index template with that namespace's pattern, a
   higher priority and the namespace's policy.
 """

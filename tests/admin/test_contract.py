@@ -102,8 +102,8 @@ def test_request_contract_on_elasticsearch_setup_puts_ilm_policies_first_and_lin
     unmatched = bodies["/_index_template/k8s-logs-unmatched"]["template"]["settings"]
     assert unmatched["index.lifecycle.name"] == "k8s-logs-7d"
     mappings = bodies["/_component_template/k8s-logs-mappings"]["template"]["mappings"]
-    labels = mappings["properties"]["kubernetes"]["properties"]["labels"]
-    assert labels == {"type": "flattened", "ignore_above": 8191}
+    assert mappings["properties"]["json"] == {"type": "flattened", "ignore_above": 8191}
+    assert mappings["properties"]["error"]["properties"]["stack_trace"]["type"] == "wildcard"
     assert all(
         phase["actions"].keys() <= {"set_priority", "delete"}
         for phase in POLICY_7D["policy"]["phases"].values()
@@ -178,10 +178,11 @@ def test_request_contract_on_opensearch_setup_sends_policies_translated_to_ism_w
     for path, body in puts.items():
         if path.startswith("/_index_template/"):
             assert "lifecycle" not in json.dumps(body.get("template", {})), path
-    labels = puts["/_component_template/k8s-logs-mappings"]["template"]["mappings"]["properties"][
-        "kubernetes"
-    ]["properties"]["labels"]
-    assert labels == {"type": "flat_object"}
+    properties = puts["/_component_template/k8s-logs-mappings"]["template"]["mappings"][
+        "properties"
+    ]
+    assert properties["json"] == {"type": "flat_object"}
+    assert properties["message"] == {"type": "match_only_text"}  # OpenSearch 2.12+
 
 
 @pytest.mark.parametrize("product", ["opensearch"])

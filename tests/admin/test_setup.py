@@ -47,30 +47,46 @@ def test_setup_puts_every_template_and_a_new_daily_index_uses_their_mappings(
     client.request("PUT", "/k8s-logs-shop_cart-2026.11.26")
     mapping = client.request("GET", "/k8s-logs-shop_cart-2026.11.26/_mapping")
     properties = mapping["k8s-logs-shop_cart-2026.11.26"]["mappings"]["properties"]
-    # osmem stores Elasticsearch's `flattened` as its `flat_object` on both beds
-    assert properties["kubernetes"]["properties"]["labels"]["type"] == "flat_object"
+    assert properties["kubernetes"]["properties"]["labels"] == {"type": "object"}
     assert properties["service"]["properties"]["name"] == {"type": "keyword", "ignore_above": 1024}
-    assert properties["message"]["type"] == "text"
+    assert properties["message"] == {"type": "match_only_text"}
+    # osmem stores Elasticsearch's `flattened` as its `flat_object` on both beds
+    assert properties["json"]["type"] == "flat_object"
+    assert mapping["k8s-logs-shop_cart-2026.11.26"]["mappings"]["date_detection"] is False
     settings = client.request("GET", "/k8s-logs-shop_cart-2026.11.26/_settings")
     index = settings["k8s-logs-shop_cart-2026.11.26"]["settings"]["index"]
     assert index["mapping"]["total_fields"]["limit"] == "2000"
     assert "lifecycle" not in index  # OpenSearch refuses index.lifecycle.*
 
 
-def test_a_label_pair_that_collides_under_naive_mappings_indexes_fine(
+def test_kubernetes_labels_are_keywords_field_by_field_as_filebeat_sends_them(
     client: SearchClient, es_url: str
 ) -> None:
-    first = {"kubernetes": {"labels": {"app.kubernetes.io/name": "cart"}}, "message": "a"}
-    second = {"kubernetes": {"labels": {"app": "cart"}}, "message": "b"}
-    client.request("POST", "/naive/_doc", first)
-    with pytest.raises(ClusterError, match="mapper_parsing_exception"):
-        client.request("POST", "/naive/_doc", second)  # the collision is real without templates
-
+    # filebeat's add_kubernetes_metadata replaces dots in label keys by default
+    # (elastic/beats libbeat/common/kubernetes/metadata/config.go: labels.dedot true), so
+    # `app.kubernetes.io/name` arrives as `app_kubernetes_io/name` next to `app`.
+    first = {"kubernetes": {"labels": {"app_kubernetes_io/name": "cart"}}, "message": "a"}
+    second = {"kubernetes": {"labels": {"app": "cart", "tier": 3}}, "message": "b"}
     run_setup(client, make_settings(es_url))
     index = "k8s-logs-shop_cart-2026.11.26"
     client.request("POST", f"/{index}/_doc", first)
     client.request("POST", f"/{index}/_doc", second, {"refresh": "true"})
-    assert client.request("GET", f"/{index}/_count")["count"] == 2
+    found = client.request(
+        "POST", f"/{index}/_count", {"query": {"term": {"kubernetes.labels.app": "cart"}}}
+    )
+    assert found["count"] == 1
+    mapping = client.request("GET", f"/{index}/_mapping")[index]["mappings"]["properties"]
+    labels = mapping["kubernetes"]["properties"]["labels"]["properties"]
+    assert labels["app"] == {"type": "keyword", "ignore_above": 1024}
+    assert labels["app_kubernetes_io/name"] == {"type": "keyword", "ignore_above": 1024}
+    # With dedot turned off the pair collides (an object and a value at `app`), as in
+    # filebeat's own template: the second document is refused, and the indexer dead-letters it.
+    other = "k8s-logs-shop_web-2026.11.26"
+    client.request(
+        "POST", f"/{other}/_doc", {"kubernetes": {"labels": {"app.kubernetes.io/name": "x"}}}
+    )
+    with pytest.raises(ClusterError, match="mapper_parsing_exception"):
+        client.request("POST", f"/{other}/_doc", {"kubernetes": {"labels": {"app": "web"}}})
 
 
 @pytest.mark.parametrize(

@@ -123,7 +123,8 @@ BROKEN = {
     "ignore_above on text": (
         "index_templates/component/k8s-logs-mappings.json",
         lambda b: b["template"]["mappings"]["properties"]["message"].update(ignore_above=10),
-        "$.template.mappings.properties.message.ignore_above: not a parameter of text fields",
+        "$.template.mappings.properties.message.ignore_above: not a parameter of match_only_text "
+        "fields",
     ),
     "overlap at equal priority": (
         "index_templates/index/k8s-logs-unmatched.json",
