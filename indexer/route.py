@@ -19,6 +19,13 @@ namespace share one index, and `service.name` keeps each one's own spelling to t
 The day is the UTC date of the event's own `@timestamp`. An event without a usable one, or stamped
 beyond the configured bounds, goes to the day of its Kafka timestamp: that keeps routing a pure
 function of the message, so a re-delivered event always meets its first copy (same index, same id).
+
+Before the day is chosen, the line in `message` is parsed (structured.py, unless `parsing` turns
+it off for the event's namespace or app): its level and fields are added, and its own time, when
+it parses and lies within the same bounds, replaces filebeat's `@timestamp` (the time of reading)
+and so picks the day. The line's time is part of the message and the bounds are measured from the
+Kafka timestamp, so the rule stays a pure function of the message. The `_id` is computed before
+(transform.py), from the message as received.
 """
 
 from __future__ import annotations
@@ -29,7 +36,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from indexer.identity import Identity, IdentityResolver, index_app
-from indexer.settings import RoutingSettings
+from indexer.settings import ParsingSettings, RoutingSettings
+from indexer.structured import LineParser
 
 _DAY_SECONDS = 86400
 
@@ -60,6 +68,16 @@ class DayResolver:
         self.redated = 0
         self.last_stamp: str | None = None
         """The last timestamp used for routing (parsed only when someone asks)."""
+
+    def within(self, stamp: str, ingest_seconds: float) -> bool:
+        """Whether a `YYYY-MM-DDTHH:MM:SS.mmmZ` stamp is a real time within the bounds."""
+        try:
+            minute = self._minutes[stamp[:16]]
+        except KeyError:
+            minute = self._parse_minute(stamp[:16])
+        return minute is not None and (
+            ingest_seconds - self._max_past <= minute[1] <= ingest_seconds + self._max_future
+        )
 
     def day(self, stamp: object, ingest_seconds: float) -> str:
         """`yyyy.MM.dd` of `stamp` in UTC, or of `ingest_seconds` when `stamp` is unusable."""
@@ -123,15 +141,19 @@ class _Route:
     identity: Identity
     kubernetes: dict[str, Any]
     service: dict[str, str]
+    parse: bool
 
 
 class Router:
     """Routes and enriches events. One per pipeline; not thread-safe (it caches per path)."""
 
-    def __init__(self, settings: RoutingSettings) -> None:
+    def __init__(self, settings: RoutingSettings, parsing: ParsingSettings | None = None) -> None:
+        parsing = parsing or ParsingSettings()
         self._prefix = settings.index_prefix
         self._identities = IdentityResolver(settings.layouts)
         self._days = DayResolver(settings.max_past, settings.max_future)
+        self._parser = LineParser(parsing, self._days.within) if parsing.enabled else None
+        self._unparsed = frozenset(parsing.disabled_for)
         self._routes: dict[str, _Route | None] = {}
         self.unmatched = 0
 
@@ -149,12 +171,15 @@ class Router:
 
     def route(self, event: dict[str, Any], ingest_seconds: float) -> str:
         """The index for `event`; adds `kubernetes.*` and `service.name` when the path tells,
-        and an `@timestamp` of the ingestion time when the event has none (Kibana needs one)."""
+        the fields its line gives (structured.py), and an `@timestamp` of the ingestion time when
+        the event has none (Kibana needs one)."""
+        route = self._route(event)
+        if self._parser is not None and (route is None or route.parse):
+            self._parser.parse(event, ingest_seconds)
         stamp = event.get("@timestamp")
         if stamp is None:
             event["@timestamp"] = iso_timestamp(ingest_seconds)
         day = self._days.day(stamp, ingest_seconds)
-        route = self._route(event)
         if route is None:
             self.unmatched += 1
             return f"{self._prefix}-unmatched-{day}"
@@ -191,11 +216,20 @@ class Router:
                 identity,
                 prepared["kubernetes"],
                 prepared["service"],
+                self._parses(identity),
             )
         if len(self._routes) > 65536:
             self._routes.clear()
         self._routes[path] = route
         return route
+
+    def _parses(self, identity: Identity) -> bool:
+        unparsed = self._unparsed
+        return not unparsed or (
+            identity.namespace not in unparsed
+            and f"{identity.namespace}/{identity.app}".lower()
+            not in {name.lower() for name in unparsed}
+        )
 
     def deadletter_index(self, ingest_seconds: float) -> str:
         return f"{self._prefix}-deadletter-{self._days.ingest_day(ingest_seconds)}"
