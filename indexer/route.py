@@ -69,15 +69,23 @@ class DayResolver:
         self.last_stamp: str | None = None
         """The last timestamp used for routing (parsed only when someone asks)."""
 
-    def within(self, stamp: str, ingest_seconds: float) -> bool:
-        """Whether a `YYYY-MM-DDTHH:MM:SS.mmmZ` stamp is a real time within the bounds."""
+    def own_day(self, stamp: str, ingest_seconds: float) -> str | None:
+        """The day of a `YYYY-MM-DDTHH:MM:SS.mmmZ` stamp that is a real time within the
+        bounds, or None."""
         try:
             minute = self._minutes[stamp[:16]]
         except KeyError:
             minute = self._parse_minute(stamp[:16])
-        return minute is not None and (
+        if minute is not None and (
             ingest_seconds - self._max_past <= minute[1] <= ingest_seconds + self._max_future
-        )
+        ):
+            self.last_stamp = stamp
+            return minute[0]
+        return None
+
+    def within(self, stamp: str, ingest_seconds: float) -> bool:
+        """Whether `own_day` has a day for `stamp`."""
+        return self.own_day(stamp, ingest_seconds) is not None
 
     def day(self, stamp: object, ingest_seconds: float) -> str:
         """`yyyy.MM.dd` of `stamp` in UTC, or of `ingest_seconds` when `stamp` is unusable."""
@@ -174,12 +182,18 @@ class Router:
         the fields its line gives (structured.py), and an `@timestamp` of the ingestion time when
         the event has none (Kibana needs one)."""
         route = self._route(event)
+        day = None
         if self._parser is not None and (route is None or route.parse):
-            self._parser.parse(event, ingest_seconds)
-        stamp = event.get("@timestamp")
-        if stamp is None:
-            event["@timestamp"] = iso_timestamp(ingest_seconds)
-        day = self._days.day(stamp, ingest_seconds)
+            own = self._parser.parse(event, ingest_seconds)
+            if own is not None:
+                day = self._days.own_day(own, ingest_seconds)
+                if day is not None:
+                    event["@timestamp"] = own
+        if day is None:
+            stamp = event.get("@timestamp")
+            if stamp is None:
+                event["@timestamp"] = iso_timestamp(ingest_seconds)
+            day = self._days.day(stamp, ingest_seconds)
         if route is None:
             self.unmatched += 1
             return f"{self._prefix}-unmatched-{day}"
