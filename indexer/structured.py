@@ -97,9 +97,6 @@ _STAMP = re.compile(
     r"(\d{4})[-/](\d\d)[-/](\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?"
     r"\s?(Z|z|UTC|[+-]\d\d(?::?\d\d)?)?"
 )
-# logfmt pairs: a key, `=`, a bare or a double-quoted value (Go's quoting, escapes included).
-_PAIR = re.compile(r'([A-Za-z_@][^\s="]*)=("[^"\\]*(?:\\.[^"\\]*)*"|[^\s"=]*)')
-
 # Where a JSON or logfmt key goes. First key of a target in the line wins; the others stay
 # under `json` with the keys that map to nothing.
 LEVEL, MESSAGE, TIME, LOGGER, STACK, ERROR, ERROR_TYPE, TRACE, SPAN, TXN, THREAD, CALLER = range(12)
@@ -121,8 +118,8 @@ _TARGETS: dict[str, int] = {
     "caller": CALLER,
 }  # fmt: skip
 # The ECS field each target fills: (parent, child) under the event's root.
+_TARGET_KEYS = frozenset(_TARGETS)
 _ORIGIN_FILE = ("log", "origin", "file", "name")
-_ORIGIN_LINE = ("log", "origin", "file", "line")
 _FIELDS: dict[int, tuple[str, ...]] = {
     LOGGER: ("log", "logger"),
     STACK: ("error", "stack_trace"),
@@ -251,22 +248,34 @@ class LineParser:
             return None
         if body.count("{") + body.count("[") > self._max_depth and _deeper(obj, self._max_depth):
             return None
-        return obj  # type: ignore[no-any-return]
+        return obj
 
     def _logfmt(self, body: str) -> dict[str, Any] | None:
-        """The pairs of a line made of `key=value` pairs and nothing else (one space apart, as
-        logfmt encoders write them), or None."""
-        body = body.rstrip()
-        pairs = _PAIR.findall(body)
-        if not pairs or len(pairs) > self._max_keys:
-            return None
-        if sum(len(key) + len(value) for key, value in pairs) + 2 * len(pairs) - 1 != len(body):
-            return None  # something between the pairs: not logfmt
+        """The pairs of a line made of `key=value` pairs and nothing else, one space apart as
+        logfmt encoders write them (a value with spaces, `=` or `"` double-quoted, with Go's
+        escapes), or None. Split on spaces, then quoted values joined again: cheaper than an
+        expression that finds the pairs."""
+        tokens = body.rstrip().split(" ")
         fields: dict[str, Any] = {}
-        for key, value in pairs:
+        count = len(tokens)
+        at = 0
+        while at < count:
+            key, equals, value = tokens[at].partition("=")
+            at += 1
+            if not equals or not key or '"' in key or not (key[0].isalpha() or key[0] in "_@"):
+                return None
+            if value[:1] == '"':
+                while not _closed(value):
+                    if at == count:
+                        return None
+                    value = f"{value} {tokens[at]}"
+                    at += 1
+                value = _unquote(value)
+            elif '"' in value or "=" in value:
+                return None
             if key not in fields:
-                fields[key] = _unquote(value) if value[:1] == '"' else value
-        return fields
+                fields[key] = value
+        return fields if len(fields) <= self._max_keys else None
 
     def _apply(
         self,
@@ -283,21 +292,21 @@ class LineParser:
             rest = {}
         elif rest.__class__ is not dict:
             return None  # the shipper's own `json` value: leave the line as it is
+        # Only the keys that map somewhere are visited (a C-level intersection); what is left
+        # of `fields`, in the line's order, is what goes under `json`.
         found: dict[int, str] = {}
-        kept: dict[str, Any] = {}
-        targets = _TARGETS
-        for key, value in fields.items():
-            target = targets.get(key)
-            if target is None or target in found:
-                kept[key] = value
-            else:
+        for key in _TARGET_KEYS.intersection(fields):
+            target = _TARGETS[key]
+            other = found.get(target)
+            if other is None or _earlier(fields, key, other):
                 found[target] = key
         stamp = None
-        key = found.pop(TIME, None)
-        if key is not None:
+        key = found.pop(TIME, "")
+        if key:
             stamp = self._time_of(fields[key])
-            if stamp is None or not self._within(stamp, ingest_seconds):
-                kept[key] = fields[key]
+            if stamp is not None and self._within(stamp, ingest_seconds):
+                del fields[key]
+            else:
                 stamp = None
         if stamp is None and line_time is not None:
             stamp = self.normalize(line_time)
@@ -306,33 +315,30 @@ class LineParser:
         for target, key in found.items():
             value = fields[key]
             if value.__class__ is not str or not value:
-                if target == LEVEL and value.__class__ is int and value in _NUMERIC:
-                    value = _NUMERIC[value]
-                else:
-                    kept[key] = value
+                if target != LEVEL or value.__class__ is not int or value not in _NUMERIC:
                     continue
+                value = _NUMERIC[value]
             if target == MESSAGE:
                 event["message"] = value
             elif target == LEVEL:
                 log = event.get("log")
                 if len(value) > 32 or log.__class__ is not dict or "level" in log:
-                    kept[key] = value
-                else:
-                    log["level"] = value.lower()
+                    continue
+                log["level"] = value.lower()
             elif target == CALLER:
                 file, _, line = value.rpartition(":")
-                if file and line.isdigit() and _put(event, _ORIGIN_FILE, file):
-                    _put(event, _ORIGIN_LINE, int(line))
-                else:
-                    kept[key] = value
+                if not (file and line.isdigit() and _put(event, _ORIGIN_FILE, file)):
+                    continue
+                event["log"]["origin"]["file"]["line"] = int(line)
             elif not _put(event, _FIELDS[target], value):
-                kept[key] = value
-        if kept:
+                continue
+            del fields[key]
+        if fields:
             if rest:
-                for key, value in kept.items():
+                for key, value in fields.items():
                     rest.setdefault(key, value)
             else:
-                event[name] = kept
+                event[name] = fields
         return stamp
 
     def _time_of(self, value: Any) -> str | None:
@@ -384,6 +390,16 @@ def _format(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def _earlier(fields: dict[str, Any], key: str, other: str) -> bool:
+    """Whether `key` comes before `other` in the line (two keys for one field: rare)."""
+    for name in fields:
+        if name == key:
+            return True
+        if name == other:
+            return False
+    return False
+
+
 def _set_level(event: dict[str, Any], level: str) -> None:
     log = event.get("log")
     if log.__class__ is dict:
@@ -414,7 +430,15 @@ def _child(event: dict[str, Any], key: str) -> dict[str, Any]:
     if child.__class__ is not dict:
         child = {} if child is None else {"original": child}
         event[key] = child
-    return child  # type: ignore[no-any-return]
+    return child
+
+
+def _closed(value: str) -> bool:
+    """Whether a value that opens with `"` also ends with an unescaped `"`."""
+    if len(value) < 2 or value[-1] != '"':
+        return False
+    backslashes = len(value) - 1 - len(value[:-1].rstrip("\\"))
+    return backslashes % 2 == 0
 
 
 def _unquote(value: str) -> str:

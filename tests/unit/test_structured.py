@@ -94,6 +94,7 @@ def test_a_plain_line_gives_its_level_and_leading_time_and_stays_the_message(
         '{"level": "error", "msg": "cut off',  # looks like JSON, is not
         '["an", "array"]',
         "a=1 and then some words",
+        'msg="opened and never closed',
         "",
         "   ",
         "{}",
@@ -214,7 +215,7 @@ def test_the_line_s_own_time_picks_the_day() -> None:
 
 
 def test_the_shipper_s_fields_win_over_the_line_s() -> None:
-    event = {
+    event: dict[str, Any] = {
         "@timestamp": FILEBEAT,
         "message": '{"level":"debug","msg":"x","error":"e"}',
         "log": {"offset": 7, "level": "info", "file": {"path": PATH}},
@@ -256,11 +257,11 @@ def test_parsing_is_off_globally_or_for_a_namespace_or_an_app() -> None:
 
 
 def test_parsing_settings_refuse_our_fields_and_bad_names() -> None:
-    with pytest.raises(SettingsError, match="parsing.field"):
+    with pytest.raises(SettingsError, match=r"parsing\.field"):
         load_settings(parsing={"field": "kubernetes"})
-    with pytest.raises(SettingsError, match="parsing.disabled_for"):
+    with pytest.raises(SettingsError, match=r"parsing\.disabled_for"):
         load_settings(parsing={"disabled_for": ["Shop_1"]})
-    with pytest.raises(SettingsError, match="parsing.naive_time_zone"):
+    with pytest.raises(SettingsError, match=r"parsing\.naive_time_zone"):
         load_settings(parsing={"naive_time_zone": "Mars/Olympus"})
     assert load_settings(parsing={"field": "app"}).parsing.field == "app"
 
@@ -304,7 +305,7 @@ def test_random_lines_never_raise_nor_break_encoding() -> None:
         line = "".join(rng.choice(_PIECES) for _ in range(rng.randrange(1, 30)))
         if n % 3 == 0:
             line = json.dumps({rng.choice(["msg", "level", "ts", "x"]): line, "level": line[:5]})
-        event = {
+        event: dict[str, Any] = {
             "@timestamp": FILEBEAT,
             "message": line,
             "log": {"offset": n, "file": {"path": PATH}},
