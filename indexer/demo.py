@@ -1,7 +1,8 @@
 """`indexer demo`: the whole indexer, end to end, on embedded servers, in about half a minute.
 
 It produces a realistic filebeat stream (a few namespaces, apps and pods over two days, with some
-malformed lines), runs the real pipeline against it, then shows the indices, the dead letters and
+malformed lines), runs the real pipeline against it, then shows the indices, the dead letters, the
+lines per log.level of each app (the level each line gave, indexer/structured.py) and
 a search, and stops everything. The search server is dressed as a default Elasticsearch 8.x, with
 the built-in templates a fresh cluster has (`indexer.embedded`); `--product opensearch` dresses it
 as OpenSearch instead.
@@ -150,6 +151,8 @@ def _show(es: SearchClient, prefix: str) -> None:
         original = doc["event"].get("original") or "base64:" + doc["event"]["original_base64"]
         print(f"  {hit['_id']:<22} {doc['error']['type']:<16} {original[:60]!r}")
 
+    _show_levels(es, prefix)
+
     query = {"bool": {"must": [{"match": {"message": "timeout"}}]}}
     result = es.request("POST", f"/{prefix}-payments_*/_search", {"query": query, "size": 2})
     total = result["hits"]["total"]["value"]
@@ -168,3 +171,29 @@ def _show(es: SearchClient, prefix: str) -> None:
                 }
             )
         )
+
+
+def _show_levels(es: SearchClient, prefix: str) -> None:
+    """Lines per `log.level` of each app: the level each line gave (indexer/structured.py)."""
+    by_app = {"terms": {"field": "service.name", "size": 100}}
+    by_level = {"terms": {"field": "log.level", "size": 20, "missing": "-"}}
+    body = {
+        "size": 0,
+        "aggs": {
+            "namespaces": {
+                "terms": {"field": "kubernetes.namespace", "size": 100},
+                "aggs": {"apps": {**by_app, "aggs": {"levels": by_level}}},
+            }
+        },
+    }
+    result = es.request("POST", f"/{prefix}-*_*/_search", body)
+    print('\nlines per log.level of each app ("-": the line gave none):')
+    for namespace in sorted(result["aggregations"]["namespaces"]["buckets"], key=_key):
+        for app in sorted(namespace["apps"]["buckets"], key=_key):
+            levels = sorted(app["levels"]["buckets"], key=_key)
+            counts = "  ".join(f"{level['key']} {level['doc_count']}" for level in levels)
+            print(f"  {namespace['key'] + '/' + app['key']:<20} {counts}")
+
+
+def _key(bucket: dict[str, Any]) -> str:
+    return str(bucket["key"])

@@ -93,7 +93,7 @@ def build_indexer(settings: Settings, stop: threading.Event | None = None) -> In
         settings,
         create_consumer(settings.kafka),
         writer,
-        Router(settings.routing),
+        Router(settings.routing, settings.parsing),
         health,
         background_stop,
     )

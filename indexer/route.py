@@ -19,6 +19,13 @@ namespace share one index, and `service.name` keeps each one's own spelling to t
 The day is the UTC date of the event's own `@timestamp`. An event without a usable one, or stamped
 beyond the configured bounds, goes to the day of its Kafka timestamp: that keeps routing a pure
 function of the message, so a re-delivered event always meets its first copy (same index, same id).
+
+Before the day is chosen, the line in `message` is parsed (structured.py, unless `parsing` turns
+it off for the event's namespace or app): its level and fields are added, and its own time, when
+it parses and lies within the same bounds, replaces filebeat's `@timestamp` (the time of reading)
+and so picks the day. The line's time is part of the message and the bounds are measured from the
+Kafka timestamp, so the rule stays a pure function of the message. The `_id` is computed before
+(transform.py), from the message as received.
 """
 
 from __future__ import annotations
@@ -31,7 +38,8 @@ from typing import Any
 import orjson
 
 from indexer.identity import Identity, IdentityResolver, index_app
-from indexer.settings import RoutingSettings
+from indexer.settings import ParsingSettings, RoutingSettings
+from indexer.structured import LineParser
 
 _DAY_SECONDS = 86400
 
@@ -63,6 +71,22 @@ class DayResolver:
         self.last_stamp: str | None = None
         """The last timestamp used for routing (parsed only when someone asks)."""
 
+    def own_day(self, stamp: str, ingest_seconds: float) -> str | None:
+        """The day of a `YYYY-MM-DDTHH:MM:SS.mmmZ` stamp that is a real time within the
+        bounds, or None."""
+        try:
+            minute = self._minutes[stamp[:16]]
+        except KeyError:
+            minute = self._parse_minute(stamp[:16])
+        if minute is not None and minute[1] <= ingest_seconds <= minute[2]:
+            self.last_stamp = stamp
+            return minute[0]
+        return None
+
+    def within(self, stamp: str, ingest_seconds: float) -> bool:
+        """Whether `own_day` has a day for `stamp`."""
+        return self.own_day(stamp, ingest_seconds) is not None
+
     def day(self, stamp: object, ingest_seconds: float) -> str:
         """`yyyy.MM.dd` of `stamp` in UTC, or of `ingest_seconds` when `stamp` is unusable."""
         if type(stamp) is str and len(stamp) >= 20 and stamp[-1] == "Z":
@@ -70,8 +94,8 @@ class DayResolver:
                 minute = self._minutes[stamp[:16]]
             except KeyError:
                 minute = self._parse_minute(stamp[:16])
-            # Bounds are checked to the minute (they are hours or days wide), as the range of
-            # ingestion times that accept the minute: no arithmetic per event.
+            # `own_day`, inline (the hot path). Bounds are checked to the minute (they are hours
+            # or days wide), as the range of ingestion times that accept it: no arithmetic.
             if minute is not None and minute[1] <= ingest_seconds <= minute[2]:
                 self.last_stamp = stamp
                 return minute[0]
@@ -129,15 +153,19 @@ class Route:
     kubernetes: dict[str, Any]
     service: dict[str, str]
     fields: bytes
+    parse: bool
 
 
 class Router:
     """Routes and enriches events. One per pipeline; not thread-safe (it caches per path)."""
 
-    def __init__(self, settings: RoutingSettings) -> None:
+    def __init__(self, settings: RoutingSettings, parsing: ParsingSettings | None = None) -> None:
+        parsing = parsing or ParsingSettings()
         self._prefix = settings.index_prefix
         self._identities = IdentityResolver(settings.layouts)
         self._days = DayResolver(settings.max_past, settings.max_future)
+        self._parser = LineParser(parsing, self._days.within) if parsing.enabled else None
+        self._unparsed = frozenset(parsing.disabled_for)
         self._routes: dict[str, Route | None] = {}
         self.unmatched = 0
 
@@ -155,7 +183,8 @@ class Router:
 
     def route(self, event: dict[str, Any], ingest_seconds: float) -> str:
         """The index for `event`; adds `kubernetes.*` and `service.name` when the path tells,
-        and an `@timestamp` of the ingestion time when the event has none (Kibana needs one)."""
+        the fields its line gives (structured.py), and an `@timestamp` of the ingestion time when
+        the event has none (Kibana needs one)."""
         index, spliced = self.place(event, ingest_seconds)
         if spliced is not None:
             event["kubernetes"] = spliced.kubernetes
@@ -169,14 +198,22 @@ class Router:
 
         Splicing the prepared bytes instead of adding two keys saves growing the event's dict
         and serialising the same two objects again for every event."""
-        stamp = event.get("@timestamp")
-        if stamp is None:
-            event["@timestamp"] = iso_timestamp(ingest_seconds)
-        day = self._days.day(stamp, ingest_seconds)
         try:  # the hot path: a path seen before; any other shape is the rare case
             route = self._routes[event["log"]["file"]["path"]]
         except (KeyError, TypeError):
             route = self._route(event)
+        day = None
+        if self._parser is not None and (route is None or route.parse):
+            own = self._parser.parse(event, ingest_seconds)
+            if own is not None:
+                day = self._days.own_day(own, ingest_seconds)
+                if day is not None:
+                    event["@timestamp"] = own
+        if day is None:
+            stamp = event.get("@timestamp")
+            if stamp is None:
+                event["@timestamp"] = iso_timestamp(ingest_seconds)
+            day = self._days.day(stamp, ingest_seconds)
         if route is None:
             self.unmatched += 1
             return f"{self._prefix}-unmatched-{day}", None
@@ -212,11 +249,20 @@ class Router:
                 service,
                 b',"kubernetes":%b,"service":%b'
                 % (orjson.dumps(kubernetes), orjson.dumps(service)),
+                self._parses(identity),
             )
         if len(self._routes) > 65536:
             self._routes.clear()
         self._routes[path] = route
         return route
+
+    def _parses(self, identity: Identity) -> bool:
+        unparsed = self._unparsed
+        return not unparsed or (
+            identity.namespace not in unparsed
+            and f"{identity.namespace}/{identity.app}".lower()
+            not in {name.lower() for name in unparsed}
+        )
 
     def deadletter_index(self, ingest_seconds: float) -> str:
         return f"{self._prefix}-deadletter-{self._days.ingest_day(ingest_seconds)}"

@@ -16,6 +16,8 @@ _MESSAGES = (
     '{{"level":"warn","ts":"{iso}","msg":"slow query","duration_ms":{size},"table":"orders"}}',
     "{iso} ERROR [worker-{a}] c.e.payments.Gateway - upstream timeout after {size} ms (attempt {b})",
     "{iso} DEBUG cache miss key=session:{n} node=redis-{a}",
+    'time={iso} level=info msg="cart updated" user=u{b} items={a} duration={size}ms',
+    '{{"level":"error","ts":"{iso}","msg":"payment declined","order":{n},"error":"card expired"}}',
 )
 
 

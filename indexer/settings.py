@@ -255,6 +255,92 @@ class RoutingSettings(Section):
         return value
 
 
+# Top-level fields an application's own keys must never reach: ours, the shipper's, and the
+# ECS fields the parser itself fills (structured.py).
+PROTECTED_FIELDS = (
+    "@timestamp", "message", "kubernetes", "service", "log", "data_stream", "event", "kafka",
+    "host", "agent", "ecs", "input", "error", "trace", "span", "transaction", "process",
+    "labels", "tags", "container", "cloud", "orchestrator", "fields",
+)  # fmt: skip
+
+
+class ParsingSettings(Section):
+    """Structured lines (indexer/structured.py): JSON objects, logfmt, and the level of common
+    plain layouts, mapped to ECS fields."""
+
+    enabled: bool = Field(
+        True,
+        description="Parse each event's `message`: a JSON object or logfmt line gives "
+        "`log.level`, `message`, `@timestamp` (within the routing bounds) and other ECS fields, "
+        "its other keys go under `field`; a plain line gives its level. false turns it all off.",
+    )
+    disabled_for: list[str] = Field(
+        default_factory=list,
+        description="Namespaces (`shop`) or apps of a namespace (`shop/cart`) whose lines are "
+        "never parsed (JSON list).",
+    )
+    field: str = Field(
+        "json",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="The one top-level field that holds a JSON or logfmt line's keys that map to "
+        "no ECS field, so an application's keys can never overwrite ours.",
+    )
+    keep_original: bool = Field(
+        False, description="Also keep every line as read in `event.original` (ECS)."
+    )
+    max_line_chars: int = Field(
+        65536,
+        ge=0,
+        le=16 * 1024 * 1024,
+        description="Longer lines are indexed as they are, unparsed.",
+    )
+    max_keys: int = Field(
+        200,
+        ge=1,
+        le=10_000,
+        description="A JSON object (top level) or logfmt line with more keys is indexed unparsed.",
+    )
+    max_depth: int = Field(
+        16, ge=1, le=200, description="A JSON object nested deeper is indexed unparsed."
+    )
+    naive_time_zone: str = Field(
+        "UTC",
+        description="Time zone of a line's times that carry none (s6-log's `T` prefix writes "
+        "local time): an IANA name such as `Europe/Paris`.",
+    )
+
+    @field_validator("disabled_for")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if not re.fullmatch(
+                r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(/[A-Za-z0-9][-A-Za-z0-9_.]*)?", entry
+            ):
+                raise ValueError(f"{entry!r} is neither a namespace nor namespace/app")
+        return value
+
+    @field_validator("field")
+    @classmethod
+    def _not_ours(cls, value: str) -> str:
+        if value in PROTECTED_FIELDS:
+            raise ValueError(f"{value!r} is a field the indexer or ECS fills; choose another")
+        return value
+
+    @field_validator("naive_time_zone")
+    @classmethod
+    def _zone_exists(cls, value: str) -> str:
+        if value != "UTC":
+            from zoneinfo import ZoneInfo
+
+            try:
+                ZoneInfo(value)
+            except (ValueError, OSError) as exc:  # ZoneInfoNotFoundError is a KeyError
+                raise ValueError(f"unknown time zone {value!r}: {exc}") from None
+            except KeyError:
+                raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
 class DeadLetterSettings(Section):
     topic: str | None = Field(
         None,
@@ -399,6 +485,7 @@ class Settings(BaseSettings):
     batch: BatchSettings = Field(default_factory=BatchSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    parsing: ParsingSettings = Field(default_factory=ParsingSettings)
     deadletter: DeadLetterSettings = Field(default_factory=DeadLetterSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     log: LogSettings = Field(default_factory=LogSettings)

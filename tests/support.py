@@ -20,7 +20,9 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from indexer.cluster import SearchClient, connect
-from indexer.settings import ElasticsearchSettings
+from indexer.route import DayResolver
+from indexer.settings import ElasticsearchSettings, ParsingSettings, RoutingSettings
+from indexer.structured import LineParser
 
 FAST_GROUP = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
 
@@ -296,9 +298,15 @@ def deadletters(es_url: str) -> dict[str, tuple[str, dict[str, Any]]]:
 
 def expected_source(value: bytes) -> dict[str, Any]:
     """What a produced event must look like once stored, for the fields it was produced with:
-    the event itself, without `@metadata` (never indexed, docid.py)."""
+    the event itself, without `@metadata` (never indexed, docid.py), its line parsed by the
+    indexer's own parser with the default settings (structured.py: a JSON or logfmt line's own
+    `message`, `log.level`; tests/unit/test_structured.py and test_structured_lines.py test that
+    parsing on its own). Produced "now", so the bounds are measured from now."""
     event = decoded(value)
     event.pop("@metadata", None)
+    routing = RoutingSettings()
+    days = DayResolver(routing.max_past, routing.max_future)
+    LineParser(ParsingSettings(), days.within).parse(event, time.time())
     return event
 
 

@@ -16,9 +16,9 @@ from tests.support import (
     count,
     create_topic,
     days_ago,
-    decoded,
     documents,
     ends_of,
+    expected_source,
     indexer_env,
     produce,
     wait_for,
@@ -55,7 +55,7 @@ def test_label_value_apps_are_stored_in_their_namespaces_lower_case_index_by_con
     expected: Counter[tuple[object, ...]] = Counter()
     where: dict[tuple[object, ...], tuple[str, str, str]] = {}
     for value in values:
-        event = decoded(value)
+        event = expected_source(value)
         _, _, _, namespace, app, _pod, *_ = event["log"]["file"]["path"].split("/")
         day = event["@timestamp"][:10].replace("-", ".")
         expected[line(event)] += 1

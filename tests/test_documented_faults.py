@@ -22,9 +22,9 @@ from tests.support import (
     count,
     create_topic,
     days_ago,
-    decoded,
     documents,
     ends_of,
+    expected_source,
     indexer_env,
     produce,
     wait_for,
@@ -42,7 +42,7 @@ def _assert_stored_as_produced(es_url: str, produced: dict[str, bytes]) -> None:
     stored = documents(es_url)
     assert stored.keys() == produced.keys()
     for record, (_, source) in stored.items():
-        assert source["message"] == decoded(produced[record])["message"], record
+        assert source["message"] == expected_source(produced[record])["message"], record
 
 
 @pytest.mark.parametrize("product", ["elasticsearch"])

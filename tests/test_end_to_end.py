@@ -17,9 +17,9 @@ from tests.support import (
     count,
     create_topic,
     days_ago,
-    decoded,
     documents,
     ends_of,
+    expected_source,
     finish_and_check,
     indexer_env,
     produce,
@@ -61,7 +61,7 @@ def test_ten_thousand_events_over_three_partitions_are_each_indexed_once_in_thei
     indices = {index for index, _ in found.values()}
     assert len(indices) == 12  # 6 (namespace, app) pairs, 2 days each
     for doc_id, (index, source) in found.items():
-        event = decoded(produced[doc_id])
+        event = expected_source(produced[doc_id])
         path = event["log"]["file"]["path"]
         _, _, _, namespace, app, pod, *_ = path.split("/")
         day = event["@timestamp"][:10].replace("-", ".")

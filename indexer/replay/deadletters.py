@@ -129,7 +129,7 @@ class DeadLetterReplay:
         self._stop = stop
         self._limit = limit
         self._prefix = settings.routing.index_prefix
-        self._router = Router(settings.routing)
+        self._router = Router(settings.routing, settings.parsing)
         self._batcher = Batcher(BatchPolicy.from_settings(settings.batch), time.monotonic)
         self.summary = DeadLetterSummary(dry_run=dry_run)
 

@@ -196,7 +196,7 @@ class WindowReplay:
         self._consumer_factory = consumer_factory
         self._clock = clock
         self._prefix = settings.routing.index_prefix
-        self._router = Router(settings.routing)
+        self._router = Router(settings.routing, settings.parsing)
         self._batcher = Batcher(BatchPolicy.from_settings(settings.batch), clock)
         self._partitions: dict[tuple[str, int], _Partition] = {}
         self.summary = WindowSummary(dry_run, scope.since, scope.until)

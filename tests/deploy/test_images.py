@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import orjson
 import pytest
 
 INDEXER_IMAGE = os.environ.get("INDEXER_IMAGE", "")
@@ -103,6 +102,7 @@ def _produce(bootstrap: str) -> list[str]:
     from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
     from indexer.sample import sources, stream
+    from tests.support import expected_source
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
     for future in admin.create_topics([NewTopic(TOPIC, 2, 1)]).values():
@@ -112,7 +112,7 @@ def _produce(bootstrap: str) -> list[str]:
     start = datetime.now(UTC) - timedelta(minutes=30)
     for source, value in stream(sources(1, 2, 1), EVENTS, start, days=0, seed=15):
         producer.produce(TOPIC, value, key=source.path.encode())
-        messages.append(orjson.loads(value)["message"])
+        messages.append(expected_source(value)["message"])
     assert producer.flush(10) == 0
     return messages
 

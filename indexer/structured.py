@@ -1,0 +1,468 @@
+"""Structured lines: an event's `message` → ECS fields, with no configuration, bounded.
+
+One look at the line decides (s6-log's `T` prefix, `YYYY-MM-DD HH:MM:SS.nnnnnnnnn`, set aside
+first; its time is the line's time when the line has none of its own):
+
+- `{…}` that is a JSON object: its level, message, time, logger, error, trace and span keys
+  (the names below: zap, logrus, slog, pino/bunyan, logback/logstash, Serilog, ecs-logging) fill
+  `log.level`, `message`, `@timestamp`, `log.logger`, `error.*`, `trace.id`, `span.id`…; every
+  other key goes under ONE field (`parsing.field`, default `json`, where filebeat's own
+  `decode_json_fields` puts keys it does not lift to the root), so an app key named `kubernetes`,
+  `@timestamp` or `log` can never change ours;
+- `key=value key2="quoted value" …` and nothing else: logfmt, mapped the same way;
+- anything else: the level of the common plain layouts (`<time> LEVEL …`, `<time> [thread]
+  LEVEL`, `[LEVEL] …`, `LEVEL: …`, klog's `E1201 10:00:00.123456 …`, a `level=` early in the
+  line) and the leading time; the line itself stays the `message`.
+
+`log.level` is the line's own word, lower-cased (ECS: "the original log level of the log event",
+examples `warn, err, i, informational`, https://www.elastic.co/docs/reference/ecs/ecs-log):
+`WARNING` stays `warning`, `WARN` becomes `warn`; only codes are spelled out, by their own
+logger's names (klog's `I/W/E/F`, pino's and bunyan's 10…60). A field the shipper already set
+(`log.level`, `error.message`…) is never overwritten.
+
+The time is used only when it parses and lies within the routing bounds (route.py decides, so the
+day stays a pure function of the message); otherwise filebeat's `@timestamp` stays, and a JSON or
+logfmt time key stays under `json`. Times without a zone are `parsing.naive_time_zone` (UTC).
+
+Bounds: lines longer than `max_line_chars`, objects with more than `max_keys` keys or nested
+deeper than `max_depth`, and anything that does not parse are indexed unchanged; `parse` never
+raises. Cost on plain lines: a few character tests and one anchored regular expression.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Any
+
+import orjson
+
+from indexer.settings import ParsingSettings
+
+# The level words of the layouts below. The expression takes any short word where a layout puts
+# its level, and this set decides (one lookup, cheaper than alternatives in the expression).
+_LEVELS = frozenset(
+    [
+        "trace",
+        "debug",
+        "info",
+        "notice",
+        "warn",
+        "warning",
+        "error",
+        "err",
+        "crit",
+        "critical",
+        "alert",
+        "emerg",
+        "emergency",
+        "fatal",
+        "panic",
+        "severe",
+        "fine",
+        "finer",
+        "finest",
+        "dbg",
+        "inf",
+        "wrn",
+        "ftl",
+        "trc",
+        "verbose",
+    ]
+)
+_DATE = r"\d{4}[-/]\d\d[-/]\d\d[T ]"
+_CLOCK = r"\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?"
+# `<time> LEVEL`, `<time> [LEVEL]`, `<time> [thread] LEVEL`, `[LEVEL] …`, `LEVEL: …`, or klog's
+# `E1201 10:00:00.123456 `. `thread` may itself be the level (`<time> [ERROR] …`).
+_PLAIN = re.compile(
+    rf"(?:(?P<time>(?:{_DATE})?{_CLOCK})\s+(?:\[(?P<thread>[^\]\s]{{1,60}})\]\s+(?=[A-Za-z]))?)?"
+    rf"[\[|]?(?P<word>[A-Za-z]{{3,9}})\]?(?=[\s:|]|$)"
+    rf"|(?P<klog>[IWEF])\d{{4}} \d\d:\d\d:\d\d\.\d{{6}}\s"
+)
+# The common case (`2026-12-01T10:00:00.123Z INFO …`, `2026-12-01 10:00:00.123 ERROR [x] …`):
+# one short expression is half the cost of the general one below.
+_ISO_LEVEL = re.compile(
+    r"([0-9]{4}-[0-9][0-9]-[0-9][0-9][T ][0-9][0-9]:[0-9][0-9]:[0-5][0-9]"
+    r"(?:[.,][0-9]{1,9})?(?:Z|[+-][0-9][0-9]:?[0-9][0-9])?) +([A-Za-z]{3,9})[ :]"
+)
+_LEVEL_VALUE = re.compile(r'"?([A-Za-z]{1,12})\b')
+_DATE_SEPARATORS = ("-", "/")
+_KLOG = {"I": "info", "W": "warning", "E": "error", "F": "fatal"}
+# pino and bunyan's numeric levels, by their names (https://getpino.io/#/docs/api?id=levels).
+_NUMERIC = {10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal"}
+
+_S6 = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{9}) {1,2}")
+_STAMP = re.compile(
+    r"(\d{4})[-/](\d\d)[-/](\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?"
+    r"\s?(Z|z|UTC|[+-]\d\d(?::?\d\d)?)?"
+)
+# Where a JSON or logfmt key goes. First key of a target in the line wins; the others stay
+# under `json` with the keys that map to nothing.
+LEVEL, MESSAGE, TIME, LOGGER, STACK, ERROR, ERROR_TYPE, TRACE, SPAN, TXN, THREAD, CALLER = range(12)
+_TARGETS: dict[str, int] = {
+    "level": LEVEL, "lvl": LEVEL, "severity": LEVEL, "levelname": LEVEL, "log.level": LEVEL,
+    "loglevel": LEVEL, "@l": LEVEL,
+    "msg": MESSAGE, "message": MESSAGE, "@m": MESSAGE,
+    "ts": TIME, "time": TIME, "timestamp": TIME, "@timestamp": TIME, "@t": TIME, "t": TIME,
+    "datetime": TIME,
+    "logger": LOGGER, "logger_name": LOGGER, "log.logger": LOGGER,
+    "stacktrace": STACK, "stack_trace": STACK, "stack": STACK, "error.stack_trace": STACK,
+    "exception": STACK, "@x": STACK,
+    "error": ERROR, "err": ERROR, "error.message": ERROR,
+    "error.type": ERROR_TYPE, "error_type": ERROR_TYPE, "exception_class": ERROR_TYPE,
+    "trace_id": TRACE, "traceId": TRACE, "trace.id": TRACE, "traceid": TRACE,
+    "span_id": SPAN, "spanId": SPAN, "span.id": SPAN, "spanid": SPAN,
+    "transaction.id": TXN, "transaction_id": TXN,
+    "thread": THREAD, "thread_name": THREAD, "process.thread.name": THREAD,
+    "caller": CALLER,
+}  # fmt: skip
+# The ECS field each target fills: (parent, child) under the event's root.
+_TARGET_KEYS = frozenset(_TARGETS)
+_ORIGIN_FILE = ("log", "origin", "file", "name")
+_FIELDS: dict[int, tuple[str, ...]] = {
+    LOGGER: ("log", "logger"),
+    STACK: ("error", "stack_trace"),
+    ERROR: ("error", "message"),
+    ERROR_TYPE: ("error", "type"),
+    TRACE: ("trace", "id"),
+    SPAN: ("span", "id"),
+    TXN: ("transaction", "id"),
+    THREAD: ("process", "thread", "name"),
+}
+
+
+class LineParser:
+    """Parses `message` into ECS fields, in place. One per router; keeps no state per event.
+
+    `within(stamp, ingest_seconds)` says whether a `YYYY-MM-DDTHH:MM:SS.mmmZ` stamp may replace
+    `@timestamp` (route.py's bounds)."""
+
+    def __init__(self, settings: ParsingSettings, within: Callable[[str, float], bool]) -> None:
+        self._field = settings.field
+        self._keep_original = settings.keep_original
+        self._max_chars = settings.max_line_chars
+        self._max_keys = settings.max_keys
+        self._max_depth = settings.max_depth
+        self._zone: tzinfo | None = None
+        if settings.naive_time_zone != "UTC":
+            from zoneinfo import ZoneInfo
+
+            self._zone = ZoneInfo(settings.naive_time_zone)
+        self._within = within
+
+    def parse(self, event: dict[str, Any], ingest_seconds: float) -> str | None:
+        """Add what the event's `message` says to `event`, and return the time of a plain line
+        (`YYYY-MM-DDTHH:MM:SS.mmmZ`) for the caller to use as `@timestamp` if within its bounds
+        (a JSON or logfmt line's time is checked with `within` and set here, since a time that
+        is not used stays under `json`). Never raises; a line it cannot read leaves the event
+        as it was."""
+        message = event.get("message")
+        if message.__class__ is not str or not message or len(message) > self._max_chars:
+            return None
+        try:
+            if self._keep_original:
+                _child(event, "event").setdefault("original", message)
+            first = message[0]
+            if first.isdigit():
+                if message[4:5] == "-":
+                    # The common layout first, with one short expression: `<ISO time> LEVEL `.
+                    match = _ISO_LEVEL.match(message)
+                    if match is not None and match[2].lower() in _LEVELS:
+                        _set_level(event, match[2].lower())
+                        stamp = match[1]
+                        if len(stamp) == 24 and stamp[10] == "T" and stamp[23] == "Z":
+                            return stamp
+                        return self.normalize(stamp)
+                elif message[2:3] != ":" and message[4:5] != "/":
+                    return None  # an address, a number: no layout of ours begins so
+            return self._other(event, message, first, ingest_seconds)
+        except Exception:  # a line must never stop the pipeline
+            return None
+
+    def _other(
+        self, event: dict[str, Any], message: str, first: str, ingest_seconds: float
+    ) -> str | None:
+        body = message
+        line_time = None
+        if len(message) > 30 and message[19] == "." and message[10] == " ":
+            s6 = _S6.match(message)
+            if s6 is not None:
+                line_time = s6[1]
+                body = message[s6.end() :]
+                first = body[:1]
+        if first == "{":
+            fields = self._json(body)
+            if fields is not None:
+                return self._apply(event, fields, line_time, ingest_seconds)
+        elif first.isalpha() and "=" in body:
+            fields = self._logfmt(body)
+            if fields is not None:
+                return self._apply(event, fields, line_time, ingest_seconds)
+        level = None
+        # Only lines that can begin a layout meet the expression: a time (`12:`, `2026-`,
+        # `2026/`), a bracket, or a capital (a level word, klog's letter).
+        if (
+            ("A" <= first <= "Z" or first == "[")
+            if not first.isdigit()
+            else (body[2:3] == ":" or body[4:5] in _DATE_SEPARATORS)
+        ):
+            match = _PLAIN.match(body)
+            if match is not None:
+                word = match["word"]
+                if word is None:
+                    level = _KLOG[match["klog"]]
+                else:
+                    stamp = match["time"]
+                    if stamp is None:
+                        # At the start of a line only a bracketed or upper-case word counts.
+                        if first == "[" or word.isupper():
+                            level = word.lower()
+                    else:
+                        level = word.lower()
+                        thread = match["thread"]
+                        if thread is not None and level not in _LEVELS:
+                            level = thread.lower()
+                        if stamp[2] != ":":  # a date, not a time of day alone
+                            line_time = stamp
+                    if level not in _LEVELS:
+                        level = None
+        if level is None and "level=" in body:
+            at = body.find("level=", 0, 256)
+            if at >= 0 and (at == 0 or body[at - 1] in " \t"):
+                found = _LEVEL_VALUE.match(body, at + 6)
+                if found is not None:
+                    level = found[1].lower()
+        if level is not None:
+            _set_level(event, level)
+        return None if line_time is None else self.normalize(line_time)
+
+    def _json(self, body: str) -> dict[str, Any] | None:
+        if body[-1] != "}" and body.rstrip()[-1:] != "}":
+            return None
+        try:
+            obj = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        if obj.__class__ is not dict or len(obj) > self._max_keys:
+            return None
+        if body.count("{") + body.count("[") > self._max_depth and _deeper(obj, self._max_depth):
+            return None
+        return obj
+
+    def _logfmt(self, body: str) -> dict[str, Any] | None:
+        """The pairs of a line made of `key=value` pairs and nothing else, one space apart as
+        logfmt encoders write them (a value with spaces, `=` or `"` double-quoted, with Go's
+        escapes), or None. Split on spaces, then quoted values joined again: cheaper than an
+        expression that finds the pairs."""
+        tokens = body.rstrip().split(" ")
+        fields: dict[str, Any] = {}
+        count = len(tokens)
+        at = 0
+        while at < count:
+            key, equals, value = tokens[at].partition("=")
+            at += 1
+            if not equals or not key or '"' in key or not (key[0].isalpha() or key[0] in "_@"):
+                return None
+            if value[:1] == '"':
+                while not _closed(value):
+                    if at == count:
+                        return None
+                    value = f"{value} {tokens[at]}"
+                    at += 1
+                value = _unquote(value)
+            elif '"' in value or "=" in value:
+                return None
+            if key not in fields:
+                fields[key] = value
+        return fields if len(fields) <= self._max_keys else None
+
+    def _apply(
+        self,
+        event: dict[str, Any],
+        fields: dict[str, Any],
+        line_time: str | None,
+        ingest_seconds: float,
+    ) -> str | None:
+        """Put the mapped keys in their ECS fields and the rest under `json`; the line's time
+        when within the bounds."""
+        name = self._field
+        rest = event.get(name)
+        if rest is None:
+            rest = {}
+        elif rest.__class__ is not dict:
+            return None  # the shipper's own `json` value: leave the line as it is
+        # Only the keys that map somewhere are visited (a C-level intersection); what is left
+        # of `fields`, in the line's order, is what goes under `json`.
+        found: dict[int, str] = {}
+        for key in _TARGET_KEYS.intersection(fields):
+            target = _TARGETS[key]
+            other = found.get(target)
+            if other is None or _earlier(fields, key, other):
+                found[target] = key
+        stamp = None
+        key = found.pop(TIME, "")
+        if key:
+            stamp = self._time_of(fields[key])
+            if stamp is not None and self._within(stamp, ingest_seconds):
+                del fields[key]
+            else:
+                stamp = None
+        if stamp is None and line_time is not None:
+            stamp = self.normalize(line_time)
+            if stamp is not None and not self._within(stamp, ingest_seconds):
+                stamp = None
+        for target, key in found.items():
+            value = fields[key]
+            if value.__class__ is not str or not value:
+                if target != LEVEL or value.__class__ is not int or value not in _NUMERIC:
+                    continue
+                value = _NUMERIC[value]
+            if target == MESSAGE:
+                event["message"] = value
+            elif target == LEVEL:
+                log = event.get("log")
+                if len(value) > 32 or log.__class__ is not dict or "level" in log:
+                    continue
+                log["level"] = value.lower()
+            elif target == CALLER:
+                file, _, line = value.rpartition(":")
+                if not (file and line.isdigit() and _put(event, _ORIGIN_FILE, file)):
+                    continue
+                event["log"]["origin"]["file"]["line"] = int(line)
+            elif not _put(event, _FIELDS[target], value):
+                continue
+            del fields[key]
+        if fields:
+            if rest:
+                for key, value in fields.items():
+                    rest.setdefault(key, value)
+            else:
+                event[name] = fields
+        return stamp
+
+    def _time_of(self, value: Any) -> str | None:
+        kind = value.__class__
+        if kind is str:
+            return self.normalize(value)
+        if kind is int or kind is float:
+            seconds = float(value)
+            if not -1e20 < seconds < 1e20:
+                return None
+            while seconds > 1e11:  # milliseconds, microseconds or nanoseconds since the epoch
+                seconds /= 1000
+            try:
+                return _format(datetime.fromtimestamp(seconds, UTC))
+            except (OverflowError, OSError, ValueError):
+                return None
+        return None
+
+    def normalize(self, text: str) -> str | None:
+        """`YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC, milliseconds: what a `date` field keeps) of an
+        ISO-8601-like time, or None. A stamp already in that shape is returned as it is."""
+        if len(text) == 24 and text[10] == "T" and text[23] == "Z" and text[19] == ".":
+            return text if text[17:19] < "60" else None
+        match = _STAMP.fullmatch(text)
+        if match is None:
+            return None
+        year, month, day, hour, minute, second, fraction, zone = match.groups()
+        if second >= "60":
+            return None
+        millis = ((fraction or "") + "000")[:3]
+        if zone in ("Z", "z", "UTC") or (zone is None and self._zone is None):
+            return f"{year}-{month}-{day}T{hour}:{minute}:{second}.{millis}Z"
+        try:
+            if zone is None:
+                local = self._zone
+            else:
+                minutes = int(zone[1:3]) * 60 + (int(zone[-2:]) if len(zone) > 3 else 0)
+                local = timezone(timedelta(minutes=-minutes if zone[0] == "-" else minutes))
+            moment = datetime(
+                int(year), int(month), int(day), int(hour), int(minute), int(second),
+                int(millis) * 1000, tzinfo=local,
+            )  # fmt: skip
+        except ValueError:
+            return None
+        return _format(moment.astimezone(UTC))
+
+
+def _format(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _earlier(fields: dict[str, Any], key: str, other: str) -> bool:
+    """Whether `key` comes before `other` in the line (two keys for one field: rare)."""
+    for name in fields:
+        if name == key:
+            return True
+        if name == other:
+            return False
+    return False
+
+
+def _set_level(event: dict[str, Any], level: str) -> None:
+    log = event.get("log")
+    if log.__class__ is dict:
+        log.setdefault("level", level)
+    elif log is None:
+        event["log"] = {"level": level}
+
+
+def _put(event: dict[str, Any], path: tuple[str, ...], value: Any) -> bool:
+    """Set `path` in `event` unless something is already there (the shipper's value wins) or a
+    non-object sits on the way. True when set."""
+    node = event
+    for key in path[:-1]:
+        child = node.get(key)
+        if child is None:
+            child = node[key] = {}
+        elif child.__class__ is not dict:
+            return False
+        node = child
+    if path[-1] in node:
+        return False
+    node[path[-1]] = value
+    return True
+
+
+def _child(event: dict[str, Any], key: str) -> dict[str, Any]:
+    child = event.get(key)
+    if child.__class__ is not dict:
+        child = {} if child is None else {"original": child}
+        event[key] = child
+    return child
+
+
+def _closed(value: str) -> bool:
+    """Whether a value that opens with `"` also ends with an unescaped `"`."""
+    if len(value) < 2 or value[-1] != '"':
+        return False
+    backslashes = len(value) - 1 - len(value[:-1].rstrip("\\"))
+    return backslashes % 2 == 0
+
+
+def _unquote(value: str) -> str:
+    """A logfmt quoted value: Go's strconv quoting, which JSON's string syntax covers."""
+    if "\\" not in value:
+        return value[1:-1]
+    try:
+        text = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return value[1:-1]
+    return text if text.__class__ is str else value[1:-1]
+
+
+def _deeper(obj: Any, limit: int) -> bool:
+    """Whether `obj` nests more than `limit` levels of objects and arrays."""
+    level = [obj]
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        nested: list[Any] = []
+        for node in level:
+            values = node.values() if node.__class__ is dict else node
+            nested.extend(v for v in values if v.__class__ in (dict, list))
+        level = nested
+    return False
