@@ -211,8 +211,8 @@ def test_equal_text_at_two_offsets_in_two_files_or_on_two_hosts_is_a_document_ea
 ) -> None:
     bootstrap = f"127.0.0.1:{kafka.port}"
     create_topic(bootstrap, "filebeat-same", 1)
-    # fixed on purpose: only the line's text; the events' @timestamp (routing) is relative
-    text = "2026-12-01T10:00:00.000Z INFO health check ok"
+    # The line's own time (which structured parsing reads) is relative too, like the events'.
+    text = f"{_iso(T0)} INFO health check ok"
     events = [
         filebeat_event("cart-0", "140027", 0, text),
         filebeat_event("cart-0", "140027", 47, text),  # the next line of the same file
