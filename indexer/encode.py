@@ -12,10 +12,11 @@ plus one bulk early (later only for a retried or parked document). It is not par
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
+from indexer.route import iso_timestamp
 
 _ACTION = b'{"create":{"_index":"%b","_id":"%b"}}\n'
 # encode_event's pieces, joined once: a `%` format of the whole line walks its template byte by
@@ -28,8 +29,7 @@ _INGESTED = b',"event":{"ingested":"'
 def ingested_field(seconds: float | None = None) -> bytes:
     """The `,"event":{"ingested":"2026-11-26T12:00:00.000Z"}` piece for documents encoded now
     (or at `seconds`): made once per batch, spliced into each of its events."""
-    when = datetime.fromtimestamp(time.time() if seconds is None else seconds, UTC)
-    return _INGESTED + (when.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z").encode() + b'"}'
+    return _INGESTED + iso_timestamp(time.time() if seconds is None else seconds).encode() + b'"}'
 
 
 def encode(index: str, doc_id: bytes, document: dict[str, Any]) -> bytes:
