@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             record(lambda: measure.consume_only(bench))
             record(lambda: measure.transform_only(bench))
             record(lambda: measure.bare_loop(bench))
+            record(lambda: measure.lean_loop(bench))
             record(lambda: measure.indexer(bench, 1))
             record(lambda: measure.indexer(bench, 2))
             for variant in variants:

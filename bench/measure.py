@@ -29,6 +29,7 @@ from bench.scrape import scrape, summed
 from bench.sinkctl import SinkProcess
 from indexer.embedded import free_port
 
+LEAN = "lean bare loop"
 SAMPLE_SECONDS = 0.02
 STATS_SECONDS = 0.1
 SESSION = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
@@ -138,6 +139,20 @@ def bare_loop(bench: Bench) -> Result:
         "--url", bench.sink.url,
     )  # fmt: skip
     return _drain("bare loop", bench, [command], [{}])
+
+
+def lean_loop(bench: Bench) -> Result:
+    """The yardstick of issue 16: `bench/lean_loop.py`, a verbatim copy of
+    `../shared/perf/bare_loop.py` (raw HTTP/1.1 keep-alive bulks, `_id` = topic:partition:offset)."""
+    command = [
+        sys.executable,
+        str(Path(__file__).with_name("lean_loop.py")),
+        "--bootstrap", bench.bootstrap,
+        "--topic", bench.topic,
+        "--group", f"bench-lean-{uuid.uuid4().hex[:8]}",
+        "--es", bench.sink.url.removeprefix("http://").rstrip("/"),
+    ]  # fmt: skip
+    return _drain(LEAN, bench, [command], [{}])
 
 
 def indexer(
