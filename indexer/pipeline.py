@@ -145,7 +145,12 @@ class Pipeline:
         self._seal_due()
 
     def _seal_due(self) -> None:
-        sealed = self._batcher.due()
+        """Seal the open batch when it is full or old, or at once when every writer is idle:
+        then waiting for more gains nothing (like Nagle's rule), so at a low rate a document
+        goes out within one poll. While a bulk is in flight batches keep filling, so at a high
+        rate they stay large."""
+        idle = self._in_flight == 0 and not self._sealed
+        sealed = self._batcher.flush() if idle else self._batcher.due()
         if sealed is not None:
             self._seal(sealed)
         self._dispatch()

@@ -157,7 +157,10 @@ class BatchSettings(Section):
         8 * 1024 * 1024, ge=1024, description="Most NDJSON bytes in one bulk request."
     )
     max_age_seconds: float = Field(
-        1.0, gt=0, description="Longest time a document waits for its batch to fill."
+        1.0,
+        gt=0,
+        description="Longest time a document waits for its batch to fill while a bulk is in "
+        "flight; with every writer idle a batch goes out after one poll.",
     )
     max_in_flight: int = Field(
         2, ge=1, le=64, description="Bulk requests sent concurrently; more waits, paused."
