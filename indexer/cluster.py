@@ -41,8 +41,11 @@ _NO_ERROR_ANSWER: dict[str, Any] = {"errors": False}
 
 def no_errors(data: bytes | str) -> dict[str, Any] | None:
     """`{"errors": False}` for a bulk answer without errors, without parsing it; else None."""
-    prefix = _NO_ERRORS if isinstance(data, bytes) else _NO_ERRORS_TEXT
-    if data.startswith(prefix) and data[15:16] in (",", "}", b",", b"}"):
+    if isinstance(data, bytes):
+        found = data.startswith(_NO_ERRORS) and data[15:16] in (b",", b"}")
+    else:
+        found = data.startswith(_NO_ERRORS_TEXT) and data[15:16] in (",", "}")
+    if found:
         return dict(_NO_ERROR_ANSWER)
     return None
 
