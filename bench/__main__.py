@@ -2,7 +2,8 @@
 
 Starts the Tansu broker and the bench sink, proves the sink is not the bottleneck, preloads the
 backlog, then measures `--runs` times, back to back in each run: consume only, transform only,
-the bare loop, the indexer (1 process) and the indexer (2 processes in one group). Then one
+the bare loop, the lean bare loop (issue 16's yardstick, bench/lean_loop.py), the indexer
+(1 process) and the indexer (2 processes in one group). Then one
 indexer run with injected 429 items and one latency run at a steady rate. Prints medians with
 min-max, and writes everything (plus the children's logs) under bench/results/<time>/.
 """
