@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             record(lambda: measure.indexer(bench, 1, fail_rate=args.fail_rate))
         if args.latency_seconds:
             record(lambda: latency(bench, args.latency_rate, args.latency_seconds))
+            record(lambda: latency(bench, args.latency_rate, args.latency_seconds, {}))
         if args.profile:
             from bench.profile import profile_drain
 

@@ -139,16 +139,31 @@ class Pipeline:
                 return
             # Paused: poll without waiting, to serve rebalances and max.poll.interval.ms.
             timeout = 0
-        messages = self._consumer.consume(kafka.consume_batch, timeout)
+        messages = self._read(kafka.consume_batch, timeout)
         if messages:
             self._take(messages)
         self._seal_due()
+
+    def _read(self, most: int, timeout: float) -> list[Any]:
+        """What librdkafka holds now, up to `most` messages; when it holds none, wait up to
+        `timeout` for the first and take what came with it. `consume(most, timeout)` alone
+        waits until `most` messages or the timeout, so at a low rate every line would wait the
+        whole timeout (Java's `poll` returns as soon as records are there; so does this)."""
+        consumer = self._consumer
+        messages = consumer.consume(most, 0)
+        if messages or not timeout:
+            return messages
+        first = consumer.poll(timeout)
+        if first is None:
+            return []
+        return [first, *consumer.consume(most - 1, 0)] if most > 1 else [first]
 
     def _seal_due(self) -> None:
         """Seal the open batch when it is full or old, or at once when every writer is idle:
         then waiting for more gains nothing (like Nagle's rule), so at a low rate a document
         goes out within one poll. While a bulk is in flight batches keep filling, so at a high
         rate they stay large."""
+        self._collect(block=False)  # a bulk that ended during the poll frees its writer
         idle = self._in_flight == 0 and not self._sealed
         sealed = self._batcher.flush() if idle else self._batcher.due()
         if sealed is not None:

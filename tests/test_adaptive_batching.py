@@ -1,5 +1,7 @@
-"""A batch goes out as soon as every writer is idle (pipeline `_seal_due`): at a low rate a line
-does not wait for `batch.max_age_seconds`, which is only the bound while a bulk is in flight."""
+"""At a low rate a line waits for neither the batch age nor the poll timeout: a batch goes out as
+soon as every writer is idle (pipeline `_seal_due`; `batch.max_age_seconds` bounds it only while a
+bulk is in flight), and a poll returns with the first message (`_read`; librdkafka's
+`consume(n, timeout)` alone waits for n messages or the whole timeout)."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ def test_a_few_lines_into_an_idle_indexer_are_indexed_long_before_the_batch_age(
         es_proxy.url,
         INDEXER_BATCH__MAX_AGE_SECONDS="60",
         INDEXER_BATCH__MAX_DOCS="5000",
+        INDEXER_KAFKA__POLL_TIMEOUT_SECONDS="10",
     )
     indexer = IndexerProcess(env, tmp_path / "indexer.log").start()
     try:
@@ -45,9 +48,10 @@ def test_a_few_lines_into_an_idle_indexer_are_indexed_long_before_the_batch_age(
             produce(bootstrap, "filebeat-apps", values[3 * round_ : 3 * round_ + 3], partitions=1)
             sent = time.monotonic()
             wait_for(lambda n=3 * (round_ + 1): count(es_proxy.url) >= n, 30, "lines indexed")
-            # A batch that waited for its age would take 60 s; one poll and one bulk take well
-            # under a second here (15 s leaves room for a loaded machine).
-            assert time.monotonic() - sent < 15
+            # A batch that waited for its age would take 60 s, a poll that waited for its
+            # timeout 10 s; one poll and one bulk take well under a second here (7 s leaves
+            # room for a loaded machine).
+            assert time.monotonic() - sent < 7
         assert indexer.metric("indexer_bulk_documents_count") >= 2  # two bulks, not one
     finally:
         assert indexer.stop() == 0
