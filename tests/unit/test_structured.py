@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
+from indexer.encode import ingested_field
 from indexer.route import Router
 from indexer.settings import ParsingSettings, RoutingSettings, SettingsError, load_settings
 from indexer.transform import transform
@@ -280,15 +281,16 @@ def test_the_document_id_is_that_of_the_message_as_received() -> None:
             "host": {"name": "node-1"},
         }
     )
-    parsed = transform(Router(RoutingSettings()), value, "t", 0, 1, NOW)
+    ingested = ingested_field(NOW)  # one stamp for all three, as a batch has
+    parsed = transform(Router(RoutingSettings()), value, "t", 0, 1, NOW, ingested)
     plain = transform(
-        Router(RoutingSettings(), ParsingSettings(enabled=False)), value, "t", 0, 1, NOW
+        Router(RoutingSettings(), ParsingSettings(enabled=False)), value, "t", 0, 1, NOW, ingested
     )
     assert parsed[0] == plain[0] == "k8s-logs-shop_cart-2026.12.01"
     assert parsed[1].split(b"\n")[0] == plain[1].split(b"\n")[0]  # same action line, same _id
     assert orjson.loads(parsed[1].split(b"\n")[1])["message"] == "x"
-    # and again: a re-delivery is the same document
-    assert transform(Router(RoutingSettings()), value, "t", 0, 1, NOW) == parsed
+    # and again: a re-delivery is the same document (event.ingested was the clock's: now fixed)
+    assert transform(Router(RoutingSettings()), value, "t", 0, 1, NOW, ingested) == parsed
 
 
 _PIECES = [
