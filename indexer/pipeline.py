@@ -135,14 +135,14 @@ class Pipeline:
             self._collect(block=True, timeout=timeout)
             self._dispatch()
             if self._paused_since is None:
-                self._seal_due()
+                self._seal_due(caught_up=False)
                 return
             # Paused: poll without waiting, to serve rebalances and max.poll.interval.ms.
             timeout = 0
         messages = self._read(kafka.consume_batch, timeout)
         if messages:
             self._take(messages)
-        self._seal_due()
+        self._seal_due(caught_up=len(messages) < kafka.consume_batch)
 
     def _read(self, most: int, timeout: float) -> list[Any]:
         """What librdkafka holds now, up to `most` messages; when it holds none, wait up to
@@ -158,13 +158,14 @@ class Pipeline:
             return []
         return [first, *consumer.consume(most - 1, 0)] if most > 1 else [first]
 
-    def _seal_due(self) -> None:
-        """Seal the open batch when it is full or old, or at once when every writer is idle:
-        then waiting for more gains nothing (like Nagle's rule), so at a low rate a document
-        goes out within one poll. While a bulk is in flight batches keep filling, so at a high
-        rate they stay large."""
+    def _seal_due(self, caught_up: bool) -> None:
+        """Seal the open batch when it is full or old, or at once when every writer is idle and
+        the last read took all librdkafka had (`caught_up`): then waiting gains nothing (like
+        Nagle's rule), so at a low rate a document goes out within one poll. While a bulk is in
+        flight, or while a backlog drains (reads come back full), batches keep filling, so at a
+        high rate they stay large."""
         self._collect(block=False)  # a bulk that ended during the poll frees its writer
-        idle = self._in_flight == 0 and not self._sealed
+        idle = caught_up and self._in_flight == 0 and not self._sealed
         sealed = self._batcher.flush() if idle else self._batcher.due()
         if sealed is not None:
             self._seal(sealed)
