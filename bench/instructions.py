@@ -14,12 +14,17 @@ parsing off (`parsing.enabled=false`), for the cost of parsing per layout.
 from __future__ import annotations
 
 import argparse
+import collections
 import time
 
 import orjson
+from confluent_kafka import Message
 
 from bench.events import backlog
+from indexer.batch import Batcher, BatchPolicy
+from indexer.commit import OffsetTracker
 from indexer.encode import ingested_field
+from indexer.pipeline import Pipeline
 from indexer.route import Router
 from indexer.settings import ParsingSettings, RoutingSettings
 from indexer.transform import transform
@@ -41,6 +46,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, required=True, help=f"0 to {POOL}")
     parser.add_argument("--kind", choices=sorted(KINDS), help="only events of this layout")
     parser.add_argument("--no-parse", action="store_true", help="parsing.enabled=false")
+    parser.add_argument("--poll-loop", action="store_true", help="Pipeline._take, not transform")
     args = parser.parse_args()
     if args.kind:
         keep = KINDS[args.kind]
@@ -52,9 +58,30 @@ def main() -> None:
     values = pool[: args.events]
     router = Router(RoutingSettings(), ParsingSettings(enabled=not args.no_parse))
     now = time.time()
+    if args.poll_loop:
+        poll_loop(router, values, now)
+        return
     ingested = ingested_field(now)  # once per consumed batch, as the poll loop does
     for offset, value in enumerate(values):
         transform(router, value, "filebeat-bench", offset & 3, offset, now, ingested)
+
+
+def poll_loop(router: Router, values: list[bytes], now: float) -> None:
+    """`Pipeline._take` over reads of 1,000 messages, on a pipeline holding only what `_take`
+    and the sealing of batches use (no consumer, no writers: nothing here waits)."""
+    millis = int(now * 1000)
+    messages = [
+        Message(topic="filebeat-bench", partition=i & 3, offset=i, value=v, timestamp=(1, millis))
+        for i, v in enumerate(values)
+    ]
+    pipeline = Pipeline.__new__(Pipeline)
+    pipeline._router = router
+    pipeline._batcher = Batcher(BatchPolicy(5000, 8 << 20, 1.0), time.monotonic)
+    pipeline._tracker = OffsetTracker()
+    pipeline._sealed = collections.deque()
+    pipeline._buffered = 0
+    for start in range(0, len(messages), 1000):
+        pipeline._take(messages[start : start + 1000])
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ pipeline seals the open batch whenever the assignment changes, so no batch spans
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,6 +107,84 @@ class Batcher:
         batch.size += len(line)
         return sealed
 
+    def extend(
+        self,
+        messages: list[Any],
+        indices: list[str],
+        lines: list[bytes],
+        high: dict[tuple[str, int], int],
+        deadletters: dict[int, str],
+    ) -> list[Batch]:
+        """`add` for the documents of one read at once: `lines[i]` is the document of
+        `messages[i]` for index `indices[i]`, `high` the read's highest offset per (topic,
+        partition), `deadletters` the positions in the read whose line is a dead letter. Returns
+        the batches sealed, oldest first (a batch that is full is sealed at once).
+
+        The bookkeeping is per read, not per document (list extends, one count of the indices).
+        A read that would take a batch past `max_bytes` goes document by document (`add`).
+        """
+        sealed: list[Batch] = []
+        max_docs, max_bytes = self._policy.max_docs, self._policy.max_bytes
+        count = len(lines)
+        start = 0
+        while start < count:
+            batch = self._open
+            if batch is None or self._full(batch, 0):
+                if batch is not None:
+                    sealed.append(batch)
+                batch = self._open = Batch(created=self._clock(), generation=self._generation)
+            end = min(count, start + max_docs - len(batch.lines))
+            whole = start == 0 and end == count
+            piece = lines if whole else lines[start:end]
+            size = sum(map(len, piece))
+            if batch.size + size > max_bytes:
+                if not batch.lines:
+                    self._open = None  # `add` opens its own, and never seals it empty
+                sealed.extend(self._add_each(messages, indices, lines, deadletters, start, end))
+                start = end
+                continue
+            base = len(batch.lines) - start
+            for position, reason in deadletters.items():
+                if start <= position < end:
+                    batch.deadletters[base + position] = reason
+            batch.lines += piece
+            batch.messages += messages if whole else messages[start:end]
+            counts = batch.indices
+            for index, documents in Counter(indices if whole else indices[start:end]).items():
+                counts[index] = counts.get(index, 0) + documents
+            batch.high.update(high if whole else _highest(messages[start:end]))
+            batch.size += size
+            start = end
+        batch = self._open
+        if batch is not None and self._full(batch, 0):
+            sealed.append(batch)
+            self._open = None
+        return sealed
+
+    def _add_each(
+        self,
+        messages: list[Any],
+        indices: list[str],
+        lines: list[bytes],
+        deadletters: dict[int, str],
+        start: int,
+        end: int,
+    ) -> list[Batch]:
+        sealed = []
+        for position in range(start, end):
+            message = messages[position]
+            batch = self.add(
+                message,
+                (message.topic(), message.partition()),
+                message.offset(),
+                indices[position],
+                lines[position],
+                deadletters.get(position),
+            )
+            if batch is not None:
+                sealed.append(batch)
+        return sealed
+
     def due(self) -> Batch | None:
         """Seal and return the open batch if it is full or older than the age limit."""
         batch = self._open
@@ -127,3 +206,8 @@ class Batcher:
         """Seal and return the open batch, whatever its size."""
         batch, self._open = self._open, None
         return batch
+
+
+def _highest(messages: list[Any]) -> dict[tuple[str, int], int]:
+    """The highest offset per (topic, partition) of messages in offset order."""
+    return {(m.topic(), m.partition()): m.offset() for m in messages}

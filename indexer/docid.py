@@ -55,7 +55,13 @@ def event_id(event: dict[str, Any], value: bytes) -> bytes:
         return message_id(value)
     # One C call writes the four as a JSON array: unambiguous (each element quoted or a
     # number), and cheaper than formatting them into a string and encoding it.
-    return xxh3_128_hexdigest(orjson.dumps((host, _file_of(file), offset, message))).encode()
+    identity: str | int | None
+    if file.__class__ is dict and "fingerprint" not in file and "inode" not in file:
+        path = file.get("path")  # _file_of's common case, inline (filestream's default)
+        identity = path if path.__class__ is str else None
+    else:
+        identity = _file_of(file)
+    return xxh3_128_hexdigest(orjson.dumps((host, identity, offset, message))).encode()
 
 
 def message_id(value: bytes | None) -> bytes:

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
-from indexer.batch import Batcher, BatchPolicy
+from indexer.batch import Batch, Batcher, BatchPolicy
 from indexer.commit import OffsetTracker
 from indexer.outcome import Outcome, classify
 
@@ -208,3 +209,57 @@ def test_the_outcome_table() -> None:
     assert classify(403, "index_create_block_exception") is Outcome.RETRY
     assert classify(403, "security_exception") is Outcome.REJECTED
     assert classify(404, "something_else") is Outcome.REJECTED
+
+
+def _contents(batch):  # type: ignore[no-untyped-def]
+    return (
+        batch.lines,
+        batch.messages,
+        batch.indices,
+        batch.high,
+        batch.deadletters,
+        batch.size,
+        batch.created,
+    )
+
+
+def test_a_read_taken_at_once_makes_the_batches_that_documents_added_one_by_one_make() -> None:
+    # extend() (the poll loop's, per read) against add() (per document): the same batches with
+    # the same lines, messages, index counts, offsets, dead letters and sizes, whatever the
+    # reads' lengths, the documents' sizes (some larger than a batch may hold) and dead letters.
+    rng = random.Random(16)
+    for policy in (BatchPolicy(7, 10_000, 60), BatchPolicy(50, 600, 60), BatchPolicy(3, 64, 60)):
+        clock = FakeClock()
+        one, many = Batcher(policy, clock), Batcher(policy, clock)
+        by_one: list[Batch] = []
+        by_read: list[Batch] = []
+        offsets = [0, 0, 0]
+        for _ in range(200):
+            clock.now += 1
+            read = []
+            for _ in range(rng.randint(1, 12)):
+                partition = rng.randrange(3)
+                read.append(Msg("t", partition, offsets[partition]))
+                offsets[partition] += 1
+            indices = [rng.choice("abc") for _ in read]
+            lines = [b"x" * rng.choice((1, 10, 40, 200, 700)) for _ in read]
+            deadletters = {i: "invalid_json" for i in range(len(read)) if rng.random() < 0.1}
+            for i, m in enumerate(read):
+                sealed = one.add(m, (m.t, m.p), m.o, indices[i], lines[i], deadletters.get(i))
+                by_one += [sealed] if sealed is not None else []
+            high = {(m.t, m.p): m.o for m in read}
+            by_read += many.extend(read, indices, lines, high, deadletters)
+        by_one += [b for b in (one.flush(),) if b is not None]
+        by_read += [b for b in (many.flush(),) if b is not None]
+        assert [_contents(b) for b in by_read] == [_contents(b) for b in by_one]
+        assert all(len(b) <= policy.max_docs for b in by_read)
+
+
+def test_a_read_that_fills_a_batch_seals_it_at_once() -> None:
+    batcher = Batcher(BatchPolicy(max_docs=3, max_bytes=10_000, max_age=60), FakeClock())
+    read = [Msg("t", 0, offset) for offset in range(4)]
+    sealed = batcher.extend(read[:3], ["i"] * 3, [b"x"] * 3, {("t", 0): 2}, {})
+    assert [len(b) for b in sealed] == [3] and sealed[0].high == {("t", 0): 2}
+    assert batcher.extend(read[3:], ["i"], [b"x"], {("t", 0): 3}, {}) == []
+    rest = batcher.flush()
+    assert rest is not None and rest.high == {("t", 0): 3}
