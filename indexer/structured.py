@@ -99,7 +99,10 @@ _STAMP = re.compile(
 )
 # Where a JSON or logfmt key goes. First key of a target in the line wins; the others stay
 # under `json` with the keys that map to nothing.
-LEVEL, MESSAGE, TIME, LOGGER, STACK, ERROR, ERROR_TYPE, TRACE, SPAN, TXN, THREAD, CALLER = range(12)
+# Targets are bits, so that the ones a line has met are one int.
+LEVEL, MESSAGE, TIME, LOGGER, STACK, ERROR, ERROR_TYPE, TRACE, SPAN, TXN, THREAD, CALLER = (
+    1 << n for n in range(12)
+)
 _TARGETS: dict[str, int] = {
     "level": LEVEL, "lvl": LEVEL, "severity": LEVEL, "levelname": LEVEL, "log.level": LEVEL,
     "loglevel": LEVEL, "@l": LEVEL,
@@ -117,18 +120,19 @@ _TARGETS: dict[str, int] = {
     "thread": THREAD, "thread_name": THREAD, "process.thread.name": THREAD,
     "caller": CALLER,
 }  # fmt: skip
-# The ECS field each target fills: (parent, child) under the event's root.
-_TARGET_KEYS = frozenset(_TARGETS)
-_ORIGIN_FILE = ("log", "origin", "file", "name")
-_FIELDS: dict[int, tuple[str, ...]] = {
-    LOGGER: ("log", "logger"),
-    STACK: ("error", "stack_trace"),
-    ERROR: ("error", "message"),
-    ERROR_TYPE: ("error", "type"),
-    TRACE: ("trace", "id"),
-    SPAN: ("span", "id"),
-    TXN: ("transaction", "id"),
-    THREAD: ("process", "thread", "name"),
+_is_target = frozenset(_TARGETS).__contains__
+_KEY_STARTS = ("_", "@")  # besides letters
+_ORIGIN = ("log", "origin", "file")
+# The ECS field each other target fills: its parents under the event's root, and its name.
+_FIELDS: dict[int, tuple[tuple[str, ...], str]] = {
+    LOGGER: (("log",), "logger"),
+    STACK: (("error",), "stack_trace"),
+    ERROR: (("error",), "message"),
+    ERROR_TYPE: (("error",), "type"),
+    TRACE: (("trace",), "id"),
+    SPAN: (("span",), "id"),
+    TXN: (("transaction",), "id"),
+    THREAD: (("process", "thread"), "name"),
 }
 
 
@@ -241,10 +245,10 @@ class LineParser:
         if body[-1] != "}" and body.rstrip()[-1:] != "}":
             return None
         try:
-            obj = orjson.loads(body)
+            obj: dict[str, Any] = orjson.loads(body)
         except orjson.JSONDecodeError:
             return None
-        if obj.__class__ is not dict or len(obj) > self._max_keys:
+        if len(obj) > self._max_keys:  # a dict: the body begins with `{`
             return None
         if body.count("{") + body.count("[") > self._max_depth and _deeper(obj, self._max_depth):
             return None
@@ -253,29 +257,9 @@ class LineParser:
     def _logfmt(self, body: str) -> dict[str, Any] | None:
         """The pairs of a line made of `key=value` pairs and nothing else, one space apart as
         logfmt encoders write them (a value with spaces, `=` or `"` double-quoted, with Go's
-        escapes), or None. Split on spaces, then quoted values joined again: cheaper than an
-        expression that finds the pairs."""
-        tokens = body.rstrip().split(" ")
-        fields: dict[str, Any] = {}
-        count = len(tokens)
-        at = 0
-        while at < count:
-            key, equals, value = tokens[at].partition("=")
-            at += 1
-            if not equals or not key or '"' in key or not (key[0].isalpha() or key[0] in "_@"):
-                return None
-            if value[:1] == '"':
-                while not _closed(value):
-                    if at == count:
-                        return None
-                    value = f"{value} {tokens[at]}"
-                    at += 1
-                value = _unquote(value)
-            elif '"' in value or "=" in value:
-                return None
-            if key not in fields:
-                fields[key] = value
-        return fields if len(fields) <= self._max_keys else None
+        escapes), or None."""
+        fields = _pairs(body.rstrip())
+        return None if fields is None or len(fields) > self._max_keys else fields
 
     def _apply(
         self,
@@ -284,36 +268,30 @@ class LineParser:
         line_time: str | None,
         ingest_seconds: float,
     ) -> str | None:
-        """Put the mapped keys in their ECS fields and the rest under `json`; the line's time
-        when within the bounds."""
+        """Put the mapped keys in their ECS fields, in the line's order (which fixes the order
+        of the fields they add), and the rest under `json`; the line's time when within the
+        bounds."""
         name = self._field
         rest = event.get(name)
-        if rest is None:
-            rest = {}
-        elif rest.__class__ is not dict:
+        if rest is not None and rest.__class__ is not dict:
             return None  # the shipper's own `json` value: leave the line as it is
-        # Only the keys that map somewhere are visited (a C-level intersection); what is left
-        # of `fields`, in the line's order, is what goes under `json`.
-        found: dict[int, str] = {}
-        for key in _TARGET_KEYS.intersection(fields):
-            target = _TARGETS[key]
-            other = found.get(target)
-            if other is None or _earlier(fields, key, other):
-                found[target] = key
         stamp = None
-        key = found.pop(TIME, "")
-        if key:
-            stamp = self._time_of(fields[key])
-            if stamp is not None and self._within(stamp, ingest_seconds):
-                del fields[key]
-            else:
-                stamp = None
-        if stamp is None and line_time is not None:
-            stamp = self.normalize(line_time)
-            if stamp is not None and not self._within(stamp, ingest_seconds):
-                stamp = None
-        for target, key in found.items():
+        met = 0  # the targets met so far: the first key of a target decides, the others stay
+        # Only the keys that map somewhere are visited, in the line's order (a C-level filter;
+        # a list, since they are deleted); what is left of `fields` is what goes under `json`.
+        for key in list(filter(_is_target, fields)):
+            target = _TARGETS[key]
+            if met & target:
+                continue
+            met |= target
             value = fields[key]
+            if target == TIME:
+                stamp = self.normalize(value) if value.__class__ is str else _epoch(value)
+                if stamp is not None and self._within(stamp, ingest_seconds):
+                    del fields[key]
+                else:
+                    stamp = None
+                continue
             if value.__class__ is not str or not value:
                 if target != LEVEL or value.__class__ is not int or value not in _NUMERIC:
                     continue
@@ -327,12 +305,17 @@ class LineParser:
                 log["level"] = value.lower()
             elif target == CALLER:
                 file, _, line = value.rpartition(":")
-                if not (file and line.isdigit() and _put(event, _ORIGIN_FILE, file)):
+                if not (file and line.isdigit() and _put_origin(event, file, line)):
                     continue
-                event["log"]["origin"]["file"]["line"] = int(line)
-            elif not _put(event, _FIELDS[target], value):
-                continue
+            else:
+                parents, field = _FIELDS[target]
+                if not _put(event, parents, field, value):
+                    continue
             del fields[key]
+        if stamp is None and line_time is not None:
+            stamp = self.normalize(line_time)
+            if stamp is not None and not self._within(stamp, ingest_seconds):
+                stamp = None
         if fields:
             if rest:
                 for key, value in fields.items():
@@ -340,22 +323,6 @@ class LineParser:
             else:
                 event[name] = fields
         return stamp
-
-    def _time_of(self, value: Any) -> str | None:
-        kind = value.__class__
-        if kind is str:
-            return self.normalize(value)
-        if kind is int or kind is float:
-            seconds = float(value)
-            if not -1e20 < seconds < 1e20:
-                return None
-            while seconds > 1e11:  # milliseconds, microseconds or nanoseconds since the epoch
-                seconds /= 1000
-            try:
-                return _format(datetime.fromtimestamp(seconds, UTC))
-            except (OverflowError, OSError, ValueError):
-                return None
-        return None
 
     def normalize(self, text: str) -> str | None:
         """`YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC, milliseconds: what a `date` field keeps) of an
@@ -386,18 +353,24 @@ class LineParser:
         return _format(moment.astimezone(UTC))
 
 
+def _epoch(value: Any) -> str | None:
+    """The time of a number of seconds, milliseconds, microseconds or nanoseconds since the
+    epoch, or None."""
+    if value.__class__ is not int and value.__class__ is not float:
+        return None
+    seconds = float(value)
+    if not -1e20 < seconds < 1e20:
+        return None
+    while seconds > 1e11:  # milliseconds, microseconds or nanoseconds since the epoch
+        seconds /= 1000
+    try:
+        return _format(datetime.fromtimestamp(seconds, UTC))
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def _format(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def _earlier(fields: dict[str, Any], key: str, other: str) -> bool:
-    """Whether `key` comes before `other` in the line (two keys for one field: rare)."""
-    for name in fields:
-        if name == key:
-            return True
-        if name == other:
-            return False
-    return False
 
 
 def _set_level(event: dict[str, Any], level: str) -> None:
@@ -408,20 +381,35 @@ def _set_level(event: dict[str, Any], level: str) -> None:
         event["log"] = {"level": level}
 
 
-def _put(event: dict[str, Any], path: tuple[str, ...], value: Any) -> bool:
-    """Set `path` in `event` unless something is already there (the shipper's value wins) or a
-    non-object sits on the way. True when set."""
+def _put(event: dict[str, Any], parents: tuple[str, ...], name: str, value: Any) -> bool:
+    """Set `name` under the `parents` path of `event` unless something is already there (the
+    shipper's value wins) or a non-object sits on the way. True when set."""
     node = event
-    for key in path[:-1]:
+    for key in parents:
         child = node.get(key)
         if child is None:
             child = node[key] = {}
         elif child.__class__ is not dict:
             return False
         node = child
-    if path[-1] in node:
+    if name in node:
         return False
-    node[path[-1]] = value
+    node[name] = value
+    return True
+
+
+def _put_origin(event: dict[str, Any], file: str, line: str) -> bool:
+    """`log.origin.file.name` and `.line` of a `caller`, as `_put` sets them: the name first,
+    then the line."""
+    log = event.get("log")
+    if log.__class__ is dict and "origin" not in log:  # the usual case
+        names: dict[str, Any] = {"name": file}
+        log["origin"] = {"file": names}
+    elif _put(event, _ORIGIN, "name", file):
+        names = event["log"]["origin"]["file"]
+    else:
+        return False
+    names["line"] = int(line)
     return True
 
 
@@ -431,6 +419,33 @@ def _child(event: dict[str, Any], key: str) -> dict[str, Any]:
         child = {} if child is None else {"original": child}
         event[key] = child
     return child
+
+
+def _pairs(line: str) -> dict[str, str] | None:
+    """The pairs of a logfmt line, or None. Split on spaces, then quoted values with spaces
+    joined again: cheaper than an expression that finds the pairs. The first of repeated keys
+    wins."""
+    fields: dict[str, str] = {}
+    tokens = iter(line.split(" "))
+    for token in tokens:
+        key, equals, value = token.partition("=")
+        if not equals or '"' in key or not (key[:1].isalpha() or key[:1] in _KEY_STARTS):
+            return None
+        if value[:1] == '"':
+            if len(value) > 1 and value[-1] == '"' and "\\" not in value:
+                value = value[1:-1]  # the common quoted value: no space, no escape
+            else:
+                while not _closed(value):
+                    rest = next(tokens, None)
+                    if rest is None:
+                        return None
+                    value = f"{value} {rest}"
+                value = _unquote(value)
+        elif '"' in value or "=" in value:
+            return None
+        if key not in fields:
+            fields[key] = value
+    return fields
 
 
 def _closed(value: str) -> bool:
