@@ -299,7 +299,10 @@ class LineParser:
             if target == MESSAGE:
                 event["message"] = value
             elif target == LEVEL:
+                # As `_set_level` does for a plain line: an event without `log` gets one.
                 log = event.get("log")
+                if log is None and len(value) <= 32:
+                    log = event["log"] = {}
                 if len(value) > 32 or log.__class__ is not dict or "level" in log:
                     continue
                 log["level"] = value.lower()

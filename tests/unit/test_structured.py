@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -318,3 +321,51 @@ def test_random_lines_never_raise_nor_break_encoding() -> None:
         orjson.dumps(event, option=orjson.OPT_NON_STR_KEYS)
         level = event["log"].get("level")
         assert level is None or (isinstance(level, str) and level == level.lower())
+
+
+def test_a_json_or_logfmt_level_is_kept_in_an_event_without_log_as_a_plain_lines_is() -> None:
+    # It used to stay under `json` unless a `caller` key had made `log` first, in an order that
+    # came from a set's iteration, so from PYTHONHASHSEED: two replicas wrote two documents.
+    router = Router(RoutingSettings(), ParsingSettings())
+    for line in ('{"level":"warn","msg":"x","caller":"a.go:3"}', "level=warn msg=x caller=a.go:3"):
+        event = {"@timestamp": FILEBEAT, "message": line}
+        router.route(event, NOW)
+        assert event["log"] == {"level": "warn", "origin": {"file": {"name": "a.go", "line": 3}}}
+        assert "json" not in event
+    plain = {"@timestamp": FILEBEAT, "message": "2026-12-01T11:59:00.000Z WARN x"}
+    router.route(plain, NOW)
+    assert plain["log"] == {"level": "warn"}
+
+
+def test_documents_do_not_depend_on_the_processs_hash_seed() -> None:
+    # Set iteration order changes with PYTHONHASHSEED; what the mapping adds, and in which
+    # order, must not (two replicas, or a restart, must write the same document).
+    script = (
+        "import orjson, sys\n"
+        "from indexer.route import Router\n"
+        "from indexer.settings import ParsingSettings, RoutingSettings\n"
+        "r = Router(RoutingSettings(), ParsingSettings())\n"
+        "out = []\n"
+        "for line in sys.argv[1:]:\n"
+        "    e = {'@timestamp': '2026-12-01T11:59:59.500Z', 'message': line}\n"
+        "    r.route(e, 1764590400.0)\n"
+        "    out.append(e)\n"
+        "sys.stdout.buffer.write(orjson.dumps(out))\n"
+    )
+    lines = [
+        '{"level":"error","caller":"a.go:1","error":"boom","stack":"s","trace_id":"t",'
+        '"span_id":"p","logger":"l","thread":"main","msg":"m","k":1}',
+        "level=warn caller=b.go:2 err=bad stacktrace=s traceId=t spanId=p logger=l msg=m k=v",
+        '{"caller":"c.go:3","lvl":"info","severity":"debug","error.type":"E","exception":"x"}',
+    ]
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script, *lines],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            check=True,
+            timeout=60,
+        ).stdout
+        for seed in ("1", "2", "3", "4")
+    }
+    assert len(outputs) == 1
