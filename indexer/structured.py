@@ -172,9 +172,14 @@ class LineParser:
                 if message[4:5] == "-":
                     # The common layout first, with one short expression: `<ISO time> LEVEL `.
                     match = _ISO_LEVEL.match(message)
-                    if match is not None and match[2].lower() in _LEVELS:
-                        _set_level(event, match[2].lower())
-                        stamp = match[1]
+                    level = "" if match is None else match[2].lower()
+                    if level in _LEVELS:
+                        log = event.get("log")  # _set_level, inline
+                        if log.__class__ is dict:
+                            log.setdefault("level", level)
+                        elif log is None:
+                            event["log"] = {"level": level}
+                        stamp = match[1]  # type: ignore[index]  # a level means a match
                         if len(stamp) == 24 and stamp[10] == "T" and stamp[23] == "Z":
                             return stamp
                         return self.normalize(stamp)
@@ -308,7 +313,14 @@ class LineParser:
                 log["level"] = value.lower()
             elif target == CALLER:
                 file, _, line = value.rpartition(":")
-                if not (file and line.isdigit() and _put_origin(event, file, line)):
+                # ASCII digits only, and few: `isdigit` alone takes `²`, which `int` refuses
+                if not (
+                    file
+                    and line.isascii()
+                    and line.isdigit()
+                    and len(line) <= 9
+                    and _put_origin(event, file, int(line))
+                ):
                     continue
             else:
                 parents, field = _FIELDS[target]
@@ -401,9 +413,9 @@ def _put(event: dict[str, Any], parents: tuple[str, ...], name: str, value: Any)
     return True
 
 
-def _put_origin(event: dict[str, Any], file: str, line: str) -> bool:
+def _put_origin(event: dict[str, Any], file: str, line: int) -> bool:
     """`log.origin.file.name` and `.line` of a `caller`, as `_put` sets them: the name first,
-    then the line."""
+    then the line (unless the shipper set one)."""
     log = event.get("log")
     if log.__class__ is dict and "origin" not in log:  # the usual case
         names: dict[str, Any] = {"name": file}
@@ -412,7 +424,7 @@ def _put_origin(event: dict[str, Any], file: str, line: str) -> bool:
         names = event["log"]["origin"]["file"]
     else:
         return False
-    names["line"] = int(line)
+    names.setdefault("line", line)
     return True
 
 

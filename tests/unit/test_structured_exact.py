@@ -63,7 +63,10 @@ def test_mapped_keys_are_applied_in_the_line_s_order() -> None:
     assert bare["log"] == {"logger": "c.e.A", "level": "info"}
 
 
-@pytest.mark.parametrize("caller", ["main.go", "main.go:", ":12", "main.go:12a", "main.go: 12"])
+@pytest.mark.parametrize(
+    "caller",
+    ["main.go", "main.go:", ":12", "main.go:12a", "main.go: 12", "main.go:²", "a.go:" + "9" * 5000],
+)
 def test_a_caller_without_a_line_number_stays_under_json(caller: str) -> None:
     line = orjson.dumps({"caller": caller, "msg": "x", "level": "info"}).decode()
     assert document(line) == orjson.dumps(
@@ -87,7 +90,7 @@ def test_a_caller_with_colons_in_its_file_name_splits_at_the_last() -> None:
     [
         ({"file": {"name": "ship.go", "line": 1}}, {"file": {"name": "ship.go", "line": 1}}, True),
         ({"function": "f"}, {"function": "f", "file": {"name": "q.go", "line": 7}}, False),
-        ({"file": {"line": 1}}, {"file": {"line": 7, "name": "q.go"}}, False),
+        ({"file": {"line": 1}}, {"file": {"line": 1, "name": "q.go"}}, False),  # its line stays
         ("text", "text", True),
     ],
 )
