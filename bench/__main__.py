@@ -62,6 +62,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="an experiment: one more indexer x1 drain per run with these INDEXER_* variables "
         "(repeatable); reported in its own row, never as the figures",
     )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        default=None,
+        metavar="CHECKOUT",
+        help="one more indexer x1 drain per run with the indexer package of another checkout "
+        "(a git worktree of an older commit, say), interleaved with this one's: before and "
+        "after in the same weather",
+    )
     parser.add_argument("--out", type=Path, default=None, help="results directory")
     args = parser.parse_args(argv)
     if args.quick:
@@ -129,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             record(lambda: measure.indexer(bench, 2))
             for variant in variants:
                 record(functools.partial(measure.indexer, bench, 1, overrides=variant))
+            if args.against is not None:
+                record(lambda: measure.indexer_of(bench, args.against))
         if args.fail_rate:
             record(lambda: measure.indexer(bench, 1, fail_rate=args.fail_rate))
         if args.latency_seconds:
@@ -153,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": args.runs,
         "fail_rate": args.fail_rate,
         "variants": args.variant,
+        "against": str(args.against) if args.against else None,
     }
     (out / "results.json").write_bytes(
         orjson.dumps(report.as_json(machine, by_name, settings), option=orjson.OPT_INDENT_2)

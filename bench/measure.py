@@ -177,6 +177,24 @@ def indexer(
     return _drain(name, bench, commands, envs, fail_rate, on_start)
 
 
+def indexer_of(bench: Bench, checkout: Path) -> Result:
+    """`indexer(bench, 1)` running the `indexer` package of another checkout (first on
+    PYTHONPATH), named by its commit."""
+    if not (checkout / "indexer" / "__init__.py").is_file():
+        raise SystemExit(f"--against {checkout}: no indexer package there")
+    commit = subprocess.run(
+        ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    group = f"bench-indexer-{uuid.uuid4().hex[:8]}"
+    env = {**indexer_env(bench, group, bench.topic), "PYTHONPATH": str(checkout.resolve())}
+    name = f"indexer x1, code of {commit or checkout}"
+    # -P: the working directory (this checkout) is not put before PYTHONPATH
+    return _drain(name, bench, [[sys.executable, "-P", "-m", "indexer", "run"]], [env])
+
+
 def indexer_env(bench: Bench, group: str, topic: str) -> dict[str, str]:
     """Production settings (the defaults), pointed at the benchmark's broker, topic and sink."""
     return {
