@@ -9,7 +9,7 @@ first; its time is the line's time when the line has none of its own):
   other key goes under ONE field (`parsing.field`, default `json`, where filebeat's own
   `decode_json_fields` puts keys it does not lift to the root), so an app key named `kubernetes`,
   `@timestamp` or `log` can never change ours;
-- `key=value key2="quoted value" …` and nothing else: logfmt, mapped the same way;
+- `key=value key2="quoted value" …` and nothing else, no key twice: logfmt, mapped the same way;
 - anything else: the level of the common plain layouts (`<time> LEVEL …`, `<time> [thread]
   LEVEL`, `[LEVEL] …`, `LEVEL: …`, klog's `E1201 10:00:00.123456 …`, a `level=` early in the
   line) and the leading time; the line itself stays the `message`.
@@ -438,8 +438,8 @@ def _child(event: dict[str, Any], key: str) -> dict[str, Any]:
 
 def _pairs(line: str) -> dict[str, str] | None:
     """The pairs of a logfmt line, or None. Split on spaces, then quoted values with spaces
-    joined again: cheaper than an expression that finds the pairs. The first of repeated keys
-    wins."""
+    joined again: cheaper than an expression that finds the pairs. A repeated key makes it
+    None: one field cannot hold both values, and the line stays whole rather than lose one."""
     fields: dict[str, str] = {}
     tokens = iter(line.split(" "))
     for token in tokens:
@@ -458,8 +458,9 @@ def _pairs(line: str) -> dict[str, str] | None:
                 value = _unquote(value)
         elif '"' in value or "=" in value:
             return None
-        if key not in fields:
-            fields[key] = value
+        if key in fields:
+            return None
+        fields[key] = value
     return fields
 
 
