@@ -167,7 +167,10 @@ def test_with_auto_create_off_each_index_is_created_before_the_first_write_into_
 
     indexer = IndexerProcess(indexer_env(bootstrap, es_proxy.url), tmp_path / "i.log").start()
     wait_for(lambda: count(es_proxy.url, EVERYWHERE) >= len(produced), 60, "everything to land")
-    deadlettered = indexer.metric("indexer_events_deadlettered_total")
+    # A document is searchable before the poll loop has counted its bulk's answer.
+    letters = "indexer_events_deadlettered_total"
+    wait_for(lambda: indexer.metric(letters) >= 1, 10, "the dead letter to be counted")
+    deadlettered = indexer.metric(letters)
     assert indexer.stop() == 0
 
     assert rule.refused == []  # no write met a missing index
