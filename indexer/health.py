@@ -28,6 +28,8 @@ class Health:
     stall_seconds: float = float("inf")
     lag: Callable[[], float] = lambda: 0.0
     """The consumer lag in messages (`indexer.consume.total_lag`)."""
+    worker_failure: Callable[[], str | None] = lambda: None
+    """Why a background thread the loop relies on (parking) ended, if one did."""
     _beat: float = field(default_factory=time.monotonic)
     _progress: float = field(default_factory=time.monotonic)
 
@@ -49,6 +51,9 @@ class Health:
         age = time.monotonic() - self._beat
         if age > self.liveness_timeout:
             return False, f"poll loop has not turned for {age:.0f} s"
+        failure = self.worker_failure()
+        if failure is not None:
+            return False, failure
         return True, "ok"
 
     def ready(self) -> tuple[bool, str]:

@@ -102,7 +102,15 @@ INDEX_PARKED_DOCUMENTS = Gauge(
     "flood-stage block), by index and the error type it answered; retried in the background.",
     ["index", "reason"],
 )
-PARKED_BYTES = Gauge("indexer_parked_bytes", "Bytes of parked documents (retry.park_max_bytes).")
+PARKED_BYTES = Gauge(
+    "indexer_parked_bytes",
+    "Bytes the parked documents hold: lines, messages and their objects (retry.park_max_bytes).",
+)
+PARKING_FAILURES = Counter(
+    "indexer_parking_failures_total",
+    "Unexpected errors in the parking thread (a bug: logged as parking_failed; the thread goes "
+    "on). Liveness fails if the thread ends.",
+)
 ASSIGNED_PARTITIONS = Gauge("indexer_assigned_partitions", "Partitions assigned to this consumer.")
 REBALANCES = Counter(
     "indexer_rebalances_total",

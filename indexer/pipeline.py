@@ -78,6 +78,7 @@ class Pipeline:
         self._tracker = OffsetTracker()
         self._writers = Writers(settings.batch.max_in_flight, writer.write)
         self._parking = Parking(writer, settings.retry, writer_stop, clock)
+        health.worker_failure = self._parking.failure
         self._sealed: deque[Batch] = deque()
         self._in_flight = 0
         self._buffered = 0
@@ -373,6 +374,7 @@ class Pipeline:
             drained = self._drain(revoked)
         committed = self._commit()
         self._tracker.forget(revoked)
+        self._parking.forget(set(revoked))
         forget_lag(partitions)
         metrics.ASSIGNED_PARTITIONS.set(max(0, len(consumer.assignment()) - len(partitions)))
         log.info(
@@ -392,7 +394,9 @@ class Pipeline:
         sealed = self._batcher.flush()
         if sealed is not None:
             self._seal(sealed)
-        self._tracker.forget([(tp.topic, tp.partition) for tp in partitions])
+        lost = [(tp.topic, tp.partition) for tp in partitions]
+        self._tracker.forget(lost)
+        self._parking.forget(set(lost))
         forget_lag(partitions)
         log.warning("partitions_lost", partitions=_names(partitions))
 

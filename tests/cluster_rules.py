@@ -101,8 +101,8 @@ class RefuseItemsInto:
     refused: int = 0
 
     def __call__(self, method: str, path: str, body: bytes) -> Reply | None:
-        if "_bulk" not in path:
-            return None
+        if "_bulk" not in path or not body.startswith(b'{"create"'):
+            return None  # the dead-letter replay's deletes, say: not what this rule refuses
         lines = body.splitlines()
         pairs = [lines[i : i + 2] for i in range(0, len(lines), 2)]
         targets = [json.loads(action)["create"]["_index"] for action, _ in pairs]

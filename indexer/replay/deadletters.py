@@ -6,9 +6,13 @@ the index and `_id` (docid.py) it would have had. `BulkWriter` writes it with th
 usual outcome table:
 
 - indexed, or 409 (already there: a duplicate): the dead letter is deleted afterwards, by `_id`
-  from the index it is in, and only once the document is confirmed in its target index; after a
-  409 the document under that id must also be the same line (message, file, offset, host), else
-  the dead letter is kept and counted as still failing with `id_taken_by_another_line`;
+  from the index it is in, and only once the document is read back from its target index (every
+  document, whatever the bulk answered); the document under that id must also be the same line
+  (message, file, offset, host), else the dead letter is kept and counted as still failing with
+  `id_taken_by_another_line`;
+- still answered 429/5xx after the writer's rounds, or its index not to be had for now (the
+  writer *parks* such items, and a replay has no parking lot to retry them): the dead letter is
+  kept and counted as still failing under that condition (`unavailable_shards_exception`, ...);
 - refused again: `BulkWriter` dead-letters it under the same `_id` into the same day's index,
   which answers 409 against the dead letter already there, so it is simply kept, and counted as
   still failing with the new reason (the stored dead letter keeps its old `error.*`);
@@ -80,6 +84,7 @@ class DeadLetterSummary:
             "indexed": self.tally.indexed,
             "duplicates": self.tally.duplicates,
             "salvaged": self.tally.salvaged,
+            "not_written": dict(sorted(self.tally.not_written.items())),
             "deleted": self.deleted,
             "kept_unconfirmed": self.kept_unconfirmed,
             "still_failing": dict(sorted(self.still_failing.items())),
@@ -265,17 +270,21 @@ class DeadLetterReplay:
             )
 
     def _write(self, batch: Batch) -> None:
+        """Write one batch and delete the dead letters whose documents are confirmed stored.
+
+        Every document is read back (a realtime get) before its dead letter goes: a write that
+        answered no error proves nothing about an item the writer parked (still 429/5xx after
+        `retry.park_after_attempts` rounds, or its index not to be had for now), and such an item
+        has no outcome at all. Parked items count as still failing under their condition, and
+        their dead letters stay for a later run."""
         result = self._writer.write(batch)
         self.summary.tally.add(result)
         for reason, count in result.deadlettered.items():
             _bump(self.summary.still_failing, reason, count)
+        for reason in result.parked.values():
+            _bump(self.summary.still_failing, reason)
         messages: list[StoredMessage] = batch.messages
-        # All indexed: every document is in its index. A refusal or a 409 asks which are, and
-        # whether what holds a 409's id is this line (docid.py's collisions, a reused shipper id).
-        if result.deadlettered_total or result.duplicates:
-            present, taken = self._present(batch)
-        else:
-            present, taken = messages, []
+        present, taken = self._present(batch)
         if taken:
             _bump(self.summary.still_failing, ID_TAKEN, len(taken))
             for message in taken:
@@ -286,8 +295,8 @@ class DeadLetterReplay:
         deleted = self._delete([m.letter for m in present])
         self.summary.deleted += deleted
         self.summary.kept_unconfirmed += len(present) - deleted
-        unconfirmed = len(messages) - result.deadlettered_total - len(present) - len(taken)
-        self.summary.kept_unconfirmed += max(0, unconfirmed)
+        accounted = result.deadlettered_total + len(result.parked) + len(present) + len(taken)
+        self.summary.kept_unconfirmed += max(0, len(messages) - accounted)
 
     def _present(self, batch: Batch) -> tuple[list[StoredMessage], list[StoredMessage]]:
         """(messages whose document is in its index, messages whose id holds another line),

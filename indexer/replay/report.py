@@ -59,6 +59,11 @@ def describe_window(data: dict[str, Any]) -> list[str]:
             f"{data['duplicates']}, salvaged {data['salvaged']}, dead-lettered "
             f"{_counts(data['deadlettered'])})"
         )
+        if data["not_written"]:
+            lines.append(
+                f"NOT written (the cluster kept refusing them for now; run again): "
+                f"{_counts(data['not_written'])}"
+            )
     for index, count in data["by_index"].items():
         lines.append(f"  {index}: {count}")
     for name, part in data["partitions"].items():

@@ -79,6 +79,9 @@ class StoredMessage:
     def topic(self) -> str:
         return self.letter.topic
 
+    def key(self) -> None:
+        return None
+
     def partition(self) -> int:
         return self.letter.partition
 

@@ -146,7 +146,9 @@ class WindowSummary:
 
     @property
     def failed(self) -> bool:
-        return bool(self.incomplete) or self.interrupted
+        """Incomplete, interrupted, or a document left without an outcome (parked by the
+        writer: its index kept answering 429/5xx, or could not be had for now)."""
+        return bool(self.incomplete) or self.interrupted or self.tally.not_written_total > 0
 
     def as_dict(self) -> dict[str, Any]:
         from indexer.replay.scope import format_instant

@@ -34,13 +34,22 @@ def build_writing(settings: Settings) -> Writing:
 
 @dataclass
 class Tally:
-    """Sums of `BulkResult`s: indexed + duplicates + dead-lettered == documents written."""
+    """Sums of `BulkResult`s: indexed + duplicates + dead-lettered + not written == documents.
+
+    `not_written` counts, by condition, the documents the writer parked (still answered 429/5xx
+    after its rounds, or their index not to be had for now): they have no outcome, and a replay
+    that leaves any has failed."""
 
     documents: int = 0
     indexed: int = 0
     duplicates: int = 0
     salvaged: int = 0
     deadlettered: dict[str, int] = field(default_factory=dict)
+    not_written: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def not_written_total(self) -> int:
+        return sum(self.not_written.values())
 
     def add(self, result: BulkResult) -> None:
         self.documents += result.documents
@@ -49,6 +58,8 @@ class Tally:
         self.salvaged += result.salvaged
         for reason, count in result.deadlettered.items():
             self.deadlettered[reason] = self.deadlettered.get(reason, 0) + count
+        for reason in result.parked.values():
+            self.not_written[reason] = self.not_written.get(reason, 0) + 1
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -57,4 +68,5 @@ class Tally:
             "duplicates": self.duplicates,
             "salvaged": self.salvaged,
             "deadlettered": dict(sorted(self.deadlettered.items())),
+            "not_written": dict(sorted(self.not_written.items())),
         }

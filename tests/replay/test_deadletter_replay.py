@@ -286,3 +286,49 @@ def test_a_dead_letter_whose_id_holds_another_line_is_kept_and_the_other_line_le
     code, again = _replay(setup.env)  # idempotent: the same letter kept again, nothing doubled
     assert code == 1 and again["still_failing"] == {"id_taken_by_another_line": 1}, again
     assert _letter_ids(es_proxy.url) == setup.ids("junk") | {victim}
+
+
+RED = {
+    "type": "unavailable_shards_exception",
+    "reason": "[k8s-logs-shop_cart][0] primary shard is not active Timeout: [1m]",
+}
+
+
+def test_a_replay_into_a_still_red_index_keeps_its_dead_letters_exits_1_and_stores_all_once_healed(
+    kafka: ServerProcess, es_server: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
+) -> None:
+    """The runbook's `--error-type retry_exhausted` while the index is still red: the writer
+    parks what keeps answering 503, and a parked document has no outcome. Its dead letter is the
+    only copy: it stays, the run says so and exits 1; once healed, a second run stores it."""
+    from tests.cluster_rules import RefuseItemsInto
+
+    setup = _dead_lettered(kafka, es_proxy.url, tmp_path)
+    _fix_template(es_proxy.url)
+    letters_before = documents(es_proxy.url, "k8s-logs-deadletter-*")
+    red = RefuseItemsInto(es_server.port, "k8s-logs-shop_", 503, RED)
+    es_proxy.fault = red
+    env = {**setup.env, "INDEXER_RETRY__PARK_AFTER_ATTEMPTS": "2"}
+
+    code, summary = run_command(env, "deadletter", "replay")
+
+    assert code == 1, summary
+    assert red.refused >= 7
+    assert summary["still_failing"] == {"unavailable_shards_exception": 7}, summary
+    assert summary["not_written"] == {"unavailable_shards_exception": 7}, summary
+    assert (summary["replayed"], summary["deleted"]) == (3, 3), summary
+    remaining = documents(es_proxy.url, "k8s-logs-deadletter-*")
+    assert remaining.keys() == setup.ids("cart", "web", "junk")
+    for doc_id in setup.ids("cart", "web"):  # kept unchanged, not rewritten
+        assert remaining[doc_id] == letters_before[doc_id]
+    assert not documents(es_proxy.url, "k8s-logs-shop_*")
+
+    es_proxy.fault = None
+    code, healed = run_command(env, "deadletter", "replay")
+
+    assert code == 0, healed
+    assert (healed["replayed"], healed["deleted"], healed["indexed"]) == (7, 7, 7), healed
+    assert _letter_ids(es_proxy.url) == setup.ids("junk")
+    stored = documents(es_proxy.url, EVERYWHERE)  # fails on an _id stored twice
+    assert stored.keys() == setup.produced.keys()
+    for doc_id in setup.ids("cart", "web"):
+        assert stored[doc_id][1]["message"] == json.loads(setup.produced[doc_id])["message"]

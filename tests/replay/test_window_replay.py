@@ -188,3 +188,40 @@ def test_a_window_replay_of_one_topic_ends_on_empty_partitions_and_leaves_other_
     assert set(summary["partitions"]) == {"filebeat-a[0]", "filebeat-a[1]", "filebeat-a[2]"}
     assert all(p["stop"] in ("end", "empty") for p in summary["partitions"].values())
     assert documents(es_proxy.url).keys() == set(wanted)
+
+
+def test_a_window_replay_under_item_429s_never_exits_0_with_documents_missing(
+    kafka: ServerProcess, es_server: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
+) -> None:
+    """Items still answered 429 after the writer's rounds are parked: they have no outcome. The
+    replay must say so and fail, and a later run (the cluster calm again) restores them."""
+    from tests.cluster_rules import RefuseItemsInto
+
+    setup = _indexed(kafka, es_proxy.url, tmp_path)
+    window = list(range(*WINDOW))
+    delete_documents(es_proxy.url, {setup.by_minute[m]: _index(m) for m in window})
+    busy = RefuseItemsInto(
+        es_server.port,
+        "k8s-logs-shop_",
+        429,
+        {
+            "type": "es_rejected_execution_exception",
+            "reason": "rejected execution of coordinating operation",
+        },
+    )
+    es_proxy.fault = busy
+    env = {**setup.env, "INDEXER_RETRY__PARK_AFTER_ATTEMPTS": "2"}
+
+    code, summary = run_command(env, "replay", *_window_flags())
+
+    assert code == 1, summary
+    shop = {setup.by_minute[m] for m in window if _namespace(m) == "shop"}
+    assert summary["not_written"] == {"es_rejected_execution_exception": len(shop)}, summary
+    assert summary["indexed"] == len(window) - len(shop)
+    assert summary["written"] == summary["indexed"] + summary["duplicates"] + len(shop)
+    assert documents(es_proxy.url).keys() == set(setup.by_minute.values()) - shop
+
+    es_proxy.fault = None
+    code, calm = run_command(env, "replay", *_window_flags())
+    assert code == 0 and (calm["indexed"], calm["not_written"]) == (len(shop), {}), calm
+    assert documents(es_proxy.url).keys() == set(setup.by_minute.values())
