@@ -84,6 +84,13 @@ class _Rejection:
     """The index that refused the document; None for a message that never decoded."""
 
 
+@dataclass(frozen=True)
+class _NotReady:
+    """An index that could not be re-created for now, with the condition it answered."""
+
+    reason: str
+
+
 # The Kafka timestamps routing accepts, in milliseconds: 1970-01-01 to 9999-12-31T23:59:59.999Z,
 # what the date functions (and an index name's yyyy) can represent. A producer may stamp a record
 # with any 64-bit number; one outside is clamped to the nearer bound, never replaced by the wall
@@ -406,7 +413,7 @@ class BulkWriter:
     ) -> list[int]:
         """Count the outcome of each item; return the positions to send again."""
         retry: list[int] = []
-        recreated: dict[str, str | _Rejection] = {}
+        recreated: dict[str, str | _Rejection | _NotReady] = {}
         if items is None and not state.deadletters:  # errors=false: every item was created
             result.indexed += len(chunk)
             return retry
@@ -424,12 +431,15 @@ class BulkWriter:
             elif outcome is Outcome.DUPLICATE:
                 result.duplicates += 1
             elif outcome is Outcome.RETRY:
+                retry_type = str(error_type or f"http_{status}")
                 if error_type == "index_not_found_exception":
                     refusal = self._recreate(lines, position, recreated)
-                    if refusal is not None:
+                    if isinstance(refusal, _Rejection):
                         state.rejected.append(refusal)
                         continue
-                state.retry_types[position] = str(error_type or f"http_{status}")
+                    if refusal is not None:  # cannot be had for now: retried, then parked
+                        retry_type = refusal
+                state.retry_types[position] = retry_type
                 retry.append(position)
             else:
                 reason = str(error.get("reason", "")) if error else ""
@@ -444,23 +454,37 @@ class BulkWriter:
         return retry
 
     def _recreate(
-        self, lines: list[bytes], position: int, recreated: dict[str, str | _Rejection]
-    ) -> _Rejection | None:
+        self, lines: list[bytes], position: int, recreated: dict[str, str | _Rejection | _NotReady]
+    ) -> _Rejection | str | None:
         """The index of `lines[position]` is gone: prepare it again (once per round, in
         `recreated`) and point the line at the index granted, which may be another one (the
-        shard budget's shared index). Returns the refusal when the cluster refuses the index:
-        then the document is a dead letter, like any document of a refused index."""
+        shard budget's shared index).
+
+        Returns the refusal when the cluster refuses the index (then the document is a dead
+        letter, like any document of a refused index); the condition (`IndexNotReady.reason`)
+        when the index cannot be had for now (a create-index block, the shard budget): one
+        attempt per round, so the item is retried with the round and parked after the writer's
+        rounds like a red index's, never retried for ever here while every tenant waits."""
         index = action_index(lines[position])
         if index not in recreated:
             self._indices.forget(index)
             try:
                 recreated[index] = self._backoff.call(
-                    "re-create index", self._indices.ensure, index
+                    "re-create index",
+                    self._indices.ensure,
+                    index,
+                    give_up=(IndexNotReady,),
+                    attempts=1,
                 )
+            except IndexNotReady as exc:
+                log.warning("index_not_ready", index=index, reason=exc.reason, error=str(exc))
+                recreated[index] = _NotReady(exc.reason)
             except IndexRejected as exc:
                 log.warning("index_rejected", index=index, error=exc.error_type, reason=exc.reason)
                 recreated[index] = _Rejection(position, exc.error_type, exc.reason, index)
         target = recreated[index]
+        if isinstance(target, _NotReady):
+            return target.reason
         if isinstance(target, _Rejection):
             return _Rejection(position, target.error_type, target.reason, index)
         if target != index:

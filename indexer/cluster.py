@@ -83,6 +83,15 @@ def read_error(status: int, body: Any) -> tuple[str, str]:
     return f"http_{status}", ""
 
 
+def not_json(method: str, path: str, detail: object) -> ClusterUnavailable:
+    """The error for a 2xx answer that is not JSON (a proxy's HTML page, a truncated body)."""
+    where = f" to {method} {path}" if method else ""
+    return ClusterUnavailable(
+        f"the answer{where} is not JSON (a proxy's login or maintenance page, or a truncated "
+        f"body?): {str(detail)[:200]}"
+    )
+
+
 @dataclass(frozen=True)
 class ClusterInfo:
     distribution: Distribution
@@ -201,7 +210,7 @@ class _Elasticsearch(SearchClient):
         from elasticsearch import ApiError, UnsupportedProductError
 
         try:
-            return fn(*args, **kwargs).body
+            body = fn(*args, **kwargs).body
         except UnsupportedProductError as exc:
             raise ClusterUnavailable(
                 "the server is not Elasticsearch (no X-Elastic-Product header); for OpenSearch "
@@ -209,8 +218,11 @@ class _Elasticsearch(SearchClient):
             ) from exc
         except ApiError as exc:
             raise ClusterError(exc.meta.status, exc.body) from exc
-        except TransportError as exc:
+        except TransportError as exc:  # its SerializationError too: a body that is not JSON
             raise ClusterUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if isinstance(body, str):  # a text/plain 2xx: a proxy's page, not the cluster's answer
+            raise not_json("", "", body)
+        return body
 
     def request(
         self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None
@@ -280,15 +292,22 @@ class _OpenSearch(SearchClient):
 
     def _perform(self, method: str, path: str, **kwargs: Any) -> Any:
         from opensearchpy.exceptions import ConnectionError as NoAnswer
-        from opensearchpy.exceptions import TransportError
+        from opensearchpy.exceptions import SerializationError, TransportError
 
         try:
-            return self._client.transport.perform_request(method, path, **kwargs)
+            answer = self._client.transport.perform_request(method, path, **kwargs)
         except NoAnswer as exc:
             raise ClusterUnavailable(f"{type(exc).__name__}: {exc.info or exc}") from exc
         except TransportError as exc:
             status = exc.status_code if isinstance(exc.status_code, int) else 0
             raise ClusterError(status, exc.info) from exc
+        except (SerializationError, orjson.JSONDecodeError) as exc:
+            # A 2xx whose body is not JSON: an HTML login or maintenance page of a proxy, a
+            # truncated body. Not the cluster's answer: retried as unavailable, never an outcome.
+            raise not_json(method, path, exc) from exc
+        if isinstance(answer, str) and method != "HEAD":  # text/plain: the same page, as text
+            raise not_json(method, path, answer)
+        return answer
 
     def request(
         self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None

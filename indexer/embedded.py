@@ -290,6 +290,8 @@ class Reply:
     close: bool = False
     send: bytes | None = None
     """With `forward`: the body to pass on instead of the one received."""
+    content_type: str = "application/json"
+    """Of the answer's body (a proxy's HTML page is `text/html`)."""
 
 
 FaultRule = Callable[[str, str, bytes], Reply | None]
@@ -398,7 +400,7 @@ class CompatProxy:
                     return
                 self.send_response(rule.status)
                 if rule.body:
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", rule.content_type)
                 if elastic:
                     self.send_header("X-Elastic-Product", "Elasticsearch")
                 self.send_header("Content-Length", str(len(rule.body)))

@@ -433,3 +433,47 @@ def test_a_dead_letter_storm_trips_the_breaker_and_stops_with_a_clear_error(
     assert 200 <= written < 600, written
     committed = committed_offsets(bootstrap).get(("filebeat-storm", 0), 0)
     assert committed <= 250, committed
+
+
+LOGIN_PAGE = b"<!DOCTYPE html><html><body><h1>Sign in</h1><form>...</form></body></html>"
+
+
+class NotJsonAnswers:
+    """A misbehaving proxy in front of the cluster: the first bulks and index creations are
+    answered 200 with an HTML page (as `text/html`, then labelled `application/json`, then a
+    truncated JSON body), after which everything passes."""
+
+    def __init__(self, bulks: int, creations: int) -> None:
+        self.bulks = bulks
+        self.creations = creations
+        self.answered = 0
+        self._lock = threading.Lock()
+        self._pages = [
+            Reply(200, LOGIN_PAGE, content_type="text/html"),
+            Reply(200, LOGIN_PAGE),
+            Reply(200, b'{"errors":true,"items":[{"create":{"sta'),
+        ]
+
+    def __call__(self, method: str, path: str, body: bytes) -> Reply | None:
+        with self._lock:
+            if "_bulk" in path and self.bulks > 0:
+                self.bulks -= 1
+            elif method == "PUT" and path.startswith("/k8s-logs-") and self.creations > 0:
+                self.creations -= 1
+            else:
+                return None
+            self.answered += 1
+            return self._pages[self.answered % len(self._pages)]
+
+
+def test_a_200_whose_body_is_not_json_on_bulks_and_index_creation_is_retried_never_dead_lettered(
+    kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
+) -> None:
+    """Before, on OpenSearch, such an answer raised an exception that was neither retried nor an
+    outcome: exit 1 and a crash loop on bulks, dead letters when it came while preparing an index."""
+    bootstrap, produced = _produce(kafka, 600)
+    rule = NotJsonAnswers(bulks=4, creations=3)
+    es_proxy.fault = rule
+    # Stored once each with its content, nothing dead-lettered, committed, stopped cleanly.
+    _run_to_completion(bootstrap, es_proxy.url, produced, tmp_path)
+    assert rule.answered == 7

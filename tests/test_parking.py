@@ -18,7 +18,7 @@ from confluent_kafka import Message
 
 from indexer import metrics
 from indexer.batch import Batch
-from indexer.embedded import CompatProxy, ServerProcess
+from indexer.embedded import CompatProxy, Reply, ServerProcess
 from indexer.encode import encode
 from indexer.parking import PARKED_DOCUMENT_OVERHEAD, Parking, Released
 from indexer.replay.writing import Writing, build_writing
@@ -244,3 +244,67 @@ def test_an_error_in_the_parking_thread_is_logged_counted_and_survived(
         assert released.result is not None and released.result.indexed == 2
         assert metrics.PARKING_FAILURES._value.get() == before + 1
         assert bed.parking.failure() is None
+
+
+class GoneAndBlocked:
+    """The index was deleted behind the writer's back (404 on every item into it) and cannot be
+    created again for now: OpenSearch's create-index block at high disk usage, in its words."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.creations = 0
+
+    def __call__(self, method: str, path: str, body: bytes) -> Reply | None:
+        if method == "PUT" and path.startswith(f"/{self.prefix}"):
+            self.creations += 1
+            error = {
+                "type": "cluster_block_exception",
+                "reason": "index [k8s-logs-gone_app] blocked by: [FORBIDDEN/10/cluster "
+                "create-index blocked (api)];",
+            }
+            return Reply(403, json.dumps({"error": error, "status": 403}).encode())
+        if "_bulk" not in path or not body.startswith(b'{"create"'):
+            return None
+        lines = body.splitlines()
+        items = []
+        for action in lines[::2]:
+            index = json.loads(action)["create"]["_index"]
+            if not index.startswith(self.prefix):
+                return None  # mixed bulks are not what this test sends
+            error = {"type": "index_not_found_exception", "reason": f"no such index [{index}]"}
+            items.append({"create": {"_index": index, "status": 404, "error": error}})
+        return Reply(200, json.dumps({"errors": True, "items": items}).encode())
+
+
+def _into(index: str, batch: Batch) -> Batch:
+    for name in (RED, FINE):
+        batch.lines = [line.replace(name.encode(), index.encode()) for line in batch.lines]
+    batch.indices = {index: len(batch.lines)}
+    return batch
+
+
+def test_an_index_gone_that_cannot_be_created_again_for_now_is_parked_not_retried_for_ever(
+    bed: Bed,
+) -> None:
+    """Before, the writer retried the re-creation inside the round for ever: after a few such
+    batches every writer, and so every tenant, waited on one index."""
+    gone = f"k8s-logs-gone_app-{DAY}"
+    batch = _into(gone, _batch(0, 5, red_every=1000))
+    assert bed.writing.writer.write(batch).indexed == 5  # the index exists and is known
+    bed.writing.client.request("DELETE", f"/{gone}")
+    rule = GoneAndBlocked("k8s-logs-gone_")
+    bed.proxy.fault = rule
+    again = _into(gone, _batch(10, 5, red_every=1000))
+    results: list[dict[int, str]] = []
+    writing = threading.Thread(target=lambda: results.append(_write_and_park(bed, again)))
+
+    writing.start()
+    writing.join(30)
+
+    assert not writing.is_alive(), "the writer is still re-creating the index"
+    assert results == [dict.fromkeys(range(5), "index_blocked")]
+    assert rule.creations >= 1
+    bed.proxy.fault = None  # the block lifted: the parked documents go into a new index
+    (released,) = _released(bed.parking, 10)
+    assert released.result is not None and released.result.indexed == 5
+    assert set(documents_by_id(bed.proxy.url, gone)) == {f"doc-{n}" for n in range(10, 15)}
