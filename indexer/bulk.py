@@ -498,6 +498,8 @@ class BulkWriter:
                 for r in rejections
             ]
             try:
+                # `send` leaves in `letters` only those not acknowledged: a retry never sends
+                # an acknowledged letter twice.
                 self._backoff.call("send dead letters to Kafka", self._topic.send, letters)
             except DeadLetterTopicRefused as exc:
                 raise DeadLetterRejected(str(exc)) from exc

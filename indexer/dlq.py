@@ -16,6 +16,8 @@ raises `DeadLetterTopicRefused`: our own dead-letter path refuses, nothing may b
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -63,6 +65,9 @@ def producer_config(settings: KafkaSettings) -> dict[str, Any]:
         "bootstrap.servers": settings.bootstrap_servers,
         "acks": "all",
         "enable.idempotence": True,
+        # Every letter gets its delivery report before `send` stops waiting for it, so a letter
+        # `send` reports as not acknowledged is not delivered later behind its second copy.
+        "message.timeout.ms": int(FLUSH_SECONDS * 1000) - 5000,
         "linger.ms": 5,
         "compression.type": "lz4",
     }
@@ -82,32 +87,48 @@ class DeadLetterTopic:
         self._producer = Producer(producer_config(settings))
 
     def send(self, letters: list[DeadLetter]) -> None:
-        """Produce every letter and wait for the broker's acknowledgement of all of them.
+        """Produce every letter and wait for the broker's acknowledgement of each of them.
 
-        Raises DeadLetterNotDelivered when any was not acknowledged (all may be sent again), and
-        DeadLetterTopicRefused when one was refused for good."""
+        Waits for this call's own delivery reports only (never `flush`, which would also wait
+        for other threads' letters on the shared producer, and make a slow one of theirs fail
+        this call). Raises DeadLetterNotDelivered when some were not acknowledged: `letters`
+        then holds just those, so a caller that calls again with the same list never sends an
+        acknowledged letter twice (one letter, one record). Raises DeadLetterTopicRefused when
+        one was refused for good."""
         pending = [(letter, self._max_original_bytes) for letter in letters]
         while pending:
-            pending = self._send_once(pending)
+            pending, failures = self._send_once(pending)
+            if failures:
+                unsent = {id(letter) for (letter, _), _ in failures}
+                unsent.update(id(letter) for letter, _ in pending)
+                letters[:] = [letter for letter in letters if id(letter) in unsent]
+                raise DeadLetterNotDelivered(
+                    f"{len(letters)} dead letters not acknowledged by the broker: {failures[0][1]}"
+                )
 
-    def _send_once(self, pending: list[tuple[DeadLetter, int]]) -> list[tuple[DeadLetter, int]]:
-        """Produce each (letter, bytes to keep) and flush; return what to send again: the ones
-        refused as too large keeping half as many bytes, and, with them, the ones that failed
-        otherwise (a broker refusing one record may fail its neighbours' batch)."""
-        failures: list[tuple[tuple[DeadLetter, int], KafkaError]] = []
+    def _send_once(
+        self, pending: list[tuple[DeadLetter, int]]
+    ) -> tuple[list[tuple[DeadLetter, int]], list[tuple[tuple[DeadLetter, int], KafkaError]]]:
+        """Produce each (letter, bytes to keep) and wait for their reports; return the ones
+        refused as too large, keeping half as many bytes (to send again at once), and the ones
+        not acknowledged otherwise (for the caller's backoff)."""
+        reports = _Reports()
         too_large: list[tuple[DeadLetter, int]] = []
         for letter, limit in pending:
-            refused = self._produce(letter, limit, _on_delivery(letter, limit, too_large, failures))
+            refused = self._produce(letter, limit, reports.expect(letter, limit))
             if refused is not None:
+                reports.cancel()
                 too_large.append((letter, limit))
-        remaining = self._producer.flush(FLUSH_SECONDS)
-        final = [e for _, e in failures if e.fatal() or e.code() in REFUSED]
+        deadline = time.monotonic() + FLUSH_SECONDS
+        while reports.outstanding and time.monotonic() < deadline:
+            self._producer.poll(0.05)  # serves every thread's reports; each updates its own call
+        final = [e for _, e in reports.failures if e.fatal() or e.code() in REFUSED]
         if final:
             raise DeadLetterTopicRefused(f"the dead-letter topic {self._topic} refused: {final[0]}")
-        if remaining or (failures and not too_large):
-            detail = failures[0][1] if failures else f"{remaining} still queued"
-            raise DeadLetterNotDelivered(f"dead letters not acknowledged by the broker: {detail}")
-        return [_halved(*entry) for entry in too_large] + [entry for entry, _ in failures]
+        failures = list(reports.failures) + [
+            (entry, KafkaError(KafkaError._MSG_TIMED_OUT)) for entry in reports.unreported()
+        ]
+        return [_halved(*entry) for entry in too_large + reports.too_large], failures
 
     def _produce(self, letter: DeadLetter, limit: int, on_delivery: Any) -> KafkaError | None:
         """Queue one letter keeping at most `limit` bytes; the producer's size refusal, if any.
@@ -150,21 +171,47 @@ class DeadLetterTopic:
                 ) from exc
 
 
-def _on_delivery(
-    letter: DeadLetter,
-    limit: int,
-    too_large: list[tuple[DeadLetter, int]],
-    failures: list[tuple[tuple[DeadLetter, int], KafkaError]],
-) -> Callable[[KafkaError | None, Any], None]:
-    def delivered(error: KafkaError | None, _: Any) -> None:
-        if error is None:
-            return
-        if error.code() in TOO_LARGE:
-            too_large.append((letter, limit))
-        else:
-            failures.append(((letter, limit), error))
+class _Reports:
+    """The delivery reports of one `send` round, whichever thread's poll delivers them."""
 
-    return delivered
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: dict[int, tuple[DeadLetter, int]] = {}
+        self.too_large: list[tuple[DeadLetter, int]] = []
+        self.failures: list[tuple[tuple[DeadLetter, int], KafkaError]] = []
+        self._last: int | None = None
+
+    @property
+    def outstanding(self) -> bool:
+        return bool(self._waiting)
+
+    def expect(self, letter: DeadLetter, limit: int) -> Callable[[KafkaError | None, Any], None]:
+        key = id(letter)
+        with self._lock:
+            self._waiting[key] = (letter, limit)
+            self._last = key
+
+        def delivered(error: KafkaError | None, _: Any) -> None:
+            with self._lock:
+                self._waiting.pop(key, None)
+                if error is None:
+                    return
+                if error.code() in TOO_LARGE:
+                    self.too_large.append((letter, limit))
+                else:
+                    self.failures.append(((letter, limit), error))
+
+        return delivered
+
+    def cancel(self) -> None:
+        """The last letter expected was refused by `produce` itself: no report will come."""
+        with self._lock:
+            if self._last is not None:
+                self._waiting.pop(self._last, None)
+
+    def unreported(self) -> list[tuple[DeadLetter, int]]:
+        with self._lock:
+            return list(self._waiting.values())
 
 
 def _halved(letter: DeadLetter, limit: int) -> tuple[DeadLetter, int]:
