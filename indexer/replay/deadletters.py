@@ -36,6 +36,7 @@ import structlog
 from indexer.batch import Batch, Batcher, BatchPolicy
 from indexer.bulk import BulkWriter, action_id_text, action_index
 from indexer.cluster import ClusterError, ClusterUnavailable, SearchClient
+from indexer.replay.progress import Progress
 from indexer.replay.scope import Scope, format_instant, identity_of_index
 from indexer.replay.stored import DeadLetter, MalformedDeadLetter, StoredMessage
 from indexer.replay.transform import Routed, transform
@@ -137,6 +138,10 @@ class DeadLetterReplay:
         self._router = Router(settings.routing, settings.parsing)
         self._batcher = Batcher(BatchPolicy.from_settings(settings.batch), time.monotonic)
         self.summary = DeadLetterSummary(dry_run=dry_run)
+        self._progress = Progress("dead letters")
+        self._total: int | None = None
+        """Dead letters in the window, as the first search page counts them."""
+        self._scanned = 0
 
     def run(self) -> DeadLetterSummary:
         """Replay every selected dead letter; returns the summary (also on interruption).
@@ -149,6 +154,7 @@ class DeadLetterReplay:
         try:
             for letter in self._selected():
                 self._take(letter)
+                self._progress.update(self._scanned, self._total)
                 if self._stop.is_set():
                     break
             sealed = self._batcher.flush()
@@ -156,6 +162,9 @@ class DeadLetterReplay:
                 self._write(sealed)
         except Abandoned:
             pass
+        finally:
+            self._progress.update(self._scanned, self._total, force=True)
+            self._progress.done()
         self.summary.interrupted = self._stop.is_set()
         return self.summary
 
@@ -164,6 +173,7 @@ class DeadLetterReplay:
     def _selected(self) -> Iterator[DeadLetter]:
         scope = self._scope
         for hit in self._hits():
+            self._scanned += 1
             try:
                 letter = DeadLetter.from_hit(hit)
             except MalformedDeadLetter as exc:
@@ -204,6 +214,8 @@ class DeadLetterReplay:
             {"scroll": SCROLL_KEEP_ALIVE, "ignore_unavailable": "true", "allow_no_indices": "true"},
         )
         scroll_id = response.get("_scroll_id")
+        total = response.get("hits", {}).get("total")
+        self._total = total.get("value") if isinstance(total, dict) else total
         try:
             while True:
                 hits: list[dict[str, Any]] = response["hits"]["hits"]

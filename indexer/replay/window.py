@@ -36,6 +36,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from indexer.batch import Batch, Batcher, BatchPolicy
 from indexer.bulk import BulkWriter
+from indexer.replay.progress import Progress
 from indexer.replay.scope import Scope
 from indexer.replay.transform import transform
 from indexer.replay.writing import Tally
@@ -202,6 +203,7 @@ class WindowReplay:
         self._batcher = Batcher(BatchPolicy.from_settings(settings.batch), clock)
         self._partitions: dict[tuple[str, int], _Partition] = {}
         self.summary = WindowSummary(dry_run, scope.since, scope.until)
+        self._progress = Progress("messages")
 
     def run(self) -> WindowSummary:
         """Read the window and write it. Raises ReplayError when it cannot start, and
@@ -219,6 +221,8 @@ class WindowReplay:
             pass
         finally:
             consumer.close()
+            self._progress.update(self.summary.read, self._total(), self._positions(), force=True)
+            self._progress.done()
         self.summary.interrupted = self._stop.is_set()
         self.summary.partitions = {p.name: p.as_dict() for p in self._partitions.values()}
         self.summary.incomplete = [p.name for p in self._partitions.values() if p.stop is None]
@@ -266,6 +270,7 @@ class WindowReplay:
                 last_progress = self._clock()
             for message in messages:
                 self._take(consumer, message)
+            self._progress.update(self.summary.read, self._total(), self._positions())
             sealed = self._batcher.due()
             if sealed is not None:
                 self._write(sealed)
@@ -275,6 +280,22 @@ class WindowReplay:
             if idle >= GIVE_UP_SECONDS:
                 log.warning("replay_gave_up", partitions=[p.name for p in self._pending()])
                 return
+
+    def _total(self) -> int | None:
+        """Messages in the window's partitions from where each starts to its end, once every
+        partition's end is known (a partition that stopped early counts what it read)."""
+        total = 0
+        for state in self._partitions.values():
+            if state.stop is not None:
+                total += (state.taken or state.start) - state.start if state.start >= 0 else 0
+            elif state.end is None:
+                return None
+            else:
+                total += state.end - state.start
+        return total
+
+    def _positions(self) -> dict[str, tuple[int | None, int | None]]:
+        return {p.name: (p.taken, p.end) for p in self._partitions.values()}
 
     def _take(self, consumer: Consumer, message: Any) -> None:
         error = message.error()

@@ -316,6 +316,8 @@ def test_a_replay_into_a_still_red_index_keeps_its_dead_letters_exits_1_and_stor
     assert summary["still_failing"] == {"unavailable_shards_exception": 7}, summary
     assert summary["not_written"] == {"unavailable_shards_exception": 7}, summary
     assert (summary["replayed"], summary["deleted"]) == (3, 3), summary
+    # The numbers add up: selected = replayed + still failing (kept) + skipped (kept).
+    assert summary["selected"] == 3 + 7 + sum(summary["skipped"].values()) == 12
     remaining = documents(es_proxy.url, "k8s-logs-deadletter-*")
     assert remaining.keys() == setup.ids("cart", "web", "junk")
     for doc_id in setup.ids("cart", "web"):  # kept unchanged, not rewritten
