@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import structlog
 
-from indexer.agent import metrics, state
+from indexer.agent import metrics, skips, state
 from indexer.agent.compress import Compressor
 from indexer.agent.prune import prune
 from indexer.agent.rotate import RunReport, run_rotation
@@ -83,12 +83,22 @@ class Maintenance:
             if force:
                 rules = rules.model_copy(update={"max_size_bytes": None, "max_age_seconds": None})
             shipped = Shipped(settings)  # one registry snapshot for the whole run
-            report = run_rotation(settings.logs_root, rules, saved, self._clock, slot, shipped)
+            # Rotation and pruning isolate their files and pods themselves; this only keeps a
+            # failure of one whole step (a bug, the logs root unreadable) from stopping the other
+            # step and the slot from advancing.
+            report = RunReport()
+            try:
+                report = run_rotation(settings.logs_root, rules, saved, self._clock, slot, shipped)
+            except Exception as exc:
+                skips.skipped("rotate", skips.kind_of(exc), settings.logs_root, exc)
             for path in report.compress:
                 self.compressor.submit(path)
             if settings.prune.enabled:
                 retention = settings.prune.retention_seconds
-                prune(settings.logs_root, retention, self._clock(), shipped)
+                try:
+                    prune(settings.logs_root, retention, self._clock(), shipped)
+                except Exception as exc:
+                    skips.skipped("prune", skips.kind_of(exc), settings.logs_root, exc)
             if slot is not None:
                 saved.last_slot = self.last_slot = slot
             state.save(settings.state_dir, saved)
@@ -100,5 +110,8 @@ class Maintenance:
         try:
             self.run(slot)
         except Exception as exc:
-            metrics.ERRORS.labels("rotation_run").inc()
+            # Not retried at every tick (that would log once a second): the next slot runs,
+            # or the next start, since the saved slot did not advance.
+            self.last_slot = max(self.last_slot, slot)
+            metrics.ERRORS.labels("rotation_run", skips.kind_of(exc)).inc()
             log.error("agent.rotation_run_failed", slot=slot, error=str(exc))

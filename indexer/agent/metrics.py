@@ -40,7 +40,12 @@ COMPRESSED_BYTES = Counter(
     registry=REGISTRY,
 )
 PRUNED = Counter("indexer_agent_pruned_total", "Pod log directories removed.", registry=REGISTRY)
-ERRORS = Counter("indexer_agent_errors_total", "Errors, by stage.", ["stage"], registry=REGISTRY)
+ERRORS = Counter(
+    "indexer_agent_errors_total",
+    "Errors and skipped entries, by stage and kind (indexer.agent.skips).",
+    ["stage", "kind"],
+    registry=REGISTRY,
+)
 HEARTBEAT = Gauge(
     "indexer_agent_heartbeat_timestamp_seconds",
     "When the main loop last turned (Unix time).",
