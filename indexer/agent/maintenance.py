@@ -37,10 +37,13 @@ class Maintenance:
             saved.last_slot = self.schedule.latest_slot(clock())
             state.save(settings.state_dir, saved)
         self.last_slot: float = saved.last_slot
+        metrics.ROTATION_LAST_SLOT.set(saved.last_slot)
 
     def due(self) -> float | None:
         """The slot that should run now, if any."""
-        return self.schedule.due(self.last_slot, self._clock())
+        now = self._clock()
+        metrics.ROTATION_DUE_SLOT.set(self.schedule.latest_slot(now))
+        return self.schedule.due(self.last_slot, now)
 
     def tick(self) -> bool:
         """Start the due run in the background unless one is still going; True if started."""
@@ -102,6 +105,8 @@ class Maintenance:
             if slot is not None:
                 saved.last_slot = self.last_slot = slot
             state.save(settings.state_dir, saved)
+            if saved.last_slot is not None:
+                metrics.ROTATION_LAST_SLOT.set(saved.last_slot)
         metrics.ROTATION_RUN_SECONDS.observe(time.monotonic() - started)
         log.info("agent.rotation_run", slot=slot, rotated=len(report.rotated))
         return report

@@ -131,6 +131,16 @@ class FilebeatSettings(_Section):
         "still fits Kafka's `max_message_bytes` (1000000) with its envelope.",
     )
 
+    stats_url: str = Field(
+        "http://127.0.0.1:5066/stats",
+        description="filebeat's `/stats` (its `http.*` endpoint, loopback of the same pod): the "
+        "agent re-exports the output and pipeline counters the alerts need as "
+        "`indexer_agent_filebeat_*` at each scrape (empty: off).",
+    )
+    stats_timeout_seconds: float = Field(
+        2.0, gt=0, le=10, description="How long one scrape waits for filebeat's `/stats`."
+    )
+
 
 class AgentMetricsSettings(_Section):
     host: str = Field("0.0.0.0", description="Address of the agent's /metrics and /healthz.")
@@ -177,6 +187,12 @@ class AgentSettings(_Section):
         600.0,
         ge=0,
         description="An app's input is removed this long after its directory disappeared.",
+    )
+    status_interval_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="How often the unshipped bytes (registry offsets against file sizes) and "
+        "the logs volume's usage are measured for /metrics.",
     )
     filebeat: FilebeatSettings = Field(default_factory=FilebeatSettings)
     rotate: RotateSettings = Field(default_factory=RotateSettings)
