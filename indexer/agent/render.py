@@ -16,6 +16,7 @@ import jinja2
 import yaml
 
 from indexer.agent.globs import basename_regex, path_matches
+from indexer.agent.multiline import rule_for
 from indexer.agent.settings import AgentSettings
 
 ID_PREFIX = "indexer-agent."
@@ -54,6 +55,7 @@ def render_text(settings: AgentSettings, namespace: str, app: str) -> str:
     """The YAML text of an app's input file (a list holding one input)."""
     app_dir = settings.logs_root / namespace / app
     filebeat = settings.filebeat
+    rule = rule_for(settings.multiline, namespace, app)
     return _template(_template_source(settings.template_file)).render(
         id=input_id(namespace, app),
         namespace=namespace,
@@ -66,6 +68,7 @@ def render_text(settings: AgentSettings, namespace: str, app: str) -> str:
         copytruncate=settings.rotate.strategy == "copytruncate",
         copytruncate_suffix_regex=COPYTRUNCATE_SUFFIX_REGEX,
         copytruncate_dateformat=COPYTRUNCATE_DATEFORMAT,
+        multiline=rule.parser() if rule is not None else None,
     )
 
 
