@@ -222,7 +222,11 @@ def test_the_running_agent_serves_the_node_figures_and_filebeats_counters_on_met
                         body = ""  # not measured yet
         finally:
             agent.send_signal(signal.SIGTERM)
-            agent.communicate(timeout=30)
+            try:
+                agent.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                agent.kill()
+                agent.communicate()
     values = {
         line.split(" ")[0]: float(line.split(" ")[1])
         for line in body.splitlines()
