@@ -30,7 +30,8 @@ from structlog.testing import capture_logs
 
 from indexer.agent import metrics, registry, state
 from indexer.agent.maintenance import Maintenance
-from indexer.agent.settings import AgentSettings
+from indexer.agent.rotate import run_rotation
+from indexer.agent.settings import AgentSettings, RotateSettings
 
 OLD = "20240101T000000Z"  # a generation of an earlier run
 UNREAD_UID = 1234  # owns what the agent may not read
@@ -314,3 +315,33 @@ def test_a_registry_with_fifos_and_malformed_operations_is_read_up_to_where_it_b
     assert registry.load(home).acked("in", log_file) == 2
     (home / "10.json").write_text("[" * 100_000)  # nested past the parser's recursion limit
     assert registry.load(home).acked("in", log_file) is None
+
+
+def test_a_file_deleted_while_it_is_handled_is_skipped_not_failed_and_the_next_is_rotated(
+    settings: AgentSettings, clock: Clock
+) -> None:
+    log_dir = settings.logs_root / "prod" / "web" / "web-0" / "log"
+    log_dir.mkdir(parents=True)
+    for name in ("a.log", "b.log"):
+        (log_dir / name).write_text(f"{name} line\n")
+        (log_dir / f"{name}.{OLD}").write_text("old\n")
+    doomed = log_dir / "a.log"
+
+    def read_and_race(path: Path) -> bool:
+        # The pod goes away between the agent's listing and its handling of a.log.
+        if path.name.startswith("a.log."):
+            doomed.unlink(missing_ok=True)
+        return True
+
+    def vanished() -> float:
+        labels = {"stage": "rotate", "kind": "vanished"}
+        return metrics.REGISTRY.get_sample_value("indexer_agent_errors_total", labels) or 0.0
+
+    before = vanished()
+    rules = RotateSettings(max_size_bytes=None, max_age_seconds=None)
+    report = run_rotation(
+        settings.logs_root, rules, state.RotationState(), clock, None, read_and_race
+    )
+    assert report.failed == [] and vanished() - before == 1
+    assert [p.name for p in report.rotated] == ["b.log.20240310T093000Z"]
+    assert (log_dir / "b.log").stat().st_size == 0
