@@ -80,7 +80,8 @@ class Maintenance:
         with state.exclusive(settings.state_dir):
             saved = state.load(settings.state_dir)
             if slot is not None and saved.last_slot is not None and slot <= saved.last_slot:
-                self.last_slot = saved.last_slot
+                self.last_slot = saved.last_slot  # another process (`rotate`) ran it
+                metrics.ROTATION_LAST_SLOT.set(saved.last_slot)
                 return None
             rules = settings.rotate
             if force:
