@@ -42,8 +42,9 @@ def _settings(args: argparse.Namespace) -> AgentSettings:
 
 def _run(args: argparse.Namespace) -> int:
     from indexer.agent.endpoints import serve
+    from indexer.agent.filebeat_stats import FilebeatStats
     from indexer.agent.maintenance import Maintenance
-    from indexer.agent.metrics import Liveness
+    from indexer.agent.metrics import REGISTRY, Liveness
     from indexer.agent.run import Agent
 
     settings = _settings(args)
@@ -53,6 +54,10 @@ def _run(args: argparse.Namespace) -> int:
     liveness = Liveness(settings.metrics.liveness_timeout_seconds)
     server = None
     if settings.metrics.port:
+        if settings.filebeat.stats_url:
+            REGISTRY.register(
+                FilebeatStats(settings.filebeat.stats_url, settings.filebeat.stats_timeout_seconds)
+            )
         server = serve(settings.metrics.host, settings.metrics.port, liveness)
     try:
         Agent(settings, maintenance=Maintenance(settings), beat=liveness.beat).run(stop)

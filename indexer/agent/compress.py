@@ -11,17 +11,22 @@ from pathlib import Path
 
 import structlog
 
-from indexer.agent import metrics
+from indexer.agent import metrics, skips
+from indexer.agent.regular import open_regular
 from indexer.agent.write import fsync_dir
 
 log = structlog.get_logger()
 
 
 def gzip_file(path: Path) -> int:
-    """Replace `path` by `path.gz`; the bytes compressed (0 when `path` is gone or a symlink)."""
+    """Replace `path` by `path.gz`; the bytes compressed (0 when `path` is gone).
+
+    Only a regular file is opened, never blocking (indexer.agent.regular): anything else raises
+    NotRegularFile, so a FIFO named like a generation cannot hold the only compressor thread.
+    """
     try:
-        source = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
+        source = open_regular(path)
+    except FileNotFoundError:
         return 0
     target = path.with_name(path.name + ".gz")
     temp = path.with_name(f".{target.name}.tmp")
@@ -70,8 +75,7 @@ class Compressor:
         try:
             size = gzip_file(path)
         except Exception as exc:
-            metrics.ERRORS.labels("compress").inc()
-            log.error("agent.compress_failed", path=str(path), error=str(exc))
+            skips.skipped("compress", skips.kind_of(exc), path, exc)
             return 0
         metrics.COMPRESSED_BYTES.inc(size)
         return size

@@ -7,6 +7,7 @@ The regexes use only syntax common to Python `re` and Go RE2, so filebeat reads 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 
 def glob_regex(glob: str) -> str:
@@ -39,7 +40,13 @@ def glob_regex(glob: str) -> str:
 
 def path_matches(glob: str, path: str) -> bool:
     """Whether the whole of `path` matches `glob` (as filebeat's `paths` entries do)."""
-    return re.fullmatch(glob_regex(glob), path) is not None
+    return _compiled(glob).fullmatch(path) is not None
+
+
+@lru_cache(maxsize=4096)
+def _compiled(glob: str) -> re.Pattern[str]:
+    # One per rendered path glob (apps x include globs): translated and compiled once.
+    return re.compile(glob_regex(glob))
 
 
 def basename_regex(glob: str) -> str:

@@ -12,14 +12,21 @@ import os
 import struct
 from pathlib import Path
 
+from indexer.agent.regular import open_regular
+
 # struct flock on Linux: short l_type, short l_whence, off_t l_start, off_t l_len, pid_t l_pid.
 _FLOCK = "hhqqi"
 
 
 def held(lock_file: Path) -> bool:
-    """True when another process holds a lock on `lock_file`; False when none or no file."""
+    """True when another process holds a lock on `lock_file`; False when none or no file.
+
+    Raises NotRegularFile when `lock_file` is a symlink, FIFO, directory or other non-file
+    (s6-log's is always a regular file, so whether it is held cannot be told), or another
+    OSError: the caller then leaves that pod alone.
+    """
     try:
-        fd = os.open(lock_file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = open_regular(lock_file)
     except (FileNotFoundError, NotADirectoryError):
         return False
     try:

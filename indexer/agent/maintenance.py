@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import structlog
 
-from indexer.agent import metrics, state
+from indexer.agent import metrics, skips, state
 from indexer.agent.compress import Compressor
 from indexer.agent.prune import prune
 from indexer.agent.rotate import RunReport, run_rotation
@@ -37,10 +37,13 @@ class Maintenance:
             saved.last_slot = self.schedule.latest_slot(clock())
             state.save(settings.state_dir, saved)
         self.last_slot: float = saved.last_slot
+        metrics.ROTATION_LAST_SLOT.set(saved.last_slot)
 
     def due(self) -> float | None:
         """The slot that should run now, if any."""
-        return self.schedule.due(self.last_slot, self._clock())
+        now = self._clock()
+        metrics.ROTATION_DUE_SLOT.set(self.schedule.latest_slot(now))
+        return self.schedule.due(self.last_slot, now)
 
     def tick(self) -> bool:
         """Start the due run in the background unless one is still going; True if started."""
@@ -77,21 +80,34 @@ class Maintenance:
         with state.exclusive(settings.state_dir):
             saved = state.load(settings.state_dir)
             if slot is not None and saved.last_slot is not None and slot <= saved.last_slot:
-                self.last_slot = saved.last_slot
+                self.last_slot = saved.last_slot  # another process (`rotate`) ran it
+                metrics.ROTATION_LAST_SLOT.set(saved.last_slot)
                 return None
             rules = settings.rotate
             if force:
                 rules = rules.model_copy(update={"max_size_bytes": None, "max_age_seconds": None})
             shipped = Shipped(settings)  # one registry snapshot for the whole run
-            report = run_rotation(settings.logs_root, rules, saved, self._clock, slot, shipped)
+            # Rotation and pruning isolate their files and pods themselves; this only keeps a
+            # failure of one whole step (a bug, the logs root unreadable) from stopping the other
+            # step and the slot from advancing.
+            report = RunReport()
+            try:
+                report = run_rotation(settings.logs_root, rules, saved, self._clock, slot, shipped)
+            except Exception as exc:
+                skips.skipped("rotate", skips.kind_of(exc), settings.logs_root, exc)
             for path in report.compress:
                 self.compressor.submit(path)
             if settings.prune.enabled:
                 retention = settings.prune.retention_seconds
-                prune(settings.logs_root, retention, self._clock(), shipped)
+                try:
+                    prune(settings.logs_root, retention, self._clock(), shipped)
+                except Exception as exc:
+                    skips.skipped("prune", skips.kind_of(exc), settings.logs_root, exc)
             if slot is not None:
                 saved.last_slot = self.last_slot = slot
             state.save(settings.state_dir, saved)
+            if saved.last_slot is not None:
+                metrics.ROTATION_LAST_SLOT.set(saved.last_slot)
         metrics.ROTATION_RUN_SECONDS.observe(time.monotonic() - started)
         log.info("agent.rotation_run", slot=slot, rotated=len(report.rotated))
         return report
@@ -100,5 +116,8 @@ class Maintenance:
         try:
             self.run(slot)
         except Exception as exc:
-            metrics.ERRORS.labels("rotation_run").inc()
+            # Not retried at every tick (that would log once a second): the next slot runs,
+            # or the next start, since the saved slot did not advance.
+            self.last_slot = max(self.last_slot, slot)
+            metrics.ERRORS.labels("rotation_run", skips.kind_of(exc)).inc()
             log.error("agent.rotation_run_failed", slot=slot, error=str(exc))

@@ -40,7 +40,63 @@ COMPRESSED_BYTES = Counter(
     registry=REGISTRY,
 )
 PRUNED = Counter("indexer_agent_pruned_total", "Pod log directories removed.", registry=REGISTRY)
-ERRORS = Counter("indexer_agent_errors_total", "Errors, by stage.", ["stage"], registry=REGISTRY)
+ERRORS = Counter(
+    "indexer_agent_errors_total",
+    "Errors and skipped entries, by stage and kind (indexer.agent.skips).",
+    ["stage", "kind"],
+    registry=REGISTRY,
+)
+ROTATION_LAST_SLOT = Gauge(
+    "indexer_agent_rotation_last_slot_timestamp_seconds",
+    "The schedule slot of the last rotation run that completed and saved its state (Unix time).",
+    registry=REGISTRY,
+)
+ROTATION_DUE_SLOT = Gauge(
+    "indexer_agent_rotation_due_slot_timestamp_seconds",
+    "The latest slot of the schedule at the last turn of the main loop (Unix time): ahead of "
+    "the last slot while a run is due or failing.",
+    registry=REGISTRY,
+)
+UNSHIPPED_BYTES = Gauge(
+    "indexer_agent_filebeat_unshipped_bytes",
+    "Bytes of the files filebeat's inputs read that its registry does not show acknowledged.",
+    registry=REGISTRY,
+)
+UNSHIPPED_FILES = Gauge(
+    "indexer_agent_filebeat_unshipped_files",
+    "Files filebeat's inputs read that its registry does not show acknowledged to their end.",
+    registry=REGISTRY,
+)
+OLDEST_UNSHIPPED = Gauge(
+    "indexer_agent_filebeat_oldest_unshipped_age_seconds",
+    "Age (since last modified) of the oldest file with bytes not acknowledged; 0 when none.",
+    registry=REGISTRY,
+)
+LOGS_BYTES = Gauge(
+    "indexer_agent_logs_bytes",
+    "Bytes of the regular files under the logs root.",
+    registry=REGISTRY,
+)
+VOLUME_SIZE = Gauge(
+    "indexer_agent_logs_volume_size_bytes",
+    "Size of the file system holding the logs root (statvfs).",
+    registry=REGISTRY,
+)
+VOLUME_USED = Gauge(
+    "indexer_agent_logs_volume_used_bytes",
+    "Used bytes of the file system holding the logs root (statvfs).",
+    registry=REGISTRY,
+)
+VOLUME_AVAILABLE = Gauge(
+    "indexer_agent_logs_volume_available_bytes",
+    "Bytes of the file system holding the logs root still available to unprivileged writers.",
+    registry=REGISTRY,
+)
+STATUS_TIMESTAMP = Gauge(
+    "indexer_agent_status_timestamp_seconds",
+    "When the unshipped and volume figures were last measured (Unix time).",
+    registry=REGISTRY,
+)
 HEARTBEAT = Gauge(
     "indexer_agent_heartbeat_timestamp_seconds",
     "When the main loop last turned (Unix time).",

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import structlog
 
-from indexer.agent import metrics
+from indexer.agent import metrics, skips
 from indexer.agent.locks import held
 from indexer.agent.scan import pod_dirs
 
@@ -28,13 +28,24 @@ ReadToEnd = Callable[[Path], bool]
 
 
 def prune(root: Path, retention_seconds: float, now: float, read: ReadToEnd) -> list[Path]:
-    """Remove the pod directories under `root` that are gone; the ones removed."""
+    """Remove the pod directories under `root` that are gone; the ones removed.
+
+    Each pod is handled on its own: one whose state cannot be told (its `lock` is a symlink or
+    FIFO, a subdirectory cannot be listed, a file vanished meanwhile) is kept, counted and logged
+    once (indexer.agent.skips), and the other pods are still pruned.
+    """
     removed = []
     for pod_dir in list(pod_dirs(root)):
-        if not gone(pod_dir, retention_seconds, now, read):
+        try:
+            if not gone(pod_dir, retention_seconds, now, read):
+                continue
+        except Exception as exc:
+            skips.skipped("prune", skips.kind_of(exc), pod_dir, exc)
             continue
-        shutil.rmtree(pod_dir, ignore_errors=True)
-        if not pod_dir.exists():
+        errors = _remove_tree(pod_dir)
+        if errors and os.path.lexists(pod_dir):
+            skips.skipped("prune", skips.kind_of(errors[0]), pod_dir, errors[0])
+        elif not os.path.lexists(pod_dir):
             removed.append(pod_dir)
             metrics.PRUNED.inc()
             log.info("agent.pruned", path=str(pod_dir))
@@ -56,9 +67,12 @@ def gone(pod_dir: Path, retention_seconds: float, now: float, read: ReadToEnd) -
 
 
 def newest_change(directory: Path) -> float:
-    """The latest mtime or ctime of `directory` and anything below it, symlinks not followed."""
+    """The latest mtime or ctime of `directory` and anything below it, symlinks not followed.
+
+    Raises OSError when a directory below cannot be listed (what it holds is unknown).
+    """
     newest = _changed(os.lstat(directory))
-    for parent, dirs, files in os.walk(directory, followlinks=False):
+    for parent, dirs, files in os.walk(directory, onerror=_raise, followlinks=False):
         for name in dirs + files:
             with contextlib.suppress(FileNotFoundError):
                 newest = max(newest, _changed(os.lstat(os.path.join(parent, name))))
@@ -67,9 +81,24 @@ def newest_change(directory: Path) -> float:
 
 def _files(directory: Path) -> list[Path]:
     found = []
-    for parent, _, files in os.walk(directory, followlinks=False):
+    for parent, _, files in os.walk(directory, onerror=_raise, followlinks=False):
         found += [Path(parent, name) for name in files]
     return found
+
+
+def _remove_tree(directory: Path) -> list[BaseException]:
+    """`rmtree` going on past errors (symlinks are removed, never followed); the errors met."""
+    errors: list[BaseException] = []
+
+    def note(_function: object, _path: object, info: tuple[object, BaseException, object]) -> None:
+        errors.append(info[1])
+
+    shutil.rmtree(directory, onerror=note)
+    return errors
+
+
+def _raise(error: OSError) -> None:
+    raise error
 
 
 def _changed(info: os.stat_result) -> float:

@@ -23,6 +23,7 @@ from indexer.agent import metrics
 from indexer.agent.render import AppKey, app_of_file, file_name, parse_input, render_text
 from indexer.agent.scan import Tree, scan
 from indexer.agent.settings import AgentSettings
+from indexer.agent.skips import kind_of
 from indexer.agent.write import remove, write_atomic
 
 log = structlog.get_logger()
@@ -137,7 +138,7 @@ class Reconciler:
             state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             write_atomic(state_dir / GONE_FILE, text, mode=0o600, uid=os.getuid(), gid=os.getgid())
         except OSError as exc:  # the grace period then restarts after a restart, nothing worse
-            metrics.ERRORS.labels("state").inc()
+            metrics.ERRORS.labels("state", kind_of(exc)).inc()
             log.warning("agent.state_not_saved", file=str(state_dir / GONE_FILE), error=str(exc))
 
     def _write(self, key: AppKey, text: str) -> bool:
@@ -162,5 +163,5 @@ def _load_gone(state_dir: Path) -> dict[AppKey, float]:
 
 
 def _failed(stage: str, key: AppKey, exc: Exception) -> None:
-    metrics.ERRORS.labels(stage).inc()
+    metrics.ERRORS.labels(stage, kind_of(exc)).inc()
     log.error("agent.input_failed", stage=stage, namespace=key[0], app=key[1], error=str(exc))

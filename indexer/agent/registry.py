@@ -8,7 +8,9 @@ A filestream entry's key is `filestream::<input id>::native::<inode>-<device>` a
 `cursor.offset` only moves once the output acknowledged the events (at-least-once), so
 `offset >= size` means every byte of the file reached Kafka.
 
-A registry that cannot be read counts as "nothing read": the callers then keep everything.
+A registry that cannot be read counts as "nothing read": the callers then keep everything. Its
+files are opened only when regular (never blocking, indexer.agent.regular), and any content,
+however malformed, ends the reading where it stops making sense, as a torn write does.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from indexer.agent.regular import open_regular
 
 LOG_FILE = "log.json"
 FileKey = tuple[int, int]  # (device, inode), what the `native` file identity uses
@@ -52,8 +56,12 @@ def load(registry_dir: Path) -> Registry:
     """The registry as it is on disk now (empty when missing or unreadable)."""
     entries: dict[str, Any] = {}
     txid = _load_checkpoint(registry_dir, entries)
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, ValueError):  # not UTF-8: what was read before counts
         _apply_log(registry_dir / LOG_FILE, txid, entries)
+    return _offsets(entries)
+
+
+def _offsets(entries: dict[str, Any]) -> Registry:
     offsets = {}
     for key, value in entries.items():
         parsed = _native_key(key)
@@ -71,8 +79,8 @@ def _load_checkpoint(registry_dir: Path, entries: dict[str, Any]) -> int:
     checkpoints = sorted(int(n[:-5]) for n in names if n.endswith(".json") and n[:-5].isdigit())
     for txid in reversed(checkpoints):  # the newest readable one, as filebeat does
         try:
-            states = json.loads((registry_dir / f"{txid}.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            states = json.loads(_read(registry_dir / f"{txid}.json"))
+        except (OSError, ValueError, RecursionError):
             continue
         for state in states if isinstance(states, list) else []:
             if isinstance(state, dict) and isinstance(state.get("_key"), str):
@@ -82,22 +90,30 @@ def _load_checkpoint(registry_dir: Path, entries: dict[str, Any]) -> int:
 
 
 def _apply_log(path: Path, txid: int, entries: dict[str, Any]) -> None:
-    with open(path, encoding="utf-8") as log:
-        lines = iter(log)
-        for header in lines:
-            body = next(lines, None)
-            try:
-                action, op = json.loads(header), json.loads(body or "")
-            except ValueError:
-                return  # a torn last write: filebeat stops reading there too
-            if not (isinstance(action, dict) and isinstance(op, dict)):
-                return
-            if int(action.get("id", -1)) <= txid:
-                continue
-            if action.get("op") == "set" and isinstance(op.get("k"), str):
-                entries[op["k"]] = op.get("v")
-            elif action.get("op") == "remove":
-                entries.pop(str(op.get("k")), None)
+    lines = iter(_read(path).splitlines())
+    for header in lines:
+        body = next(lines, None)
+        try:
+            action, op = json.loads(header), json.loads(body or "")
+        except (ValueError, RecursionError):
+            return  # a torn last write: filebeat stops reading there too
+        if not (isinstance(action, dict) and isinstance(op, dict)):
+            return
+        number = action.get("id", -1)
+        if not isinstance(number, int):
+            return
+        if number <= txid:
+            continue
+        if action.get("op") == "set" and isinstance(op.get("k"), str):
+            entries[op["k"]] = op.get("v")
+        elif action.get("op") == "remove":
+            entries.pop(str(op.get("k")), None)
+
+
+def _read(path: Path) -> str:
+    """The text of a regular file (UnicodeDecodeError is a ValueError)."""
+    with open(open_regular(path), encoding="utf-8") as file:
+        return file.read()
 
 
 def _native_key(key: str) -> tuple[str, int, int] | None:

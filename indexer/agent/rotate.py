@@ -24,7 +24,8 @@ from pathlib import Path
 
 import structlog
 
-from indexer.agent import metrics
+from indexer.agent import metrics, skips
+from indexer.agent.regular import open_regular
 from indexer.agent.scan import pod_dirs
 from indexer.agent.settings import RotateSettings
 from indexer.agent.state import RotationState
@@ -55,15 +56,38 @@ class RunReport:
 
 
 def log_files(root: Path, include: list[str]) -> Iterator[Path]:
-    """Regular files (never symlinks) directly in pod `log/` dirs that rotation may touch."""
+    """Regular files (never symlinks) directly in pod `log/` dirs that rotation may touch.
+
+    A `log` that is not a real directory (a symlink could point anywhere on the host), a `log/`
+    that cannot be listed, and entries named like log files that are not regular files are
+    skipped and counted (indexer.agent.skips); the other pods are still listed.
+    """
     for pod_dir in pod_dirs(root):
+        log_dir = pod_dir / "log"
         try:
-            entries = list(os.scandir(pod_dir / "log"))
+            if not stat.S_ISDIR(os.lstat(log_dir).st_mode):
+                skips.skipped("rotate", skips.WRONG_TYPE, log_dir)
+                continue
+            entries = list(os.scandir(log_dir))
         except (FileNotFoundError, NotADirectoryError):
             continue
+        except OSError as exc:
+            skips.skipped("rotate", skips.kind_of(exc), log_dir, exc)
+            continue
         for entry in entries:
-            if rotatable(entry.name, include) and entry.is_file(follow_symlinks=False):
+            if not rotatable(entry.name, include):
+                continue
+            if _regular(entry):
                 yield Path(entry.path)
+            else:
+                skips.skipped("rotate", skips.WRONG_TYPE, entry.path)
+
+
+def _regular(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file(follow_symlinks=False)
+    except OSError:
+        return False
 
 
 def rotatable(name: str, include: list[str]) -> bool:
@@ -74,15 +98,36 @@ def rotatable(name: str, include: list[str]) -> bool:
 
 
 def generations(path: Path) -> list[Generation]:
-    """The rotated generations of `path`, newest first."""
-    found = []
+    """The rotated generations of `path` (regular files only), newest first."""
+    return scan_generations(path)[0]
+
+
+def scan_generations(path: Path) -> tuple[list[Generation], list[tuple[Path, str]]]:
+    """The generations of `path`, newest first, and the entries named like one that are not.
+
+    Not a generation, with its kind (indexer.agent.skips): a non-regular entry (a FIFO named
+    like one would block the compressor), a name whose stamp is no real time
+    (`app.log.00000000T000000Z`). Those are never compressed, deleted or counted as generations.
+    """
+    found, strays = [], []
     prefix = path.name
-    for name in os.listdir(path.parent):
+    for entry in os.scandir(path.parent):
+        name = entry.name
         match = _STAMP.match(name[len(prefix) :]) if name.startswith(prefix) else None
-        if match:
+        if not match:
+            continue
+        where = path.parent / name
+        try:
             stamp = datetime.strptime(match.group(1), STAMP_FORMAT).replace(tzinfo=UTC)
-            found.append(Generation(path.parent / name, stamp.timestamp(), bool(match.group(2))))
-    return sorted(found, key=lambda g: (g.rotated_at, not g.compressed), reverse=True)
+        except ValueError:
+            strays.append((where, skips.BAD_NAME))
+            continue
+        if not _regular(entry):
+            strays.append((where, skips.WRONG_TYPE))
+            continue
+        found.append(Generation(where, stamp.timestamp(), bool(match.group(2))))
+    found.sort(key=lambda g: (g.rotated_at, not g.compressed), reverse=True)
+    return found, strays
 
 
 ReadToEnd = Callable[[Path], bool]
@@ -101,15 +146,20 @@ def run_rotation(
     Generations of earlier runs that `read` says filebeat has finished are listed in `compress`;
     the caller hands them to the background compressor. Generations beyond `keep` are deleted
     only when compressed or finished. `state.first_seen` is replaced by this pass's sightings.
+
+    Each file is handled on its own: whatever one raises (it vanished, it is not a regular file,
+    a bug) is counted and logged once (indexer.agent.skips), and the pass goes on; a file that
+    vanished is not a failure, any other error lists it in `failed`.
     """
     run = _Run(settings, state, now, slot, read)
     for path in log_files(root, settings.include):
         try:
             run.one(path)
-        except OSError as exc:
-            run.report.failed.append(path)
-            metrics.ERRORS.labels("rotate").inc()
-            log.error("agent.rotate_failed", path=str(path), error=str(exc))
+        except Exception as exc:
+            kind = skips.kind_of(exc)
+            if kind != skips.VANISHED:
+                run.report.failed.append(path)
+            skips.skipped("rotate", kind, path, exc)
     state.first_seen = run.seen
     return run.report
 
@@ -125,7 +175,9 @@ class _Run:
     seen: dict[str, float] = field(default_factory=dict)
 
     def one(self, path: Path) -> None:
-        older = generations(path)
+        older, strays = scan_generations(path)
+        for stray, kind in strays:
+            skips.skipped("rotate", kind, stray)
         reference = self.slot if self.slot is not None else self.now()
         if self.settings.compress:
             # Generations of earlier runs only (a reopening writer may still have written to the
@@ -205,7 +257,7 @@ def _rename(path: Path, target: Path, info: os.stat_result) -> None:
 
 def _copytruncate(path: Path, target: Path, info: os.stat_result) -> None:
     with (
-        open(os.open(path, os.O_RDWR | os.O_NOFOLLOW), "r+b") as src,
+        open(open_regular(path, os.O_RDWR), "r+b") as src,
         _create_like(target, info) as out,
     ):
         shutil.copyfileobj(src, out, 1 << 20)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import structlog
 
+from indexer.agent import node_status, skips
 from indexer.agent.maintenance import Maintenance
 from indexer.agent.reconcile import Outcome, Reconciler
 from indexer.agent.scan import scan
@@ -44,6 +45,8 @@ class Agent:
         self._first_event: float | None = None
         self._last_event = 0.0
         self._next_periodic = 0.0
+        self._next_status = 0.0
+        self._wall_clock = wall_clock
         self.reconciles: Counter[str] = Counter()  # by trigger
 
     def reconcile(self, trigger: str) -> Outcome:
@@ -71,6 +74,17 @@ class Agent:
             self.reconcile("periodic")
         if self.maintenance is not None:
             self.maintenance.tick()
+        if now >= self._next_status:
+            self._next_status = now + self.settings.status_interval_seconds
+            self.measure()
+
+    def measure(self) -> None:
+        """Measure what filebeat has not shipped and the logs volume, for /metrics."""
+        started = self._wall_clock()
+        try:
+            node_status.publish(node_status.measure(self.settings, started), started)
+        except Exception as exc:  # the logs root itself unreadable: the gauges keep their values
+            skips.skipped("status", skips.kind_of(exc), self.settings.logs_root, exc)
 
     def run(self, stop: threading.Event) -> None:
         """Turn until `stop` is set, then wait for a rotation in progress."""

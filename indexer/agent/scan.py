@@ -13,6 +13,7 @@ from pathlib import Path
 
 import structlog
 
+from indexer.agent import skips
 from indexer.agent.names import valid_app, valid_namespace, valid_pod
 
 AppKey = tuple[str, str]
@@ -48,6 +49,9 @@ def _subdirs(parent: Path, valid: Callable[[str], bool]) -> Iterator[tuple[str, 
     try:
         entries = list(os.scandir(parent))
     except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as exc:  # unreadable: skip it, the rest of the tree is still scanned
+        skips.skipped("scan", skips.kind_of(exc), parent, exc)
         return
     for entry in entries:
         if entry.name.startswith(".") or not _is_dir(entry):

@@ -12,6 +12,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from indexer.agent.multiline import MultilineRule
+from indexer.agent.names import valid_app, valid_namespace
+
 # s6-log's whole rename chain (`current` -> `previous` -> `@<tai64n>.s`, `.u` after a crash) and
 # the agent's uncompressed generations stay in `paths`: filestream only follows a rename to a path
 # it scans, and only starts reading files it scanned (docs/agent.md, "Configuring filebeat").
@@ -131,6 +134,16 @@ class FilebeatSettings(_Section):
         "still fits Kafka's `max_message_bytes` (1000000) with its envelope.",
     )
 
+    stats_url: str = Field(
+        "http://127.0.0.1:5066/stats",
+        description="filebeat's `/stats` (its `http.*` endpoint, loopback of the same pod): the "
+        "agent re-exports the output and pipeline counters the alerts need as "
+        "`indexer_agent_filebeat_*` at each scrape (empty: off).",
+    )
+    stats_timeout_seconds: float = Field(
+        2.0, gt=0, le=10, description="How long one scrape waits for filebeat's `/stats`."
+    )
+
 
 class AgentMetricsSettings(_Section):
     host: str = Field("0.0.0.0", description="Address of the agent's /metrics and /healthz.")
@@ -178,6 +191,18 @@ class AgentSettings(_Section):
         ge=0,
         description="An app's input is removed this long after its directory disappeared.",
     )
+    status_interval_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="How often the unshipped bytes (registry offsets against file sizes) and "
+        "the logs volume's usage are measured for /metrics.",
+    )
+    multiline: dict[str, MultilineRule] = Field(
+        default_factory=dict,
+        description="Multi-line joining by `namespace` or `namespace/app` (the latter wins): "
+        "a rule with a `preset` (java, python, go, indented) or an explicit `pattern` "
+        '(docs/agent.md, "Multi-line events").',
+    )
     filebeat: FilebeatSettings = Field(default_factory=FilebeatSettings)
     rotate: RotateSettings = Field(default_factory=RotateSettings)
     prune: PruneSettings = Field(default_factory=PruneSettings)
@@ -189,6 +214,15 @@ class AgentSettings(_Section):
         for glob in value:
             if glob.startswith("/") or ".." in glob.split("/"):
                 raise ValueError(f"{glob!r} must be relative to the app directory")
+        return value
+
+    @field_validator("multiline")
+    @classmethod
+    def _multiline_keys(cls, value: dict[str, MultilineRule]) -> dict[str, MultilineRule]:
+        for key in value:
+            namespace, _, app = key.partition("/")
+            if not valid_namespace(namespace) or ("/" in key and not valid_app(app)):
+                raise ValueError(f"{key!r} must be a namespace or namespace/app")
         return value
 
     @field_validator("exclude_globs")

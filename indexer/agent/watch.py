@@ -15,6 +15,7 @@ import structlog
 from inotify_simple import INotify, flags
 
 from indexer.agent import metrics
+from indexer.agent.skips import kind_of
 
 log = structlog.get_logger()
 
@@ -60,7 +61,7 @@ class Watcher:
         try:
             events = self._inotify.read(timeout=max(0, int(timeout_seconds * 1000)))
         except OSError as exc:
-            metrics.ERRORS.labels("watch").inc()
+            metrics.ERRORS.labels("watch", kind_of(exc)).inc()
             log.warning("agent.watch_failed", error=str(exc))
             return Change.RESYNC
         return self.interpret(events)
@@ -97,7 +98,7 @@ class Watcher:
         except (FileNotFoundError, NotADirectoryError):
             return  # gone already; the scan will not find it either
         except OSError as exc:
-            metrics.ERRORS.labels("watch").inc()
+            metrics.ERRORS.labels("watch", kind_of(exc)).inc()
             log.warning("agent.watch_failed", path=str(path), error=str(exc))
             return
         self._paths[wd] = path

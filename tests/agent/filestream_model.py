@@ -18,6 +18,18 @@ Modelled on elastic/beats `filebeat/input/filestream/` (see /work/shared/NODE-SI
   here every read line counts as acknowledged at once (what `filebeat.shutdown_timeout` buys at a
   restart).
 
+- `parsers: - multiline: {type: pattern}` (`libbeat/reader/multiline/pattern.go`,
+  `message_buffer.go`): `pattern` is tested on the new line (`match: after`) or on the last one
+  (`before`), inverted by `negate`; a line that passes joins the event in progress, one that
+  fails sends it and starts the next; a line matching `flush_pattern` joins and sends it. Lines
+  are joined with `\n`; past `max_lines` lines, or `message_max_bytes` bytes, content is dropped
+  (the lines still read) and the event flagged `truncated`; two lines or more flag `multiline`.
+  `timeout` sends the event when no line came for that long. The event's `log.offset` is the
+  start of the last line it read: `FileMetaReader` (`readfile/metafields.go`, before the parsers
+  in `filestream/input.go` `open`) gives every line its own `log` fields, and `addLine` copies
+  each line's fields over the event's with `mapstr.M.Update`, which does not merge nested maps.
+  The registry offset moves past an event only when it is sent (`readFromSource`).
+
 What it cannot prove: anything about filebeat's own code (its timing, output, registry writes),
 the copytruncate strategy, or behaviour this model leaves out.
 """
@@ -42,11 +54,59 @@ class State:
 
 
 @dataclass
+class Multiline:
+    """The `multiline` parser of a rendered input (type `pattern`)."""
+
+    pattern: re.Pattern[bytes]
+    negate: bool
+    after: bool
+    flush: re.Pattern[bytes] | None
+    max_lines: int
+    timeout: float
+
+    @classmethod
+    def of(cls, rendered: dict[str, Any]) -> Multiline | None:
+        found = [p["multiline"] for p in rendered.get("parsers", []) if "multiline" in p]
+        if not found:
+            return None
+        (config,) = found
+        assert config.get("type", "pattern") == "pattern", config
+        flush = config.get("flush_pattern")
+        return cls(
+            pattern=re.compile(config["pattern"].encode()),
+            negate=bool(config.get("negate", False)),
+            after=config["match"] == "after",
+            flush=re.compile(flush.encode()) if flush else None,
+            max_lines=int(config.get("max_lines", 500)),
+            timeout=duration(config.get("timeout", "5s")),
+        )
+
+    def joins(self, last: bytes, current: bytes) -> bool:
+        """pattern.go's matcher: `after` tests the new line, `before` the last one."""
+        found = self.pattern.search(current if self.after else last) is not None
+        return found != self.negate
+
+
+@dataclass
+class Pending:
+    """A multi-line event being collected (message_buffer.go)."""
+
+    content: bytearray
+    lines: int
+    last: bytes
+    last_offset: int
+    end: int
+    truncated: bool
+
+
+@dataclass
 class Harvester:
     file: BinaryIO
     offset: int
     idle_since: float
     buffer: bytearray = field(default_factory=bytearray)
+    pending: Pending | None = None
+    last_line_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +114,7 @@ class Event:
     message: bytes
     path: str
     flags: tuple[str, ...]
+    offset: int = 0  # log.offset
 
 
 @dataclass(frozen=True)
@@ -97,6 +158,7 @@ class Filestream:
         self.inactive = duration(rendered.get("close.on_state_change.inactive", "5m"))
         self.clean_removed = bool(rendered.get("clean_removed", True))
         self.max_bytes = int(rendered.get("message_max_bytes", 10485760))
+        self.multiline = Multiline.of(rendered)
         self.registry: dict[Identity, State] = registry if registry is not None else {}
         self.events: list[Event] = []
         self._prev: dict[str, Desc] | None = None
@@ -229,6 +291,8 @@ class Filestream:
                 del self.registry[desc.id]
 
     def _stop(self, identity: Identity) -> None:
+        # An event still being joined is lost with its harvester; the registry offset is at the
+        # end of the last event sent, so the next harvester reads its lines again.
         harvester = self._harvesters.pop(identity, None)
         if harvester is not None:
             harvester.file.close()
@@ -245,25 +309,83 @@ class Filestream:
 
     def _read(self, now: float) -> None:
         for identity, harvester in list(self._harvesters.items()):
+            state = self.registry[identity]
             data = harvester.file.read()
             if not data:
+                multiline = self.multiline
+                if (
+                    multiline is not None
+                    and harvester.pending is not None
+                    and now - harvester.last_line_at >= multiline.timeout
+                ):
+                    self._send(harvester, state)  # "flushed because timeout reached"
                 if now - harvester.idle_since >= self.inactive:
                     self._stop(identity)
                 continue
             harvester.idle_since = now
+            harvester.last_line_at = now
             harvester.buffer += data
             *lines, rest = bytes(harvester.buffer).split(b"\n")
             harvester.buffer[:] = rest
-            state = self.registry[identity]
             for line in lines:
+                start = harvester.offset
                 harvester.offset += len(line) + 1
-                self._emit(line, state.source)
-            state.offset = harvester.offset
+                if len(line) > 4 * self.max_bytes:
+                    # "Exceeded %d max bytes in line limit, skipped %d bytes line"
+                    if harvester.pending is None:
+                        state.offset = harvester.offset
+                    continue
+                if self.multiline is None:
+                    self._emit(line, state.source, start)
+                    state.offset = harvester.offset
+                else:
+                    self._join(harvester, state, line, start)
 
-    def _emit(self, line: bytes, path: str) -> None:
-        if len(line) > 4 * self.max_bytes:
-            return  # "Exceeded %d max bytes in line limit, skipped %d bytes line"
-        if len(line) > self.max_bytes:
-            self.events.append(Event(line[: self.max_bytes], path, ("truncated",)))
+    def _join(self, harvester: Harvester, state: State, line: bytes, start: int) -> None:
+        multiline = self.multiline
+        assert multiline is not None
+        pending = harvester.pending
+        if pending is not None:
+            if multiline.flush is not None and multiline.flush.search(line):
+                self._add(pending, line, start, harvester.offset, multiline)
+                self._send(harvester, state)
+                return
+            if not multiline.joins(pending.last, line):
+                self._send(harvester, state)
+                pending = None
+        if pending is None:
+            harvester.pending = Pending(bytearray(), 0, b"", start, start, False)
+            pending = harvester.pending
+        self._add(pending, line, start, harvester.offset, multiline)
+
+    def _add(
+        self, pending: Pending, line: bytes, start: int, end: int, multiline: Multiline
+    ) -> None:
+        """message_buffer.go `addLine`: content only within max_lines and max_bytes."""
+        separator = b"\n" if pending.content else b""
+        space = self.max_bytes - len(pending.content) - len(separator)
+        if space > 0 and pending.lines < multiline.max_lines:
+            kept = line[:space]
+            pending.content += separator + kept
+            pending.lines += 1
+            pending.truncated |= len(kept) < len(line)
         else:
-            self.events.append(Event(line, path, ()))
+            pending.truncated = True
+        pending.last, pending.last_offset, pending.end = line, start, end
+
+    def _send(self, harvester: Harvester, state: State) -> None:
+        pending = harvester.pending
+        if pending is None:
+            return
+        harvester.pending = None
+        flags = (("truncated",) if pending.truncated else ()) + (
+            ("multiline",) if pending.lines > 1 else ()
+        )
+        self.events.append(Event(bytes(pending.content), state.source, flags, pending.last_offset))
+        state.offset = pending.end
+
+    def _emit(self, line: bytes, path: str, offset: int) -> None:
+        if len(line) > self.max_bytes:
+            self.events.append(Event(line[: self.max_bytes], path, ("truncated",), offset))
+        else:
+            self.events.append(Event(line, path, (), offset))

@@ -37,6 +37,7 @@ KUBERNETES_VERSION = "1.30"
 CRD_KINDS = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
     ("monitoring.coreos.com/v1", "PrometheusRule"),
+    ("monitoring.coreos.com/v1", "PodMonitor"),
     ("keda.sh/v1alpha1", "ScaledObject"),
     ("keda.sh/v1alpha1", "TriggerAuthentication"),
 }
@@ -151,6 +152,17 @@ def crd_problems(doc: dict[str, Any]) -> list[str]:
         for endpoint in endpoints:
             if not (endpoint.get("port") or endpoint.get("targetPort")):
                 problems.append(f"{who}: an endpoint names no port")
+            if not str(endpoint.get("path", "/metrics")).startswith("/"):
+                problems.append(f"{who}: endpoint path must start with /")
+    elif kind == "PodMonitor":
+        if not (spec.get("selector") or {}).get("matchLabels"):
+            problems.append(f"{who}: spec.selector.matchLabels missing")
+        endpoints = spec.get("podMetricsEndpoints") or []
+        if not endpoints:
+            problems.append(f"{who}: spec.podMetricsEndpoints empty")
+        for endpoint in endpoints:
+            if not endpoint.get("port"):
+                problems.append(f"{who}: a pod metrics endpoint names no port")
             if not str(endpoint.get("path", "/metrics")).startswith("/"):
                 problems.append(f"{who}: endpoint path must start with /")
     elif kind == "PrometheusRule":
