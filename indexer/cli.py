@@ -100,8 +100,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
-        args.handler = _run
-        handler = _run
+        # No command: say what the tool does rather than start a daemon against localhost.
+        parser.print_help()
+        print(
+            "\nindexer: no command given; `indexer run` starts the indexer (the container image "
+            "runs it by default)",
+            file=sys.stderr,
+        )
+        return 2
     return handler(args)
 
 

@@ -462,8 +462,11 @@ def settings_problems(docs: list[dict[str, Any]]) -> list[str]:
                 problems.append(f"{container.name}: {name} must come from a Secret")
         if not container.runs_project_image:
             continue
+        # Unknown names are reported above; leave them out so the load checks the other values
+        # (the indexer itself refuses them first).
+        readable = {k: v for k, v in env.values.items() if not unknown_setting_problems([k], "")}
         try:
-            load_from_environment(env.values)
+            load_from_environment(readable)
         except SettingsError as exc:
             problems.append(f"{container.name}: its settings do not load:\n{exc}")
             continue
