@@ -650,7 +650,10 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     except yaml.YAMLError as exc:
         raise SettingsError(f"--config {config_file}: {_yaml_problem(exc)}") from None
     except ValidationError as exc:
-        raise SettingsError("\n".join(_describe(err) for err in exc.errors())) from None
+        from indexer.redact import redact_text
+
+        lines = (redact_text(_describe(err)) for err in exc.errors())
+        raise SettingsError("\n".join(lines)) from None
     except (ValueError, OSError) as exc:  # malformed JSON in an env var, unreadable YAML
         raise SettingsError(f"settings: {exc}") from None
 
@@ -678,10 +681,10 @@ def _describe(err: Any) -> str:
 
 
 def masked(settings: Settings) -> dict[str, Any]:
-    """The resolved settings as plain data, secrets and librdkafka passwords masked."""
+    """The resolved settings as plain data: secrets, secret librdkafka options (indexer/redact.py)
+    and credentials in URLs masked."""
+    from indexer.redact import redact_kafka_options, redact_value
+
     data = settings.model_dump(mode="json")
-    options = data["kafka"]["options"]
-    for key in options:
-        if any(word in key.lower() for word in ("password", "secret", "key")):
-            options[key] = "**********"
-    return data
+    data["kafka"]["options"] = redact_kafka_options(data["kafka"]["options"])
+    return cast("dict[str, Any]", redact_value(data))
