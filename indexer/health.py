@@ -28,6 +28,8 @@ class Health:
     stall_seconds: float = float("inf")
     lag: Callable[[], float] = lambda: 0.0
     """The consumer lag in messages (`indexer.consume.total_lag`)."""
+    kafka_problem: Callable[[], str | None] = lambda: None
+    """Why Kafka cannot be used now (`indexer.kafka_log.KafkaLogBridge.problem`), or None."""
     _beat: float = field(default_factory=time.monotonic)
     _progress: float = field(default_factory=time.monotonic)
 
@@ -61,6 +63,9 @@ class Health:
             )
             if not ok
         ]
+        kafka = self.kafka_problem()
+        if kafka is not None:
+            problems.insert(0, kafka)
         stalled = self.stalled_for()
         if stalled is not None:
             problems.append(f"no offset advanced for {stalled:.0f} s while lagging")

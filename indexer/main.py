@@ -22,6 +22,7 @@ from indexer.cluster import ClusterError, ClusterInfo, ClusterUnavailable, Searc
 from indexer.consume import create_consumer, total_lag
 from indexer.dlq import DeadLetterTopic
 from indexer.health import Health, HealthServer
+from indexer.kafka_log import KafkaLogBridge
 from indexer.log import configure_logging
 from indexer.pipeline import Pipeline, PipelineFailed
 from indexer.route import Router, deadletter_index
@@ -89,9 +90,11 @@ def build_indexer(settings: Settings, stop: threading.Event | None = None) -> In
         on_reachability=functools.partial(setattr, health, "elasticsearch_ok"),
         on_namespace=_kibana_on_demand(settings, background_stop),
     )
+    kafka_log = KafkaLogBridge("consumer")
+    health.kafka_problem = kafka_log.problem
     pipeline = Pipeline(
         settings,
-        create_consumer(settings.kafka),
+        create_consumer(settings.kafka, kafka_log),
         writer,
         Router(settings.routing, settings.parsing),
         health,
