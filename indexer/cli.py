@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config", type=Path, default=None, help="YAML settings file (environment wins)."
     )
+    from indexer.build import describe
+
+    parser.add_argument("--version", action="version", version=describe())
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser("run", help="Consume filebeat topics and index into Elasticsearch.")

@@ -12,6 +12,7 @@ from typing import TypeVar
 
 import structlog
 
+from indexer import build
 from indexer.admin import metrics as admin_metrics
 from indexer.admin.errors import SetupError
 from indexer.admin.preparer import IndexPreparer
@@ -152,7 +153,11 @@ def run_indexer(settings: Settings) -> int:
     if stop.is_set():
         indexer.pipeline.stop()
     log.info(
-        "started", metrics_port=indexer.server.port, elasticsearch=settings.elasticsearch.hosts
+        "started",
+        version=build.VERSION,
+        core=build.core(),
+        metrics_port=indexer.server.port,
+        elasticsearch=settings.elasticsearch.hosts,
     )
     try:
         indexer.pipeline.run()

@@ -1,10 +1,12 @@
-"""The start-up line names the cluster without the credentials written into its URL."""
+"""The start-up line names the version and the cluster, without the credentials written into
+the cluster's URL."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from indexer import __version__
 from indexer.embedded import CompatProxy, ServerProcess
 from tests.support import IndexerProcess, indexer_env, wait_for
 
@@ -26,3 +28,5 @@ def test_the_started_line_masks_the_credentials_of_the_cluster_url(
     (started,) = [line for line in indexer.log_lines() if line.get("event") == "started"]
     assert started["elasticsearch"] == [es_proxy.url.replace("http://", "http://**********@")]
     assert json.loads(env["INDEXER_ELASTICSEARCH__HOSTS"]) == [with_credentials]
+    # The start-up line also names what runs.
+    assert (started["version"], started["core"]) == (__version__, "python")
