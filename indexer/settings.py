@@ -581,8 +581,10 @@ def environment_problems(environ: Mapping[str, str | None]) -> list[str]:
             ):
                 continue  # a key inside a mapping setting (INDEXER_KAFKA__OPTIONS__…)
             dotted = ".".join(p.lower() for p in name[len(ENV_PREFIX) :].split(ENV_NESTING))
-            close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.8)
-            hint = f"; did you mean {close[0]}?" if close else ""
+            # Compared without the prefix, which every name shares.
+            tails = [env[len(ENV_PREFIX) :] for env in known]
+            close = difflib.get_close_matches(name[len(ENV_PREFIX) :], tails, n=1, cutoff=0.8)
+            hint = f"; did you mean {ENV_PREFIX}{close[0]}?" if close else ""
             problems.append(f"{name}: not a setting ({dotted}){hint}")
             continue
         path, annotation = entry
