@@ -124,3 +124,25 @@ def test_the_application_guide_matches_the_component_and_the_base_image() -> Non
     for field in ("service.name", "kubernetes.namespace", "kubernetes.pod.name"):
         assert field in text
         assert field.rsplit(".", 1)[0].split(".")[0] in (REPO / "indexer" / "route.py").read_text()
+
+
+def test_the_application_guide_names_data_views_that_kibana_setup_creates() -> None:
+    import json
+
+    text = " ".join((REPO / "docs" / "application-logging.md").read_text().split())
+    views = [
+        json.loads(path.read_text()) for path in (REPO / "kibana" / "data_views").glob("*.json")
+    ]
+    named = re.findall(r"data view `([^`]+)` \(pattern `([^`]+)`", text)
+    named += re.findall(r"or `([^`]+)`, pattern `([^`]+)`", text)
+    assert len(named) == 2
+    made = set()
+    for view in views:
+        spec = view.get("data_view", view)
+        made.add(
+            (
+                spec["name"].format(prefix="k8s-logs", namespace="<namespace>"),
+                spec["title"].format(prefix="k8s-logs", namespace="<namespace>"),
+            )
+        )
+    assert set(named) <= made, set(named) - made
