@@ -42,7 +42,9 @@ RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /tmp/whe
 
 # ---- runtime: slim base, the venv, a non-root user -----------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
+# The version is the package's (pyproject.toml); tests/unit/test_version.py keeps them equal.
 LABEL org.opencontainers.image.title="log-indexer" \
+      org.opencontainers.image.version="0.1.0" \
       org.opencontainers.image.description="Kafka (filebeat) to Elasticsearch log indexer and node agent"
 RUN groupadd --system --gid 10001 indexer \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \

@@ -53,10 +53,18 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="indexer", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="indexer",
+        description="Indexes Kubernetes log lines from Kafka (filebeat's topics) into "
+        "Elasticsearch or OpenSearch, and runs the node agent that feeds filebeat. "
+        "`indexer run` starts the indexer; `indexer demo` shows it end to end.",
+    )
     parser.add_argument(
         "--config", type=Path, default=None, help="YAML settings file (environment wins)."
     )
+    from indexer.build import describe
+
+    parser.add_argument("--version", action="version", version=describe())
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser("run", help="Consume filebeat topics and index into Elasticsearch.")
@@ -100,9 +108,52 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
-        args.handler = _run
-        handler = _run
-    return handler(args)
+        # No command: say what the tool does rather than start a daemon against localhost.
+        parser.print_help()
+        print(
+            "\nindexer: no command given; `indexer run` starts the indexer (the container image "
+            "runs it by default)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        return handler(args)
+    except Exception as exc:
+        if not _is_outage(exc):
+            raise
+        from indexer.redact import redact_text
+
+        command = " ".join(str(a) for a in (args.command, _subcommand(args)) if a)
+        print(redact_text(f"indexer {command}: {type(exc).__name__}: {exc}"), file=sys.stderr)
+        return 1
+
+
+# Exceptions that mean a server is down, refuses, or answers what we did not expect: a user's
+# outage, not a bug, so one line and exit 1 instead of a traceback. Looked up in sys.modules so
+# that a command which never imported Kafka or Elasticsearch (the node agent) stays free of them.
+_OUTAGES = (
+    ("indexer.cluster", "ClusterError"),
+    ("indexer.cluster", "ClusterUnavailable"),
+    ("indexer.kibana.client", "KibanaUnavailable"),
+    ("indexer.kibana.client", "KibanaError"),
+    ("confluent_kafka", "KafkaException"),
+)
+
+
+def _is_outage(exc: BaseException) -> bool:
+    for module_name, name in _OUTAGES:
+        module = sys.modules.get(module_name)
+        kind = getattr(module, name, None) if module is not None else None
+        if isinstance(kind, type) and isinstance(exc, kind):
+            return True
+    return isinstance(exc, ConnectionError | TimeoutError)
+
+
+def _subcommand(args: argparse.Namespace) -> str | None:
+    for key, value in vars(args).items():
+        if key.endswith("_command") and isinstance(value, str):
+            return value
+    return None
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from indexer import metrics
+from indexer.kafka_log import KafkaLogBridge
 from indexer.settings import KafkaSettings
 
 # The indexer's guarantees rest on these: user options cannot override them.
@@ -39,8 +40,12 @@ DEFAULTS: dict[str, Any] = {
 
 
 def consumer_config(
-    settings: KafkaSettings, on_stats: Callable[[str], None] | None = None
+    settings: KafkaSettings,
+    on_stats: Callable[[str], None] | None = None,
+    bridge: KafkaLogBridge | None = None,
 ) -> dict[str, Any]:
+    """The consumer's configuration. With `bridge`, librdkafka's logs and errors go through it
+    (structured, throttled) and its statistics tell it when Kafka is reachable again."""
     config: dict[str, Any] = {
         **DEFAULTS,
         "bootstrap.servers": settings.bootstrap_servers,
@@ -51,13 +56,23 @@ def consumer_config(
     }
     if settings.instance_id:
         config["group.instance.id"] = settings.instance_id
-    config["stats_cb"] = on_stats or record_lag
+    stats = on_stats or record_lag
+    if bridge is not None:
+        config.update(bridge.config())
+
+        def both(stats_json: str) -> None:
+            stats(stats_json)
+            bridge.on_stats(stats_json)
+
+        config["stats_cb"] = both
+    else:
+        config["stats_cb"] = stats
     config["on_commit"] = _on_commit
     return config
 
 
-def create_consumer(settings: KafkaSettings) -> Consumer:
-    return Consumer(consumer_config(settings))
+def create_consumer(settings: KafkaSettings, bridge: KafkaLogBridge | None = None) -> Consumer:
+    return Consumer(consumer_config(settings, bridge=bridge))
 
 
 def record_lag(stats_json: str) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from indexer.deadletter import DEFAULT_MAX_ORIGINAL_BYTES, keep_original
+from indexer.kafka_log import KafkaLogBridge
 from indexer.retry import RetryableCondition
 from indexer.settings import KafkaSettings
 
@@ -84,7 +85,9 @@ class DeadLetterTopic:
     ) -> None:
         self._topic = topic
         self._max_original_bytes = max_original_bytes
-        self._producer = Producer(producer_config(settings))
+        # librdkafka's logs and errors structured and throttled, like the consumer's.
+        logging = KafkaLogBridge("deadletter-producer").config()
+        self._producer = Producer({**producer_config(settings), **logging})
 
     def send(self, letters: list[DeadLetter]) -> None:
         """Produce every letter and wait for the broker's acknowledgement of each of them.

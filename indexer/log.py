@@ -11,6 +11,7 @@ import sys
 
 import structlog
 
+from indexer.redact import redact_value
 from indexer.settings import LogSettings
 
 
@@ -29,6 +30,7 @@ def configure_logging(settings: LogSettings) -> None:
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,
+            _redact_secrets,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
@@ -37,6 +39,14 @@ def configure_logging(settings: LogSettings) -> None:
         # per event, so the lookup costs nothing that matters.
         cache_logger_on_first_use=False,
     )
+
+
+def _redact_secrets(
+    _logger: object, _method: str, event_dict: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    """No credentials of a URL in any log line (a host list, an error naming its URL, a
+    traceback). Log calls are never per event, so this costs nothing that matters."""
+    return {key: redact_value(value) for key, value in event_dict.items()}
 
 
 class _StderrLoggerFactory:

@@ -12,6 +12,7 @@ from typing import TypeVar
 
 import structlog
 
+from indexer import build
 from indexer.admin import metrics as admin_metrics
 from indexer.admin.errors import SetupError
 from indexer.admin.preparer import IndexPreparer
@@ -22,6 +23,7 @@ from indexer.cluster import ClusterError, ClusterInfo, ClusterUnavailable, Searc
 from indexer.consume import create_consumer, total_lag
 from indexer.dlq import DeadLetterTopic
 from indexer.health import Health, HealthServer
+from indexer.kafka_log import KafkaLogBridge
 from indexer.log import configure_logging
 from indexer.pipeline import Pipeline, PipelineFailed
 from indexer.route import Router, deadletter_index
@@ -89,9 +91,11 @@ def build_indexer(settings: Settings, stop: threading.Event | None = None) -> In
         on_reachability=functools.partial(setattr, health, "elasticsearch_ok"),
         on_namespace=_kibana_on_demand(settings, background_stop),
     )
+    kafka_log = KafkaLogBridge("consumer")
+    health.kafka_problem = kafka_log.problem
     pipeline = Pipeline(
         settings,
-        create_consumer(settings.kafka),
+        create_consumer(settings.kafka, kafka_log),
         writer,
         Router(settings.routing, settings.parsing),
         health,
@@ -149,7 +153,11 @@ def run_indexer(settings: Settings) -> int:
     if stop.is_set():
         indexer.pipeline.stop()
     log.info(
-        "started", metrics_port=indexer.server.port, elasticsearch=settings.elasticsearch.hosts
+        "started",
+        version=build.VERSION,
+        core=build.core(),
+        metrics_port=indexer.server.port,
+        elasticsearch=settings.elasticsearch.hosts,
     )
     try:
         indexer.pipeline.run()

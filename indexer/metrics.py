@@ -8,6 +8,15 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from indexer import build
+
+BUILD_INFO = Gauge(
+    "indexer_build_info",
+    "Always 1; its labels say which version runs and which core processes events.",
+    ["version", "core"],
+)
+BUILD_INFO.labels(build.VERSION, build.core()).set(1)
+
 EVENTS_CONSUMED = Counter(
     "indexer_events_consumed_total", "Kafka messages taken from the assigned partitions."
 )

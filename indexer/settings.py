@@ -7,7 +7,11 @@ the defaults below, which work out of the box against a local broker and cluster
 
 from __future__ import annotations
 
+import json
 import re
+import types
+import typing
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Literal, cast
@@ -15,6 +19,7 @@ from typing import Any, ClassVar, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
@@ -506,7 +511,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources: list[PydanticBaseSettingsSource] = [init_settings, _CheckedEnvSource(settings_cls)]
         if settings_cls.model_config.get("yaml_file"):
             sources.append(YamlConfigSettingsSource(settings_cls))
         return tuple(sources)
@@ -516,8 +521,119 @@ class SettingsError(ValueError):
     """Raised with one line per bad value, each naming the setting and its environment variable."""
 
 
+# ---------------------------------------------------------------------------------------------
+# The environment, checked before pydantic-settings reads it: every INDEXER_* variable must be a
+# setting (a typo is refused like the same typo in YAML, where extra="forbid" refuses it), a list
+# setting takes a JSON list, one URL or a comma list, and a value that cannot be parsed names its
+# variable (pydantic-settings would only say `error parsing value for field "elasticsearch"`).
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        models = [m for a in typing.get_args(annotation) if (m := _model_of(a))]
+        return models[0] if len(models) == 1 else None
+    return None
+
+
+def _container_of(annotation: Any) -> type | None:
+    """list or dict when the annotation is one of them (or an optional one), else None."""
+    origin = typing.get_origin(annotation) or annotation
+    if origin in (list, dict):
+        return cast("type", origin)
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        found = {_container_of(a) for a in typing.get_args(annotation)} - {None}
+        return found.pop() if len(found) == 1 else None
+    return None
+
+
+def env_variables(
+    model: type[BaseModel] | None = None, prefix: tuple[str, ...] = ()
+) -> dict[str, tuple[tuple[str, ...], Any]]:
+    """Every INDEXER_… variable the settings read: name -> (dotted path parts, annotation).
+    A section's own name is included (its value is a JSON object)."""
+    found: dict[str, tuple[tuple[str, ...], Any]] = {}
+    for name, info in (model or Settings).model_fields.items():
+        path = (*prefix, name)
+        found[ENV_PREFIX + ENV_NESTING.join(p.upper() for p in path)] = (path, info.annotation)
+        sub = _model_of(info.annotation)
+        if sub is not None:
+            found.update(env_variables(sub, path))
+    return found
+
+
+def environment_problems(environ: Mapping[str, str | None]) -> list[str]:
+    """One line per INDEXER_* variable (any case) that is no setting or cannot be parsed."""
+    import difflib
+
+    known = env_variables()
+    problems = []
+    for raw_name, value in environ.items():
+        name = raw_name.upper()
+        if not name.startswith(ENV_PREFIX):
+            continue
+        entry = known.get(name)
+        if entry is None:
+            if any(
+                name.startswith(env + ENV_NESTING) and _container_of(ann) is dict
+                for env, (_, ann) in known.items()
+            ):
+                continue  # a key inside a mapping setting (INDEXER_KAFKA__OPTIONS__…)
+            dotted = ".".join(p.lower() for p in name[len(ENV_PREFIX) :].split(ENV_NESTING))
+            # Compared without the prefix, which every name shares.
+            tails = [env[len(ENV_PREFIX) :] for env in known]
+            close = difflib.get_close_matches(name[len(ENV_PREFIX) :], tails, n=1, cutoff=0.8)
+            hint = f"; did you mean {ENV_PREFIX}{close[0]}?" if close else ""
+            problems.append(f"{name}: not a setting ({dotted}){hint}")
+            continue
+        path, annotation = entry
+        if value and (_model_of(annotation) is not None or _container_of(annotation) is dict):
+            try:
+                json.loads(value)
+            except ValueError as exc:
+                kind = (
+                    "a JSON object"
+                    if _model_of(annotation)
+                    else 'a JSON object, e.g. {"key": "value"}'
+                )
+                problems.append(
+                    f"setting {'.'.join(path)} ({name}): not valid JSON ({exc}); it takes {kind}"
+                )
+    return problems
+
+
+def _as_list(value: str) -> str:
+    """A list setting's environment value as JSON: a JSON list as is, else one item or a comma
+    list (`http://es1:9200,http://es2:9200`)."""
+    try:
+        if isinstance(json.loads(value), list):
+            return value
+    except ValueError:
+        pass
+    return json.dumps([part.strip() for part in value.split(",") if part.strip()])
+
+
+class _CheckedEnvSource(EnvSettingsSource):
+    """The environment source, refusing unknown or unparsable INDEXER_* variables (one
+    SettingsError naming each) and reading a list setting from one value or a comma list."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        environ = dict(super()._load_env_vars())
+        problems = environment_problems(environ)
+        if problems:
+            raise SettingsError("\n".join(problems))
+        known = env_variables()
+        for name, value in environ.items():
+            entry = known.get(name.upper())
+            if value and entry is not None and _container_of(entry[1]) is list:
+                environ[name] = _as_list(value)
+        return environ
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Resolve the settings from overrides, the environment, and an optional YAML file."""
+    import yaml
     from pydantic import ValidationError
 
     settings_cls: type[Settings] = Settings
@@ -531,10 +647,25 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         )
     try:
         return settings_cls(**overrides)
+    except SettingsError:
+        raise
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"--config {config_file}: {_yaml_problem(exc)}") from None
     except ValidationError as exc:
-        raise SettingsError("\n".join(_describe(err) for err in exc.errors())) from None
+        from indexer.redact import redact_text
+
+        lines = (redact_text(_describe(err)) for err in exc.errors())
+        raise SettingsError("\n".join(lines)) from None
     except (ValueError, OSError) as exc:  # malformed JSON in an env var, unreadable YAML
         raise SettingsError(f"settings: {exc}") from None
+
+
+def _yaml_problem(exc: Any) -> str:
+    """A YAML error on one line: what, and where (1-based line and column)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"not valid YAML: {problem}{where}"
 
 
 def _describe(err: Any) -> str:
@@ -552,10 +683,10 @@ def _describe(err: Any) -> str:
 
 
 def masked(settings: Settings) -> dict[str, Any]:
-    """The resolved settings as plain data, secrets and librdkafka passwords masked."""
+    """The resolved settings as plain data: secrets, secret librdkafka options (indexer/redact.py)
+    and credentials in URLs masked."""
+    from indexer.redact import redact_kafka_options, redact_value
+
     data = settings.model_dump(mode="json")
-    options = data["kafka"]["options"]
-    for key in options:
-        if any(word in key.lower() for word in ("password", "secret", "key")):
-            options[key] = "**********"
-    return data
+    data["kafka"]["options"] = redact_kafka_options(data["kafka"]["options"])
+    return cast("dict[str, Any]", redact_value(data))

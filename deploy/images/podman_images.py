@@ -261,8 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         cwd=REPO,
         env={
             **env(),
-            "INDEXER_IMAGE": args.image,
-            "INDEXER_APP_IMAGE": sample,
+            "SMOKE_INDEXER_IMAGE": args.image,
+            "SMOKE_APP_IMAGE": sample,
         },
         check=False,
         timeout=900,

@@ -30,11 +30,27 @@ def register(commands: Any) -> None:
         "--namespace",
         action="append",
         default=None,
-        help="A namespace to set up (repeatable); default: every namespace with an index.",
+        type=_namespace,
+        help="A namespace to set up (repeatable); default: every namespace with an index. A "
+        "Kubernetes namespace name, as routing takes it: no pattern (`shop*` would make a role "
+        "reading every shop… namespace).",
     )
     setup.add_argument("--api-key", help="Kibana API key (prefer INDEXER_KIBANA__API_KEY).")
     setup.add_argument("--username", help="Basic-auth user (password: INDEXER_KIBANA__PASSWORD).")
     setup.set_defaults(handler=_setup)
+
+
+def _namespace(text: str) -> str:
+    """A namespace exactly as routing accepts one (a DNS label, indexer/identity.py): a
+    wildcard or any other pattern character would widen the role and the data view."""
+    from indexer.identity import DNS_LABEL
+
+    if not DNS_LABEL.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a Kubernetes namespace name (lower-case letters, digits and '-', "
+            "at most 63, alphanumeric at both ends; no wildcards)"
+        )
+    return text
 
 
 def _setup(args: argparse.Namespace) -> int:

@@ -6,6 +6,9 @@
   views, spaces and roles routes (`INITIAL_REST_VERSION` / `API_VERSIONS.public.v1`).
 - Auth: `Authorization: ApiKey <id:key base64>` or basic, from the `kibana` settings.
 - A space's objects live under `/s/<space>/api/...`; the default space needs no prefix.
+- Redirects are followed (urllib's rules) but `Authorization` only within the same origin
+  (scheme, host, port): urllib copies every header to wherever a redirect points, which would
+  hand the Kibana credentials to another host.
 
 Errors: `KibanaUnavailable` when Kibana cannot be reached or answers 5xx (retry later);
 `KibanaError` for any other answer the caller did not expect (its status and Kibana's message).
@@ -22,6 +25,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from indexer.redact import redact_text
 from indexer.settings import KibanaSettings
 
 API_VERSION = "2023-10-31"
@@ -43,6 +47,30 @@ class KibanaUnavailable(Exception):
 class Answer:
     status: int
     body: Any
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or default)
+
+
+class _SameOriginAuthRedirects(urllib.request.HTTPRedirectHandler):
+    """urllib's redirect handling, minus the credentials when the redirect leaves the origin."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and _origin(newurl) != _origin(req.full_url):
+            new.remove_header("Authorization")
+        return new
 
 
 def space_path(space: str, path: str) -> str:
@@ -74,6 +102,9 @@ class KibanaClient:
             if not settings.verify_certs:
                 self._context.check_hostname = False
                 self._context.verify_mode = ssl.CERT_NONE
+        self._opener = urllib.request.build_opener(
+            urllib.request.HTTPSHandler(context=self._context), _SameOriginAuthRedirects()
+        )
 
     def request(
         self, method: str, path: str, body: Any = None, *, expect: tuple[int, ...] = (200,)
@@ -84,12 +115,12 @@ class KibanaClient:
             self.url + path, data=data, method=method, headers=self._headers
         )
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout, context=self._context) as r:
+            with self._opener.open(request, timeout=self._timeout) as r:
                 status, raw = r.status, r.read()
         except urllib.error.HTTPError as exc:
             status, raw = exc.code, exc.read()
         except (OSError, ValueError) as exc:  # refused, reset, timeout, TLS, bad URL
-            raise KibanaUnavailable(f"{method} {self.url}{path}: {exc}") from None
+            raise KibanaUnavailable(redact_text(f"{method} {self.url}{path}: {exc}")) from None
         parsed = _parse(raw)
         if status in expect:
             return Answer(status, parsed)

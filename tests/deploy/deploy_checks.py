@@ -474,8 +474,11 @@ def settings_problems(docs: list[dict[str, Any]]) -> list[str]:
                 problems.append(f"{container.name}: {name} must come from a Secret")
         if not container.runs_project_image:
             continue
+        # Unknown names are reported above; leave them out so the load checks the other values
+        # (the indexer itself refuses them first).
+        readable = {k: v for k, v in env.values.items() if not unknown_setting_problems([k], "")}
         try:
-            load_from_environment(env.values)
+            load_from_environment(readable)
         except SettingsError as exc:
             problems.append(f"{container.name}: its settings do not load:\n{exc}")
             continue
@@ -740,4 +743,52 @@ def final_stage_problems(stages: list[Stage], entrypoint: str | None) -> list[st
         found = [rest for keyword, rest in final.instructions if keyword == "ENTRYPOINT"]
         if not found or yaml.safe_load(found[-1]) != [entrypoint]:
             problems.append(f'the final stage needs ENTRYPOINT ["{entrypoint}"] (got {found})')
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Namespaces and the standard labels
+
+# https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/
+STANDARD_LABELS = tuple(
+    f"app.kubernetes.io/{key}"
+    for key in ("name", "instance", "version", "component", "part-of", "managed-by")
+)
+
+# Kinds of the render that are not namespaced (the API server ignores or refuses a namespace).
+CLUSTER_SCOPED_KINDS = {"Namespace", "PriorityClass", "ClusterRole", "ClusterRoleBinding"}
+
+
+def namespace_and_label_problems(docs: list[dict[str, Any]]) -> list[str]:
+    """Every namespaced object in the render's one Namespace, every object with the six standard
+    labels (non-empty), and one `instance` and one `version` across the render: an object
+    without a namespace lands in whatever namespace kubectl's context points at."""
+    problems: list[str] = []
+    namespaces = [d["metadata"]["name"] for d in docs if d.get("kind") == "Namespace"]
+    if len(namespaces) != 1:
+        problems.append(f"the render must hold exactly one Namespace, found {namespaces}")
+    expected = namespaces[0] if namespaces else None
+    seen: dict[str, set[str]] = {
+        "app.kubernetes.io/instance": set(),
+        "app.kubernetes.io/version": set(),
+    }
+    for doc in docs:
+        metadata = doc.get("metadata") or {}
+        who = name_of(doc)
+        namespace = metadata.get("namespace")
+        if doc.get("kind") in CLUSTER_SCOPED_KINDS:
+            if namespace is not None:
+                problems.append(f"{who}: cluster-scoped but has namespace {namespace!r}")
+        elif namespace != expected:
+            problems.append(f"{who}: namespace {namespace!r}, expected {expected!r}")
+        labels = metadata.get("labels") or {}
+        for key in STANDARD_LABELS:
+            if not labels.get(key):
+                problems.append(f"{who}: label {key} missing")
+        for key, values in seen.items():
+            if labels.get(key):
+                values.add(labels[key])
+    for key, values in seen.items():
+        if len(values) > 1:
+            problems.append(f"{key} differs between objects: {sorted(values)}")
     return problems

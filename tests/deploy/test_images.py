@@ -1,7 +1,7 @@
 """Issue 15: the built images, run with podman.
 
 `make image-smoke` builds the indexer image and the Debian-s6 app base image (with the sample app)
-and runs this module with INDEXER_IMAGE and INDEXER_APP_IMAGE naming them. Without them (`make
+and runs this module with SMOKE_INDEXER_IMAGE and SMOKE_APP_IMAGE naming them. Without them (`make
 test`, which needs no podman) every test here is skipped, with that reason.
 """
 
@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pytest
 
-INDEXER_IMAGE = os.environ.get("INDEXER_IMAGE", "")
-APP_IMAGE = os.environ.get("INDEXER_APP_IMAGE", "")
+INDEXER_IMAGE = os.environ.get("SMOKE_INDEXER_IMAGE", "")
+APP_IMAGE = os.environ.get("SMOKE_APP_IMAGE", "")
 pytestmark = pytest.mark.skipif(
     not (INDEXER_IMAGE and APP_IMAGE and shutil.which("podman")),
     reason="image tests run under `make image-smoke`, which builds the images with podman first"
-    " (INDEXER_IMAGE / INDEXER_APP_IMAGE unset, or no podman)",
+    " (SMOKE_INDEXER_IMAGE / SMOKE_APP_IMAGE unset, or no podman)",
 )
 TOPIC = "filebeat-image-smoke"
 EVENTS = 40

@@ -318,3 +318,14 @@ def test_https_kibana_is_verified_with_the_configured_ca(
         assert set(kibana.views()) == GLOBAL_VIEWS | {"k8s-logs-ns-shop", "k8s-logs-ns-pay"}
     finally:
         front.stop()
+
+
+@pytest.mark.parametrize("namespace", ["shop*", "shop,pay", "Shop", "shop-", "shop_*", "*"])
+def test_a_namespace_routing_would_not_accept_is_refused_before_any_request(
+    kibana: RecordingKibana, capsys: pytest.CaptureFixture[str], namespace: str
+) -> None:
+    code, _, err = setup(capsys, "--url", kibana.url, namespaces=(namespace,))
+    assert code == 2
+    assert f"{namespace!r} is not a Kubernetes namespace name" in err
+    assert "no wildcards" in err
+    assert kibana.requests == []

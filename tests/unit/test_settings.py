@@ -169,3 +169,103 @@ def test_the_kibana_section_is_off_by_default_and_refuses_bad_urls_and_two_auths
         load_settings(kibana={"url": "kb:5601"})
     with pytest.raises(SettingsError, match="either api_key or username/password"):
         load_settings(kibana={"api_key": "k", "username": "u", "password": "p"})
+
+
+# --- The environment as people type it (issue 29) --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "hosts"),
+    [
+        ("http://es:9200", ["http://es:9200"]),
+        ("http://es1:9200, https://es2:9200", ["http://es1:9200", "https://es2:9200"]),
+        ('["http://es:9200"]', ["http://es:9200"]),
+    ],
+)
+def test_the_hosts_take_one_url_a_comma_list_or_a_json_list(
+    monkeypatch: pytest.MonkeyPatch, value: str, hosts: list[str]
+) -> None:
+    monkeypatch.setenv("INDEXER_ELASTICSEARCH__HOSTS", value)
+    assert load_settings().elasticsearch.hosts == hosts
+
+
+def test_every_list_setting_takes_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INDEXER_KAFKA__TOPICS", "filebeat-a,filebeat-b")
+    monkeypatch.setenv("INDEXER_PARSING__DISABLED_FOR", "shop/cart")
+    settings = load_settings()
+    assert settings.kafka.topics == ["filebeat-a", "filebeat-b"]
+    assert settings.parsing.disabled_for == ["shop/cart"]
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (
+            "INDEXER_BATCHX__MAX_DOCS",
+            "INDEXER_BATCHX__MAX_DOCS: not a setting (batchx.max_docs); "
+            "did you mean INDEXER_BATCH__MAX_DOCS?",
+        ),
+        (
+            "INDEXER_KAFKA_BOOTSTRAP_SERVERS",
+            "INDEXER_KAFKA_BOOTSTRAP_SERVERS: not a setting (kafka_bootstrap_servers); "
+            "did you mean INDEXER_KAFKA__BOOTSTRAP_SERVERS?",
+        ),
+        ("indexer_kafka__colour", "INDEXER_KAFKA__COLOUR: not a setting (kafka.colour)"),
+    ],
+)
+def test_an_unknown_indexer_variable_is_refused_naming_it_like_a_yaml_typo(
+    monkeypatch: pytest.MonkeyPatch, name: str, message: str
+) -> None:
+    monkeypatch.setenv(name, "5")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value) == message
+
+
+def test_the_same_typo_in_yaml_is_refused_too(tmp_path: Path) -> None:
+    config = tmp_path / "indexer.yaml"
+    config.write_text("batchx:\n  max_docs: 5\n")
+    with pytest.raises(SettingsError, match="batchx"):
+        load_settings(config)
+
+
+def test_keys_of_a_mapping_setting_are_not_typos(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INDEXER_KAFKA__OPTIONS__SASL_USERNAME", "me")
+    assert load_settings().kafka.options
+
+
+def test_unparsable_json_names_the_variable_without_echoing_the_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("INDEXER_KAFKA__OPTIONS", "{sasl.password: hunter2}")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith("setting kafka.options (INDEXER_KAFKA__OPTIONS): not valid JSON")
+    assert "hunter2" not in message
+
+
+def test_the_command_exits_2_naming_an_unknown_variable_on_one_line() -> None:
+    result = _run("config", "show", INDEXER_KAFKA_BOOTSTRAP_SERVERS="kafka:9092")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "INDEXER_KAFKA_BOOTSTRAP_SERVERS: not a setting (kafka_bootstrap_servers); "
+        "did you mean INDEXER_KAFKA__BOOTSTRAP_SERVERS?"
+    ]
+
+
+def test_a_yaml_syntax_error_is_one_line_with_its_place_and_exit_2(tmp_path: Path) -> None:
+    config = tmp_path / "indexer.yaml"
+    config.write_text("kafka:\n  group_id: [a\nbatch: 3\n")
+    result = _run("--config", str(config), "config", "show")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"--config {config}: not valid YAML: expected ',' or ']', but got ':' at line 3, column 6"
+    ]
+
+
+def test_indexer_alone_says_what_it_does_instead_of_starting() -> None:
+    result = _run()
+    assert result.returncode == 2
+    assert "run" in result.stdout and "usage: indexer" in result.stdout
+    assert "no command given; `indexer run` starts the indexer" in result.stderr
