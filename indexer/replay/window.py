@@ -70,12 +70,16 @@ class ReplayError(Exception):
 
 def replay_consumer_config(settings: KafkaSettings, now: float) -> dict[str, Any]:
     """The indexer's connection settings with a throw-away group id that nothing commits to."""
+    from indexer.kafka_log import KafkaLogBridge
+
     config: dict[str, Any] = {
         **DEFAULTS,
         "bootstrap.servers": settings.bootstrap_servers,
         **settings.options,
         "group.id": f"{settings.group_id}-replay-{int(now)}",
         **FIXED,
+        # librdkafka's own lines as our structured, throttled log events, not raw stderr text.
+        **KafkaLogBridge("replay").config(),
     }
     for key in _GROUP_ONLY:
         config.pop(key, None)

@@ -141,13 +141,3 @@ def test_filebeats_http_endpoint_is_on_loopback_where_the_agent_reads_it(rendere
             assert http.get("enabled") is True, (overlay, name)
             assert http.get("host") == default.hostname == "127.0.0.1", (overlay, name)
             assert http.get("port") == default.port, (overlay, name)
-
-
-def test_every_namespaced_object_of_every_overlay_has_the_overlays_namespace(
-    rendered: Docs,
-) -> None:
-    for overlay, docs in rendered.items():
-        spaces = {d["metadata"]["name"] for d in find(docs, "Namespace")}
-        for doc in docs:
-            if doc["kind"] != "Namespace":
-                assert doc["metadata"].get("namespace") in spaces, (overlay, doc["kind"])
