@@ -206,7 +206,18 @@ def read_logs(plan: Plan, cluster: Any, out: IO[str], colour: bool) -> int:
     stop = threading.Event()
     try:
         client = client_for(cluster)
-    except (ClusterError, ClusterUnavailable) as exc:
+    except ClusterError as exc:
+        if exc.status in (401, 403):
+            # `GET /` tells the product apart; a key with index privileges only may not ask.
+            print(
+                f"indexer logs: the cluster at {hosts} refused GET / ({exc.status} "
+                f"{exc.error_type}: {exc.reason[:200]}); set INDEXER_ELASTICSEARCH__DISTRIBUTION "
+                "to elasticsearch or opensearch to skip it",
+                file=sys.stderr,
+            )
+            return 1
+        return _failed(exc, hosts, plan)
+    except ClusterUnavailable as exc:
         return _failed(exc, hosts, plan)
     try:
         with _stop_on_signals(stop):
