@@ -195,51 +195,14 @@ def _colour(choice: str) -> bool:
 def read_logs(plan: Plan, cluster: Any, out: IO[str], colour: bool) -> int:
     """Run one read (and its follow) against the cluster `cluster` (ElasticsearchSettings)
     names, writing lines to `out`. Returns the exit status; errors are one line on stderr."""
-    from indexer.cluster import ClusterError, ClusterUnavailable, client_for
-    from indexer.logs.follow import Follower
-    from indexer.logs.output import SOURCE, formatter
-    from indexer.logs.paging import read, tail
+    from indexer.cluster import ClusterError, ClusterUnavailable
 
     hosts = ", ".join(cluster.hosts)
-    source = SOURCE[plan.output]
-    show = formatter(plan.output, colour)  # type: ignore[arg-type]
-    stop = threading.Event()
+    client = _connect(cluster, hosts, plan)
+    if client is None:
+        return 1
     try:
-        client = client_for(cluster)
-    except ClusterError as exc:
-        if exc.status in (401, 403):
-            # `GET /` tells the product apart; a key with index privileges only may not ask.
-            print(
-                f"indexer logs: the cluster at {hosts} refused GET / ({exc.status} "
-                f"{exc.error_type}: {exc.reason[:200]}); set INDEXER_ELASTICSEARCH__DISTRIBUTION "
-                "to elasticsearch or opensearch to skip it",
-                file=sys.stderr,
-            )
-            return 1
-        return _failed(exc, hosts, plan)
-    except ClusterUnavailable as exc:
-        return _failed(exc, hosts, plan)
-    try:
-        with _stop_on_signals(stop):
-            hits = (
-                read(client, plan.query, source)
-                if plan.tail is None
-                else tail(client, plan.query, plan.tail, source)
-            )
-            follower = (
-                Follower(client, plan.query, plan.started, plan.lateness, source)
-                if plan.follow
-                else None
-            )
-            for hit in hits:
-                if follower is not None:
-                    follower.remember(hit)
-                out.write(show(hit) + "\n")
-                if stop.is_set():
-                    return 0
-            out.flush()
-            if follower is not None:
-                follower.run(_printer(out, show), stop, plan.interval)
+        _read(client, plan, out, colour)
     except (ClusterError, ClusterUnavailable) as exc:
         return _failed(exc, hosts, plan)
     except BrokenPipeError:
@@ -247,10 +210,63 @@ def read_logs(plan: Plan, cluster: Any, out: IO[str], colour: bool) -> int:
         # complaining when it flushes stdout at exit).
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, out.fileno() if hasattr(out, "fileno") else 1)
-        return 0
     finally:
         client.close()
     return 0
+
+
+def _connect(cluster: Any, hosts: str, plan: Plan) -> Any:
+    """The client, or None after saying why there is none."""
+    from indexer.cluster import ClusterError, ClusterUnavailable, client_for
+
+    try:
+        return client_for(cluster)
+    except ClusterError as exc:
+        if exc.status not in (401, 403):
+            _failed(exc, hosts, plan)
+            return None
+        # `GET /` tells the product apart; a key with index privileges only may not ask.
+        print(
+            f"indexer logs: the cluster at {hosts} refused GET / ({exc.status} "
+            f"{exc.error_type}: {exc.reason[:200]}); set INDEXER_ELASTICSEARCH__DISTRIBUTION "
+            "to elasticsearch or opensearch to skip it",
+            file=sys.stderr,
+        )
+    except ClusterUnavailable as exc:
+        _failed(exc, hosts, plan)
+    return None
+
+
+def _read(client: Any, plan: Plan, out: IO[str], colour: bool) -> None:
+    """The read, then (with -f) the follow, until done or SIGINT/SIGTERM. Raises ClusterError,
+    ClusterUnavailable, BrokenPipeError."""
+    from indexer.logs.follow import Follower
+    from indexer.logs.output import SOURCE, formatter
+    from indexer.logs.paging import read, tail
+
+    source = SOURCE[plan.output]
+    show = formatter(plan.output, colour)  # type: ignore[arg-type]
+    stop = threading.Event()
+    with _stop_on_signals(stop):
+        hits = (
+            read(client, plan.query, source)
+            if plan.tail is None
+            else tail(client, plan.query, plan.tail, source)
+        )
+        follower = (
+            Follower(client, plan.query, plan.started, plan.lateness, source)
+            if plan.follow
+            else None
+        )
+        for hit in hits:
+            if follower is not None:
+                follower.remember(hit)
+            out.write(show(hit) + "\n")
+            if stop.is_set():
+                return
+        out.flush()
+        if follower is not None:
+            follower.run(_printer(out, show), stop, plan.interval)
 
 
 def _printer(out: IO[str], show: Callable[[dict[str, Any]], str]) -> Callable[[Any], None]:
