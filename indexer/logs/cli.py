@@ -33,6 +33,8 @@ examples:
   indexer logs shop/cart -o wide           time, pod, container and level columns
   indexer logs shop/cart -o json | jq .log.level
   indexer logs shop -f --lateness 60s      follow, allowing lines to become searchable 60 s late
+  indexer logs shop -f --interval 5s       follow, searching for new lines every 5 s
+  indexer logs shop --color always | less -R   keep the colours through a pager
 
 The cluster and credentials are the indexer's: INDEXER_ELASTICSEARCH__HOSTS, __API_KEY (or
 __USERNAME/__PASSWORD), __CA_CERTS, or the same keys in --config. Set
