@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     from indexer.logs.cli import register as register_logs
 
     register_logs(commands)
+    from indexer.dashboards.cli import register as register_dashboards
+
+    register_dashboards(commands)
     # subcommands registered by other modules
     return parser
 

@@ -94,8 +94,11 @@ def _demo(bootstrap: str, es_url: str, per_app_day: int, product: Product) -> in
     _show(es, settings.routing.index_prefix)
     _show_malformed(es, settings.routing.index_prefix, expected)
     es.close()
+    namespaces = sorted({source.namespace for source in srcs})
     if product == "elasticsearch":
-        _show_kibana(settings, sorted({source.namespace for source in srcs}))
+        _show_kibana(settings, namespaces)
+    else:
+        _show_dashboards(settings, namespaces)
     _show_reading(es_url, settings.routing.index_prefix, srcs[0])
     _show_next(product)
     return 0
@@ -177,7 +180,11 @@ def _show_reading(es_url: str, prefix: str, source: Any) -> None:
 
 
 def _show_next(product: Product) -> None:
-    views = "Kibana: indexer kibana setup" if product == "elasticsearch" else "Discover"
+    views = (
+        "Kibana: indexer kibana setup"
+        if product == "elasticsearch"
+        else "OpenSearch Dashboards: indexer dashboards setup"
+    )
     print(
         "\nnext:\n"
         "  settings   indexer config show; README.md, Running it (Kafka, cluster, credentials)\n"
@@ -199,6 +206,25 @@ def _show_kibana(settings: Settings, namespaces: list[str]) -> None:
     for view in apply(None, wanted, dry_run=True).requests:
         spec = view.body["data_view"]
         print(f"  {spec['title']:<24} {spec['name']!r:<28} time field {spec['timeFieldName']}")
+
+
+def _show_dashboards(settings: Settings, namespaces: list[str]) -> None:
+    """The OpenSearch Dashboards index patterns `indexer dashboards setup` would create for
+    these namespaces: a dry run, no Dashboards needed."""
+    from indexer.dashboards.objects import desired, read_sources
+    from indexer.dashboards.setup import apply
+
+    sources = read_sources(settings.dashboards.objects_dir)
+    prefix = settings.routing.index_prefix
+    wanted = desired(sources, prefix, namespaces, tenant_per_namespace=False)
+    print(
+        "\nOpenSearch Dashboards index patterns it would create (indexer dashboards setup "
+        "--dry-run):"
+    )
+    for pattern in apply(None, None, wanted, dry_run=True).requests:
+        attributes = pattern.body["attributes"]
+        name = pattern.path.rsplit("/", 1)[1]
+        print(f"  {attributes['title']:<24} {name:<24} time field {attributes['timeFieldName']}")
 
 
 def _produce(bootstrap: str, srcs: list[Any], count: int, start: datetime) -> None:

@@ -39,3 +39,6 @@ def test_the_demo_accounts_for_every_message_and_reads_the_logs_back(product: Pr
     assert len(lines) == 5 and all(" api-7d4b9c8f6-x0000 " in line for line in lines), lines
     assert "indexer logs payments/api --level error" in out
     assert ("Kibana" in out) == (product == "elasticsearch")
+    assert ("OpenSearch Dashboards index patterns" in out) == (product == "opensearch")
+    if product == "opensearch":
+        assert "k8s-logs-payments_*" in out.split("OpenSearch Dashboards index patterns", 1)[1]
