@@ -9,6 +9,11 @@ length is consistent and costs one page of memory. A point in time that expired 
 caller was slow to take the next page (a paused pipe) is opened again and the read goes on after
 the last hit: the order is total, so nothing is skipped or repeated.
 
+A cluster without point in time (OpenSearch before 2.4 answers its route with 400 "no handler
+found") is read the same way without one: the order is total, so paging with `search_after`
+alone still skips and repeats nothing, but a document indexed during the read may appear in it
+(or not) depending on where it sorts.
+
 `scan` pages the same way without a point in time. `follow` uses it: each poll reads a short
 window again anyway, so a document that appears behind the cursor mid-poll is found by the next.
 """
@@ -40,12 +45,18 @@ def has_indices(client: SearchClient, indices: str) -> bool:
 @contextlib.contextmanager
 def point_in_time(client: SearchClient, indices: str) -> Iterator[list[str] | None]:
     """A point in time on `indices`, as a one-element list whose id each page may replace
-    (both products may answer a page with a new id: use the latest); None when no index
-    matches. Closed on exit."""
+    (both products may answer a page with a new id: use the latest); `[""]` when the cluster
+    has none (module docstring); None when no index matches. Closed on exit."""
     if not has_indices(client, indices):
         yield None
         return
-    holder = [client.open_point_in_time(indices, KEEP_ALIVE)]
+    try:
+        holder = [client.open_point_in_time(indices, KEEP_ALIVE)]
+    except ClusterError as exc:
+        if exc.status not in (400, 404, 405) or "no handler" not in exc.reason:
+            raise
+        yield [""]
+        return
     try:
         yield holder
     finally:
@@ -91,14 +102,19 @@ def _pages(
             "sort": sort(descending),
             "_source": source,
             "track_total_hits": False,
-            "pit": {"id": pit[0], "keep_alive": KEEP_ALIVE},
         }
+        path, params = f"/{query.indices}/_search", dict(_LENIENT)
+        if pit[0]:
+            body["pit"] = {"id": pit[0], "keep_alive": KEEP_ALIVE}
+            path, params = "/_search", {}
         if after is not None:
             body["search_after"] = after
         try:
-            answer = client.request("POST", "/_search", body)
+            answer = client.request("POST", path, body, params)
         except ClusterError as exc:
-            if exc.status != 404 or reopened or "search_context_missing" not in str(exc.body):
+            if not pit[0] or exc.status != 404 or reopened:
+                raise
+            if "search_context_missing" not in str(exc.body):
                 raise
             reopened = True  # expired while the caller held a page: open one again, go on
             pit[0] = client.open_point_in_time(query.indices, KEEP_ALIVE)
