@@ -477,12 +477,13 @@ class KibanaSettings(Section):
 class DashboardsSettings(Section):
     """OpenSearch Dashboards objects (index patterns; with `tenant_per_namespace`, a tenant and
     a role per namespace through the security plugin) made from the reviewed files in
-    `dashboards/` by `indexer dashboards setup`: what `kibana` is for Kibana."""
+    `dashboards/` by `indexer dashboards setup` and, when `url` is set, by the running indexer
+    as each namespace first appears (in the background): what `kibana` is for Kibana."""
 
     url: str | None = Field(
         None,
         description="OpenSearch Dashboards' base URL (e.g. https://dashboards:5601). Unset: "
-        "`indexer dashboards setup` needs --url (or --dry-run).",
+        "the indexer makes no Dashboards objects.",
     )
     tenant_per_namespace: bool = Field(
         False,
@@ -500,6 +501,12 @@ class DashboardsSettings(Section):
         "roles/). Defaults to the copy shipped in the package (the repository's dashboards/).",
     )
     timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one Dashboards request.")
+    retry_initial_seconds: float = Field(
+        5.0, gt=0, description="First wait before retrying a namespace's failed Dashboards setup."
+    )
+    retry_max_seconds: float = Field(
+        300.0, gt=0, description="Cap of the backoff between retries of a failed Dashboards setup."
+    )
 
     @field_validator("url")
     @classmethod
