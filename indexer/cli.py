@@ -99,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     from indexer.replay.cli import register as register_replay
 
     register_replay(commands)
+    from indexer.logs.cli import register as register_logs
+
+    register_logs(commands)
+    from indexer.dashboards.cli import register as register_dashboards
+
+    register_dashboards(commands)
     # subcommands registered by other modules
     return parser
 

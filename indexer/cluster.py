@@ -16,7 +16,9 @@ module branches on the distribution.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -163,6 +165,15 @@ class SearchClient:
         """POST ready NDJSON to `_bulk`; the parsed (filtered) answer."""
         raise NotImplementedError
 
+    def open_point_in_time(self, indices: str, keep_alive: str) -> str:
+        """Open a point in time on `indices` (a comma-separated expression); its id. Each
+        product has its own route and answer (below). ClusterError as `request`."""
+        raise NotImplementedError
+
+    def close_point_in_time(self, pit_id: str) -> None:
+        """Free a point in time (one that expired already is not an error)."""
+        raise NotImplementedError
+
     def close(self) -> None:
         raise NotImplementedError
 
@@ -251,6 +262,17 @@ class _Elasticsearch(SearchClient):
     def bulk(self, body: bytes, filter_path: str) -> Any:
         return self._call(self._client.bulk, operations=body, filter_path=filter_path)
 
+    def open_point_in_time(self, indices: str, keep_alive: str) -> str:
+        # `POST /<index>/_pit?keep_alive=` answers `{"id": …}`; `ignore_unavailable` lets a
+        # pattern list name days that have no index (elastic.co/docs/api/doc/elasticsearch/
+        # operation/operation-open-point-in-time).
+        params = {"keep_alive": keep_alive, "ignore_unavailable": "true"}
+        return str(self.request("POST", f"/{indices}/_pit", params=params)["id"])
+
+    def close_point_in_time(self, pit_id: str) -> None:
+        with _gone_is_fine():
+            self.request("DELETE", "/_pit", {"id": pit_id})
+
     def close(self) -> None:
         self._client.close()
 
@@ -326,8 +348,30 @@ class _OpenSearch(SearchClient):
             headers={"content-type": NDJSON},
         )
 
+    def open_point_in_time(self, indices: str, keep_alive: str) -> str:
+        # OpenSearch 2.4+: `POST /<index>/_search/point_in_time?keep_alive=` answers
+        # `{"pit_id": …}`; `DELETE /_search/point_in_time` takes `{"pit_id": [ids]}`
+        # (docs.opensearch.org, "Point in Time API"; opensearch-py's `create_pit`/`delete_pit`).
+        params = {"keep_alive": keep_alive}
+        answer = self.request("POST", f"/{indices}/_search/point_in_time", params=params)
+        return str(answer["pit_id"])
+
+    def close_point_in_time(self, pit_id: str) -> None:
+        with _gone_is_fine():
+            self.request("DELETE", "/_search/point_in_time", {"pit_id": [pit_id]})
+
     def close(self) -> None:
         self._client.close()
+
+
+@contextlib.contextmanager
+def _gone_is_fine() -> Iterator[None]:
+    """A point in time that expired (404) needs no closing."""
+    try:
+        yield
+    except ClusterError as exc:
+        if exc.status != 404:
+            raise
 
 
 def connect(settings: ElasticsearchSettings) -> SearchClient:
@@ -356,6 +400,17 @@ def connect(settings: ElasticsearchSettings) -> SearchClient:
     )
     log.info("cluster_connected", distribution=found, version=number)
     return client
+
+
+def client_for(settings: ElasticsearchSettings) -> SearchClient:
+    """`connect`, without asking `GET /` when `settings.distribution` names the product. A
+    reader's key may hold index privileges only, and Elasticsearch answers `GET /` only with
+    the `monitor` cluster privilege (`cluster:monitor/main`)."""
+    if settings.distribution == "opensearch":
+        return _OpenSearch(settings, "unknown")
+    if settings.distribution == "elasticsearch":
+        return _Elasticsearch(settings, "unknown")
+    return connect(settings)
 
 
 def detect(client: SearchClient, settings: LifecycleSettings) -> ClusterInfo:

@@ -2,8 +2,10 @@
 
 It produces a realistic filebeat stream (a few namespaces, apps and pods over two days, with some
 malformed lines), runs the real pipeline against it, then shows the indices, the dead letters, the
-lines per log.level of each app (the level each line gave, indexer/structured.py) and
-a search, and stops everything. The search server is dressed as a default Elasticsearch 8.x, with
+lines per log.level of each app (the level each line gave, indexer/structured.py), a search,
+where each malformed message went (the counts add up to what was produced), the `indexer logs`
+commands that read the logs back (and one of them, run), and what to do next; then it stops
+everything. The search server is dressed as a default Elasticsearch 8.x, with
 the built-in templates a fresh cluster has (`indexer.embedded`); `--product opensearch` dresses it
 as OpenSearch instead.
 """
@@ -53,13 +55,13 @@ def run_demo(events_per_app_day: int = 40, product: Product = "elasticsearch") -
                 f"embedded Kafka broker on 127.0.0.1:{kafka.port}, a default {product} "
                 f"(ES-API server behind a test-bed proxy) at {proxy.url}"
             )
-            return _demo(f"127.0.0.1:{kafka.port}", proxy.url, events_per_app_day)
+            return _demo(f"127.0.0.1:{kafka.port}", proxy.url, events_per_app_day, product)
     except EmbeddedUnavailable as exc:
         print(f"indexer demo: {exc}", file=sys.stderr)
         return 1
 
 
-def _demo(bootstrap: str, es_url: str, per_app_day: int) -> int:
+def _demo(bootstrap: str, es_url: str, per_app_day: int, product: Product) -> int:
     srcs = sources(namespaces=3, apps=2, pods=2)
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     count = per_app_day * 6 * 2
@@ -90,9 +92,106 @@ def _demo(bootstrap: str, es_url: str, per_app_day: int) -> int:
         indexer.close()
     print(f"indexed in {time.monotonic() - started:.1f} s; the indexer drained and committed\n")
     _show(es, settings.routing.index_prefix)
+    _show_malformed(es, settings.routing.index_prefix, expected)
     es.close()
-    _show_kibana(settings, sorted({source.namespace for source in srcs}))
+    namespaces = sorted({source.namespace for source in srcs})
+    if product == "elasticsearch":
+        _show_kibana(settings, namespaces)
+    else:
+        _show_dashboards(settings, namespaces)
+    _show_reading(es_url, settings.routing.index_prefix, srcs[0])
+    _show_next(product)
     return 0
+
+
+def _malformed_ids() -> list[tuple[str, str]]:
+    """(what, `_id`) of each malformed message: where it went can be looked up by its id, in
+    whichever index holds it (docid.py: a decodable event's id, else the bytes' own)."""
+    from indexer.docid import event_id, message_id
+
+    found = []
+    for what, value in MALFORMED:
+        try:
+            event = json.loads(value)
+        except ValueError:
+            event = None
+        doc_id = event_id(event, value) if isinstance(event, dict) else message_id(value)
+        found.append((what, doc_id.decode()))
+    return found
+
+
+def _show_malformed(es: SearchClient, prefix: str, produced: int) -> None:
+    """Where each malformed message went, and the totals that add up to what was produced."""
+    ids = _malformed_ids()
+    answer = es.request(
+        "POST",
+        f"/{prefix}-*/_search",
+        {"query": {"ids": {"values": [i for _, i in ids]}}, "size": len(ids), "_source": ["error"]},
+    )
+    where = {hit["_id"]: hit for hit in answer["hits"]["hits"]}
+    print(f"\nwhere the {len(MALFORMED)} malformed messages went:")
+    for what, doc_id in ids:
+        hit = where.get(doc_id)
+        if hit is None:
+            print(f"  {what:<26} not found")
+            continue
+        index = hit["_index"]
+        if "-deadletter-" in index:
+            kind = f"dead letter ({hit['_source'].get('error', {}).get('type', '?')})"
+        elif "-unmatched-" in index:
+            kind = "unmatched (no layout knows its path)"
+        else:
+            kind = "indexed in its app's index (day of its Kafka time)"
+        print(f"  {what:<26} {kind:<52} {index}")
+    options = {"allow_no_indices": "true", "ignore_unavailable": "true"}
+    counts = {
+        name: int(es.request("GET", f"/{prefix}-{pattern}/_count", params=options)["count"])
+        for name, pattern in (
+            ("in apps' indices", "*_*"),
+            ("unmatched", "unmatched-*"),
+            ("dead letters", "deadletter-*"),
+        )
+    }
+    total = sum(counts.values())
+    parts = " + ".join(f"{count} {name}" for name, count in counts.items())
+    verdict = "all accounted for" if total == produced else "MISSING SOME"
+    print(f"  produced {produced} messages = {parts} = {total}: {verdict}")
+
+
+def _show_reading(es_url: str, prefix: str, source: Any) -> None:
+    """The `indexer logs` commands that read the demo's logs back, and one of them, run."""
+    from indexer.cli import build_parser
+    from indexer.logs.cli import Plan, read_logs
+
+    pod = f"{source.namespace}/{source.app}/{source.pod}"
+    print("\nread the logs back from the terminal, like kubectl logs (docs/reading-logs.md):")
+    for command, what in (
+        (f"indexer logs {source.namespace}", "a namespace, oldest first"),
+        (f"indexer logs {source.namespace}/{source.app} --level error", "one app, errors+"),
+        (f"indexer logs {pod} --tail 20 -f", "one pod: the last 20, then new lines"),
+        (f'indexer logs {source.namespace} --grep "slow query" -o wide', "a phrase, columns"),
+    ):
+        print(f"  {command:<64} # {what}")
+    args = ["logs", pod, "--tail", "5", "-o", "wide"]
+    print(f"\n$ INDEXER_ELASTICSEARCH__HOSTS='[\"{es_url}\"]' indexer {' '.join(args)}")
+    plan = Plan(build_parser().parse_args(args), prefix)
+    sys.stdout.flush()
+    read_logs(plan, ElasticsearchSettings(hosts=[es_url]), sys.stdout, colour=False)
+
+
+def _show_next(product: Product) -> None:
+    views = (
+        "Kibana: indexer kibana setup"
+        if product == "elasticsearch"
+        else "OpenSearch Dashboards: indexer dashboards setup"
+    )
+    print(
+        "\nnext:\n"
+        "  settings   indexer config show; README.md, Running it (Kafka, cluster, credentials)\n"
+        "  deploy     deploy/ (kustomize bases and overlays), docs/operations.md\n"
+        "  apps       docs/application-logging.md (the s6 base image, what reaches the index)\n"
+        f"  reading    docs/reading-logs.md (indexer logs); {views}"
+    )
 
 
 def _show_kibana(settings: Settings, namespaces: list[str]) -> None:
@@ -107,6 +206,25 @@ def _show_kibana(settings: Settings, namespaces: list[str]) -> None:
     for view in apply(None, wanted, dry_run=True).requests:
         spec = view.body["data_view"]
         print(f"  {spec['title']:<24} {spec['name']!r:<28} time field {spec['timeFieldName']}")
+
+
+def _show_dashboards(settings: Settings, namespaces: list[str]) -> None:
+    """The OpenSearch Dashboards index patterns `indexer dashboards setup` would create for
+    these namespaces: a dry run, no Dashboards needed."""
+    from indexer.dashboards.objects import desired, read_sources
+    from indexer.dashboards.setup import apply
+
+    sources = read_sources(settings.dashboards.objects_dir)
+    prefix = settings.routing.index_prefix
+    wanted = desired(sources, prefix, namespaces, tenant_per_namespace=False)
+    print(
+        "\nOpenSearch Dashboards index patterns it would create (indexer dashboards setup "
+        "--dry-run):"
+    )
+    for pattern in apply(None, None, wanted, dry_run=True).requests:
+        attributes = pattern.body["attributes"]
+        name = pattern.path.rsplit("/", 1)[1]
+        print(f"  {attributes['title']:<24} {name:<24} time field {attributes['timeFieldName']}")
 
 
 def _produce(bootstrap: str, srcs: list[Any], count: int, start: datetime) -> None:

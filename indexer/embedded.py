@@ -29,6 +29,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -350,7 +351,12 @@ class CompatProxy:
                 }
                 if elastic and body and self.command in ("PUT", "POST"):
                     body = flattened.outgoing(self.path, body)
+                asked = self.path
+                if elastic:
+                    self.path, body = _pit_as_opensearch(self.command, self.path, body)
                 status, reply_headers, data = self._forward(body, headers)
+                if elastic and asked != self.path:
+                    data = _pit_as_elasticsearch(asked, status, data)
                 if elastic:
                     data = flattened.incoming(self.path, data)
                     data = _as_elasticsearch(self.command, self.path, status, data)
@@ -429,6 +435,36 @@ class CompatProxy:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+_ES_PIT = re.compile(r"^/([^/?]+)/_pit(\?.*)?$")
+
+
+def _pit_as_opensearch(method: str, path: str, body: bytes) -> tuple[str, bytes]:
+    """Elasticsearch's point-in-time routes, sent to osmem's OpenSearch ones: `POST
+    /<index>/_pit` opens one (OpenSearch: `POST /<index>/_search/point_in_time`), `DELETE /_pit
+    {"id"}` frees it (OpenSearch: `DELETE /_search/point_in_time {"pit_id": [ids]}`). A search
+    names a point in time the same way on both (`"pit": {"id", "keep_alive"}`)."""
+    opened = _ES_PIT.match(path) if method == "POST" else None
+    if opened is not None:
+        query = urllib.parse.parse_qs((opened.group(2) or "?")[1:])
+        keep_alive = query.get("keep_alive", ["1m"])[0]
+        return f"/{opened.group(1)}/_search/point_in_time?keep_alive={keep_alive}", body
+    if method == "DELETE" and path.split("?", 1)[0] == "/_pit" and body:
+        return "/_search/point_in_time", orjson.dumps({"pit_id": [orjson.loads(body)["id"]]})
+    return path, body
+
+
+def _pit_as_elasticsearch(asked: str, status: int, data: bytes) -> bytes:
+    """osmem's point-in-time answers in Elasticsearch's words: `{"id"}` for an opened one,
+    `{"succeeded", "num_freed"}` for a freed one."""
+    if status != 200:
+        return data
+    answer = orjson.loads(data)
+    if asked.split("?", 1)[0] == "/_pit":
+        freed = sum(1 for pit in answer.get("pits", []) if pit.get("successful"))
+        return orjson.dumps({"succeeded": True, "num_freed": freed})
+    return orjson.dumps({"id": answer["pit_id"]})
 
 
 def _as_elasticsearch(method: str, path: str, status: int, data: bytes) -> bytes:

@@ -89,7 +89,7 @@ def build_indexer(settings: Settings, stop: threading.Event | None = None) -> In
         background_stop,
         cluster=cluster,
         on_reachability=functools.partial(setattr, health, "elasticsearch_ok"),
-        on_namespace=_kibana_on_demand(settings, background_stop),
+        on_namespace=_on_demand(settings, background_stop),
     )
     kafka_log = KafkaLogBridge("consumer")
     health.kafka_problem = kafka_log.problem
@@ -138,6 +138,34 @@ def _kibana_on_demand(settings: Settings, stop: threading.Event) -> Callable[[st
 
     log.info("kibana_on_demand", kibana=settings.kibana.url)
     return KibanaProvisioner(settings, stop).start().submit
+
+
+def _on_demand(settings: Settings, stop: threading.Event) -> Callable[[str], None] | None:
+    """The callbacks the preparer calls for each new namespace: Kibana's and OpenSearch
+    Dashboards' background setups, whichever is configured."""
+    callbacks = [_kibana_on_demand(settings, stop), _dashboards_on_demand(settings, stop)]
+    chosen = [callback for callback in callbacks if callback is not None]
+    if len(chosen) < 2:
+        return chosen[0] if chosen else None
+
+    def both(namespace: str) -> None:
+        for callback in chosen:
+            callback(namespace)
+
+    return both
+
+
+def _dashboards_on_demand(
+    settings: Settings, stop: threading.Event
+) -> Callable[[str], None] | None:
+    """With `dashboards.url` set: the background worker that makes each new namespace's
+    OpenSearch Dashboards objects (indexer.dashboards.ondemand)."""
+    if settings.dashboards.url is None:
+        return None
+    from indexer.dashboards.ondemand import DashboardsProvisioner
+
+    log.info("dashboards_on_demand", dashboards=settings.dashboards.url)
+    return DashboardsProvisioner(settings, stop).start().submit
 
 
 def run_indexer(settings: Settings) -> int:

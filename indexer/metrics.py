@@ -163,3 +163,11 @@ KIBANA_SETUP = Counter(
     "backoff; indexing never waits for Kibana).",
     ["result"],
 )
+
+DASHBOARDS_SETUP = Counter(
+    "indexer_dashboards_setup_total",
+    "OpenSearch Dashboards setups of a namespace's objects done in the background when the "
+    "namespace first appeared (dashboards.url set), by result: changed, unchanged, foreign, "
+    "error (retried with backoff; indexing never waits for Dashboards).",
+    ["result"],
+)

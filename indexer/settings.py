@@ -45,6 +45,7 @@ RESERVED_INDEX_PATTERNS = (
 )
 
 DEFAULT_KIBANA_DIR = Path(__file__).resolve().parent / "admin" / "kibana"
+DEFAULT_DASHBOARDS_DIR = Path(__file__).resolve().parent / "admin" / "dashboards"
 
 DEFAULT_LAYOUTS = (
     "/data/logs/{namespace}/{app}/{pod}/log/{file}",
@@ -478,6 +479,48 @@ class KibanaSettings(Section):
         return self
 
 
+class DashboardsSettings(Section):
+    """OpenSearch Dashboards objects (index patterns; with `tenant_per_namespace`, a tenant and
+    a role per namespace through the security plugin) made from the reviewed files in
+    `dashboards/` by `indexer dashboards setup` and, when `url` is set, by the running indexer
+    as each namespace first appears (in the background): what `kibana` is for Kibana."""
+
+    url: str | None = Field(
+        None,
+        description="OpenSearch Dashboards' base URL (e.g. https://dashboards:5601). Unset: "
+        "the indexer makes no Dashboards objects.",
+    )
+    tenant_per_namespace: bool = Field(
+        False,
+        description="Tenant isolation: a tenant per namespace holding its index pattern, and a "
+        "role granting read on exactly <prefix>-<namespace>_* and on that tenant.",
+    )
+    api_key: SecretStr | None = Field(None, description="API key, when the Dashboards accept one.")
+    username: str | None = Field(None, description="Basic-auth user, when no API key is used.")
+    password: SecretStr | None = Field(None, description="Basic-auth password.")
+    ca_certs: Path | None = Field(None, description="CA bundle to verify the Dashboards' TLS.")
+    verify_certs: bool = Field(True, description="Verify the Dashboards' TLS certificate.")
+    objects_dir: Path = Field(
+        DEFAULT_DASHBOARDS_DIR,
+        description="Directory of the Dashboards object files (index_patterns/, tenants/, "
+        "roles/). Defaults to the copy shipped in the package (the repository's dashboards/).",
+    )
+    timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one Dashboards request.")
+    retry_initial_seconds: float = Field(
+        5.0, gt=0, description="First wait before retrying a namespace's failed Dashboards setup."
+    )
+    retry_max_seconds: float = Field(
+        300.0, gt=0, description="Cap of the backoff between retries of a failed Dashboards setup."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} is not an http(s):// URL")
+        return None if value is None else value.rstrip("/")
+
+
 class Settings(BaseSettings):
     """The indexer's whole configuration. Build it once, at the edge, and pass it in."""
 
@@ -501,6 +544,7 @@ class Settings(BaseSettings):
     agent: AgentSettings = Field(default_factory=AgentSettings)
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
     kibana: KibanaSettings = Field(default_factory=KibanaSettings)
+    dashboards: DashboardsSettings = Field(default_factory=DashboardsSettings)
 
     @classmethod
     def settings_customise_sources(
