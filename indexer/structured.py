@@ -31,7 +31,9 @@ raises. Cost on plain lines: a few character tests and one anchored regular expr
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
@@ -68,18 +70,92 @@ _LEVELS = frozenset(
         "wrn",
         "ftl",
         "trc",
+        "vrb",
         "verbose",
+        "information",  # Windows CBS and event logs
+        *(f"trace{n}" for n in range(1, 9)),  # Apache httpd 2.4's trace1 … trace8
     ]
 )
-_DATE = r"\d{4}[-/]\d\d[-/]\d\d[T ]"
-_CLOCK = r"\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?"
-# `<time> LEVEL`, `<time> [LEVEL]`, `<time> [thread] LEVEL`, `[LEVEL] …`, `LEVEL: …`, or klog's
-# `E1201 10:00:00.123456 `. `thread` may itself be the level (`<time> [ERROR] …`).
-_PLAIN = re.compile(
-    rf"(?:(?P<time>(?:{_DATE})?{_CLOCK})\s+(?:\[(?P<thread>[^\]\s]{{1,60}})\]\s+(?=[A-Za-z]))?)?"
-    rf"[\[|]?(?P<word>[A-Za-z]{{3,9}})\]?(?=[\s:|]|$)"
-    rf"|(?P<klog>[IWEF])\d{{4}} \d\d:\d\d:\d\d\.\d{{6}}\s"
+_CLOCK = r"\d\d:\d\d:\d\d(?:[.,]\d{1,9})?"
+_ZONE = r"(?:Z|[+-]\d\d:?\d\d| [+-]\d\d:?\d\d)?"  # Serilog's file sink puts a space before it
+_MONTH = r"Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
+_MONTHS = {m: f"{n:02d}" for n, m in enumerate(_MONTH.split("|"), 1)}
+
+# Each plain layout is found by its first character (the cheap dispatch in `_plain`) and then by
+# one anchored expression; every repetition is bounded, so the cost is linear in the line.
+#
+# A line that begins with a digit: its time, then `_TAIL` where the level is.
+_DIGIT_HEAD = re.compile(
+    rf"(?P<iso>\d{{4}}[-/]\d\d[-/]\d\d[T ]{_CLOCK}{_ZONE})"  # ISO, nginx's 2026/12/01
+    rf"|(?P<yy>\d\d/\d\d/\d\d) (?P<yyclock>{_CLOCK})"  # log4j `yy/MM/dd HH:mm:ss` (Spark)
+    r"|(?P<ymd>\d{6}) (?P<hms>\d{6})(?= )"  # `yyMMdd HHmmss` (Hadoop 1, HDFS)
+    r"|(?P<md>\d\d-\d\d) (?P<mdclock>\d\d:\d\d:\d\d\.\d{3})(?= )"  # Android logcat
+    rf"|(?P<dd>\d\d)-(?P<mon>{_MONTH})-(?P<year>\d{{4}}) (?P<dmyclock>{_CLOCK})"  # Tomcat
+    rf"|{_CLOCK}"  # a time of day alone (log4j2's and logback's defaults): not placed
+    r"|\d{1,12}(?= \[)"  # log4j 1.x TTCC `%r [%t] %p`: milliseconds since start, not a time
 )
+# Where the level sits after a time: `<time> LEVEL`, `<time>, Info` (Windows CBS), `<time>
+# [thread] LEVEL`, `<time> [LEVEL]`, `<time> PID LEVEL` (oslo.log, HDFS), `<time>  PID  TID L
+# tag:` (logcat), `<time> - LEVEL` (ZooKeeper), `<time> - name - LEVEL -` (Python's logging
+# cookbook), `<time>|LEVEL|` (NLog), `<time>\tLEVEL` (zap's console encoder), `<time> L/tag(`
+# (logcat's `time` format). The word must be followed by a separator: `INFOrmix` is no level.
+_TAIL = re.compile(
+    r"(?P<sep>,? {1,40}|\t| - (?P<name>[^\s\]\[]{1,200} - )?|\|)"
+    r"(?:(?P<pid>\d{1,10}(?: {1,10}\d{1,10})?) {1,10}|\[(?P<thread>[^\]]{1,80})\] {1,10})?"
+    r"\[?(?P<word>[A-Za-z]{1,13}[1-8]?)\]?(?=[\s:|,/(\]]|$)"
+)
+# A line that begins with `[`: `[LEVEL] …`; Apache httpd's `[Sun Dec 04 04:47:44 2005] [error]`
+# and 2.4's `[Fri Sep 09 10:42:29.902022 2011] [core:error]`; Serilog's console `[10:00:00
+# INF]`; pino-pretty's `[10:00:00.123] INFO (42): …`, gunicorn's `[<time>] [42] [INFO]`, Flask's
+# `[<time>] ERROR in app:`.
+_BRACKET_HEAD = re.compile(
+    r"\[(?:"
+    rf"(?P<bare>[A-Za-z]{{3,13}})\](?=[\s:|]|$)"
+    rf"|[A-Z][a-z]{{2}} (?P<mon>{_MONTH}) (?P<day>\d\d) (?P<clock>\d\d:\d\d:\d\d(?:\.\d{{1,6}})?)"
+    r" (?P<year>\d{4})\] \[(?:[a-z_0-9]{1,40}:)?(?P<apache>[a-z]{4,6}[1-8]?)\]"
+    rf"|{_CLOCK} (?P<serilog>[A-Z]{{3}})\]"
+    rf"|(?P<time>(?:\d{{4}}-\d\d-\d\d[T ])?{_CLOCK}{_ZONE})\](?: \[\d{{1,10}}\])?"
+    r" \[?(?P<word>[A-Za-z]{3,9})\]?(?=[\s:(]|$)"
+    r")"
+)
+# A line that begins with a capital: klog/glog's `E1201 10:00:00.123456 `, Ruby's Logger `I,
+# [<time> #42]  INFO -- `, logcat's `brief` `D/Tag( 42): `, syslog's `Dec  4 04:47:44 host
+# prog[42]: ` followed by `<info>`, `[INFO]` or `INFO` (RFC 3164 as files keep it), or a level
+# word (`ERROR: …`, `WARNING:root:…`).
+_UPPER_HEAD = re.compile(
+    r"(?P<klog>[IWEF])(?P<kmonth>\d\d)(?P<kday>\d\d) (?P<kclock>\d\d:\d\d:\d\d\.\d{6}) "
+    rf"|[DIWEFA], \[(?P<rtime>\d{{4}}-\d\d-\d\dT{_CLOCK}{_ZONE})(?: #\d{{1,10}})?\] {{1,6}}"
+    r"(?P<ruby>[A-Z]{3,5}) -- "
+    r"|(?P<logcat>[VDIWEFA])/[^\s(]{0,100}\( {0,9}\d{1,10}\): "
+    rf"|(?P<mon>{_MONTH}) (?P<day>[ \d]\d) (?P<clock>\d\d:\d\d:\d\d)"
+    r"(?: [^\s]{1,255} [^\s\[:]{1,100}(?:\[\d{1,10}\])?: "
+    r"(?:<(?P<angle>[a-z]{4,7})>|\[(?P<bracket>[A-Za-z]{3,9})\]|(?P<upper>[A-Z]{3,9}))(?=[\s:]|$))?"
+    r"|(?P<word>[A-Za-z]{3,13})(?=[\s:|]|$)"
+)
+# A line that begins with a lower-case word and a colon: winston's `info: …`, .NET's console
+# `info: Microsoft.Hosting.Lifetime[14]`.
+_LOWER_HEAD = re.compile(r"([a-z]{4,7}):(?= |$)")
+_LOWER_LEVELS = frozenset(
+    ["error", "warn", "info", "debug", "verbose", "silly", "notice", "warning", "crit", "alert",
+     "emerg", "trce", "dbug", "fail"]
+)  # fmt: skip
+# RFC 5424 `<PRI>1 <ISO time>` and RFC 3164 `<PRI>Mmm dd HH:MM:SS`.
+_SYSLOG_PRI = re.compile(
+    r"<(?P<pri>\d{1,3})>(?:1 (?P<iso>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d))"
+    rf"|(?P<mon>{_MONTH}) (?P<day>[ \d]\d) (?P<clock>\d\d:\d\d:\d\d))?"
+)
+# Codes spelled out by their own logger's names (documented in the README's table).
+_KLOG = {"I": "info", "W": "warning", "E": "error", "F": "fatal"}
+# android.util.Log's priorities (VERBOSE … ASSERT) and logcat's F (fatal).
+_LOGCAT = {"V": "verbose", "D": "debug", "I": "info", "W": "warn", "E": "error", "F": "fatal",
+           "A": "assert"}  # fmt: skip
+# Ruby's Logger::Formatter labels (`ANY` is Logger::UNKNOWN).
+_RUBY = frozenset(["DEBUG", "INFO", "WARN", "ERROR", "FATAL", "ANY"])
+# .NET's console formatter abbreviations that are not words (`info`, `warn`, `crit` stay).
+_DOTNET = {"trce": "trace", "dbug": "debug", "fail": "error"}
+# syslog severities (RFC 5424 §6.2.1) by the names syslog(3) and rsyslog write.
+_SYSLOG = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
+_DIGIT_THIRD = frozenset(":/-[ 0123456789")
 # The common case (`2026-12-01T10:00:00.123Z INFO …`, `2026-12-01 10:00:00.123 ERROR [x] …`):
 # one short expression is half the cost of the general one below.
 _ISO_LEVEL = re.compile(
@@ -87,8 +163,6 @@ _ISO_LEVEL = re.compile(
     r"(?:[.,][0-9]{1,9})?(?:Z|[+-][0-9][0-9]:?[0-9][0-9])?) +([A-Za-z]{3,9})[ :]"
 )
 _LEVEL_VALUE = re.compile(r'"?([A-Za-z]{1,12})\b')
-_DATE_SEPARATORS = ("-", "/")
-_KLOG = {"I": "info", "W": "warning", "E": "error", "F": "fatal"}
 # pino and bunyan's numeric levels, by their names (https://getpino.io/#/docs/api?id=levels).
 _NUMERIC = {10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal"}
 
@@ -183,8 +257,8 @@ class LineParser:
                         if len(stamp) == 24 and stamp[10] == "T" and stamp[23] == "Z":
                             return stamp
                         return self.normalize(stamp)
-                elif message[2:3] != ":" and message[4:5] != "/":
-                    return None  # an address, a number: no layout of ours begins so
+                elif message[2:3] not in _DIGIT_THIRD:
+                    return None  # an address (`10.42.…`), a number: no layout of ours begins so
             return self._other(event, message, first, ingest_seconds)
         except Exception:  # a line must never stop the pipeline
             return None
@@ -203,39 +277,21 @@ class LineParser:
         if first == "{":
             fields = self._json(body)
             if fields is not None:
-                return self._apply(event, fields, line_time, ingest_seconds)
+                if not _repeats(body, fields):
+                    return self._apply(event, fields, line_time, ingest_seconds)
+                # A key twice (zap writes them): orjson kept only the last value. The line
+                # stays whole, as a logfmt one does; its level is read when it is unambiguous.
+                level = _single_level(body)
+                if level is not None:
+                    _set_level(event, level)
+                return None if line_time is None else self.normalize(line_time)
         elif first.isalpha() and "=" in body:
             fields = self._logfmt(body)
             if fields is not None:
                 return self._apply(event, fields, line_time, ingest_seconds)
-        level = None
-        # Only lines that can begin a layout meet the expression: a time (`12:`, `2026-`,
-        # `2026/`), a bracket, or a capital (a level word, klog's letter).
-        if (
-            ("A" <= first <= "Z" or first == "[")
-            if not first.isdigit()
-            else (body[2:3] == ":" or body[4:5] in _DATE_SEPARATORS)
-        ):
-            match = _PLAIN.match(body)
-            if match is not None:
-                word = match["word"]
-                if word is None:
-                    level = _KLOG[match["klog"]]
-                else:
-                    stamp = match["time"]
-                    if stamp is None:
-                        # At the start of a line only a bracketed or upper-case word counts.
-                        if first == "[" or word.isupper():
-                            level = word.lower()
-                    else:
-                        level = word.lower()
-                        thread = match["thread"]
-                        if thread is not None and level not in _LEVELS:
-                            level = thread.lower()
-                        if stamp[2] != ":":  # a date, not a time of day alone
-                            line_time = stamp
-                    if level not in _LEVELS:
-                        level = None
+        level, own = self._plain(body, first, ingest_seconds)
+        if own is not None:
+            line_time = own
         if level is None and "level=" in body:
             at = body.find("level=", 0, 256)
             if at >= 0 and (at == 0 or body[at - 1] in " \t"):
@@ -245,6 +301,113 @@ class LineParser:
         if level is not None:
             _set_level(event, level)
         return None if line_time is None else self.normalize(line_time)
+
+    def _plain(self, body: str, first: str, ingest: float) -> tuple[str | None, str | None]:
+        """The level and the time (`YYYY-MM-DD HH:MM:SS…`, for `normalize`) of a plain line's
+        layout, each None when absent. One character test chooses the one expression to try."""
+        if first.isdigit():
+            return self._digit_led(body, ingest)
+        if first == "[":
+            return _bracket_led(body)
+        if "A" <= first <= "Z":
+            return self._upper_led(body, ingest)
+        if first == "<":
+            return self._syslog_pri(body, ingest)
+        if "a" <= first <= "z" and ":" in body[4:8]:
+            head = _LOWER_HEAD.match(body)
+            if head is not None and head[1] in _LOWER_LEVELS:
+                return _DOTNET.get(head[1], head[1]), None
+        return None, None
+
+    def _digit_led(self, body: str, ingest: float) -> tuple[str | None, str | None]:
+        head = _DIGIT_HEAD.match(body)
+        if head is None:
+            return None, None
+        stamp = head["iso"]
+        if stamp is None:
+            stamp = self._digit_time(head, ingest)
+        tail = _TAIL.match(body, head.end())
+        if tail is None:
+            return None, stamp
+        word, thread = tail["word"], tail["thread"]
+        if thread is not None and thread.lower() in _LEVELS:
+            return thread.lower(), stamp  # `<time> [ERROR] …`: the bracket is the level
+        if len(word) == 1:  # logcat's letter, and only after logcat's time
+            return (_LOGCAT.get(word) if head["md"] is not None else None), stamp
+        level: str | None = word.lower()
+        # After a pid, a logger name or NLog's `|`, only the upper-case word of those layouts
+        if level not in _LEVELS or (
+            (tail["pid"] is not None or tail["sep"][:1] in "-|") and not word.isupper()
+        ):
+            level = None
+        return level, stamp
+
+    def _upper_led(self, body: str, ingest: float) -> tuple[str | None, str | None]:
+        head = _UPPER_HEAD.match(body)
+        if head is None:
+            return None, None
+        word = head["word"]
+        if word is not None:  # at the start of a line only an upper-case word counts
+            return (word.lower() if word.isupper() and word.lower() in _LEVELS else None), None
+        if head["klog"] is not None:
+            stamp = self._yearless(head["kmonth"], head["kday"], head["kclock"], ingest)
+            return _KLOG[head["klog"]], stamp
+        if head["ruby"] is not None:
+            ruby = head["ruby"]
+            return (ruby.lower() if ruby in _RUBY else None), head["rtime"]
+        if head["logcat"] is not None:
+            return _LOGCAT[head["logcat"]], None
+        stamp = self._yearless(
+            _MONTHS[head["mon"]], head["day"].replace(" ", "0"), head["clock"], ingest
+        )
+        word = head["angle"] or head["bracket"] or head["upper"]
+        level = None if word is None else word.lower()
+        return (level if level in _LEVELS else None), stamp
+
+    def _syslog_pri(self, body: str, ingest: float) -> tuple[str | None, str | None]:
+        head = _SYSLOG_PRI.match(body)
+        if head is None or int(head["pri"]) > 191:  # facility 23, severity 7 at most
+            return None, None
+        stamp = head["iso"]
+        if head["mon"] is not None:
+            stamp = self._yearless(
+                _MONTHS[head["mon"]], head["day"].replace(" ", "0"), head["clock"], ingest
+            )
+        return _SYSLOG[int(head["pri"]) & 7], stamp
+
+    def _digit_time(self, head: re.Match[str], ingest: float) -> str | None:
+        """`YYYY-MM-DD HH:MM:SS…` of a digit-led head that is not ISO: a two-digit year is
+        20yy, a missing year is `_yearless`'s; a time of day alone is not placed (None)."""
+        if head["yy"] is not None:
+            date = head["yy"]
+            return f"20{date[:2]}-{date[3:5]}-{date[6:]} {head['yyclock']}"
+        if head["ymd"] is not None:
+            date, clock = head["ymd"], head["hms"]
+            return f"20{date[:2]}-{date[2:4]}-{date[4:]} {clock[:2]}:{clock[2:4]}:{clock[4:]}"
+        if head["md"] is not None:
+            date = head["md"]
+            return self._yearless(date[:2], date[3:], head["mdclock"], ingest)
+        if head["dd"] is not None:
+            return f"{head['year']}-{_MONTHS[head['mon']]}-{head['dd']} {head['dmyclock']}"
+        return None
+
+    def _yearless(self, month: str, day: str, clock: str, ingest: float) -> str:
+        """`YYYY-MM-DD HH:MM:SS…` of a time without a year (syslog, logcat, klog): the year of
+        the event's Kafka time (in `naive_time_zone`), or the one before or after when that
+        puts the line more than six months from it (a December line read in January). The
+        routing bounds then decide whether it is used: a line they refuse keeps Kafka's day."""
+        if self._zone is None:
+            now = time.gmtime(ingest)
+            year, now_month = now.tm_year, now.tm_mon
+        else:
+            local = datetime.fromtimestamp(ingest, self._zone)
+            year, now_month = local.year, local.month
+        distance = int(month) - now_month
+        if distance > 6:
+            year -= 1
+        elif distance < -6:
+            year += 1
+        return f"{year:04d}-{month}-{day} {clock}"
 
     def _json(self, body: str) -> dict[str, Any] | None:
         if body[-1] != "}" and body.rstrip()[-1:] != "}":
@@ -368,6 +531,19 @@ class LineParser:
         return _format(moment.astimezone(UTC))
 
 
+def _bracket_led(body: str) -> tuple[str | None, str | None]:
+    head = _BRACKET_HEAD.match(body)
+    if head is None:
+        return None, None
+    level = (head["bare"] or head["apache"] or head["serilog"] or head["word"]).lower()
+    stamp = head["time"]
+    if stamp is None and head["year"] is not None:  # Apache httpd
+        stamp = f"{head['year']}-{_MONTHS[head['mon']]}-{head['day']} {head['clock']}"
+    elif stamp is not None and stamp[2] == ":":
+        stamp = None  # a time of day alone is not placed
+    return (level if level in _LEVELS else None), stamp
+
+
 def _epoch(value: Any) -> str | None:
     """The time of a number of seconds, milliseconds, microseconds or nanoseconds since the
     epoch, or None."""
@@ -449,12 +625,19 @@ def _pairs(line: str) -> dict[str, str] | None:
         if value[:1] == '"':
             if len(value) > 1 and value[-1] == '"' and "\\" not in value:
                 value = value[1:-1]  # the common quoted value: no space, no escape
-            else:
-                while not _closed(value):
+            elif not _closed(value, 2):
+                # Collect the tokens up to the closing quote, looking at each token once (each
+                # join used to copy the value so far: quadratic in the number of tokens).
+                parts = [value]
+                while True:
                     rest = next(tokens, None)
                     if rest is None:
                         return None
-                    value = f"{value} {rest}"
+                    parts.append(rest)
+                    if _closed(rest, 1):
+                        break
+                value = _unquote(" ".join(parts))
+            else:
                 value = _unquote(value)
         elif '"' in value or "=" in value:
             return None
@@ -464,11 +647,13 @@ def _pairs(line: str) -> dict[str, str] | None:
     return fields
 
 
-def _closed(value: str) -> bool:
-    """Whether a value that opens with `"` also ends with an unescaped `"`."""
-    if len(value) < 2 or value[-1] != '"':
+def _closed(token: str, shortest: int) -> bool:
+    """Whether a token (at least `shortest` characters: 2 for the one that opens the value
+    with its `"`) ends with an unescaped `"`. A token holds no space, so the backslashes that
+    escape its last `"` are all in it: the look costs the token's length, once."""
+    if len(token) < shortest or token[-1] != '"':
         return False
-    backslashes = len(value) - 1 - len(value[:-1].rstrip("\\"))
+    backslashes = len(token) - 1 - len(token[:-1].rstrip("\\"))
     return backslashes % 2 == 0
 
 
@@ -481,6 +666,66 @@ def _unquote(value: str) -> str:
     except orjson.JSONDecodeError:
         return value[1:-1]
     return text if text.__class__ is str else value[1:-1]
+
+
+class _Repeated(Exception):
+    """A JSON object with a key twice."""
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise _Repeated
+    return result
+
+
+def _repeats(body: str, obj: dict[str, Any]) -> bool:
+    """Whether an object of the JSON line `body` (parsed as `obj`) has a key twice.
+
+    Cheap when it has not, the usual case: with no white space before a `:`, every key is
+    followed by `":`, so when the line holds as many `":` as `obj` (and its nested objects) has
+    keys, no key was lost. Otherwise (a `":` inside a string, `"key" : value`, or a key really
+    twice) the line is read again, pair by pair, by the standard library."""
+    if not (" :" in body or "\t:" in body or "\r:" in body or "\n:" in body):
+        keys = len(obj) if body.count("{") == 1 else _count_keys(obj)
+        if body.count('":') == keys:
+            return False
+    try:
+        json.loads(body, object_pairs_hook=_unique)
+    except _Repeated:
+        return True
+    except ValueError:  # orjson read it; whatever the standard library refuses is not ours
+        return False
+    return False
+
+
+def _count_keys(obj: Any) -> int:
+    """The number of keys of every object in `obj`, nested ones included."""
+    count = 0
+    stack = [obj]
+    while stack:
+        node = stack.pop()
+        if node.__class__ is dict:
+            count += len(node)
+            stack.extend(v for v in node.values() if v.__class__ in (dict, list))
+        else:
+            stack.extend(v for v in node if v.__class__ in (dict, list))
+    return count
+
+
+def _single_level(body: str) -> str | None:
+    """The level of a JSON line with a repeated key: the value of its top-level level keys
+    (`level`, `severity`…) when they all say the same, else None."""
+    pairs: list[tuple[str, Any]] = json.loads(body, object_pairs_hook=lambda p: p)
+    values = {repr(v) for k, v in pairs if _TARGETS.get(k) == LEVEL}
+    if len(values) != 1:
+        return None
+    value = next(v for k, v in pairs if _TARGETS.get(k) == LEVEL)
+    if value.__class__ is int and value in _NUMERIC:
+        return _NUMERIC[value]
+    if value.__class__ is str and 0 < len(value) <= 32:
+        return str(value).lower()
+    return None
 
 
 def _deeper(obj: Any, limit: int) -> bool:
