@@ -120,7 +120,8 @@ _BRACKET_HEAD = re.compile(
 )
 # A line that begins with a capital: klog/glog's `E1201 10:00:00.123456 `, Ruby's Logger `I,
 # [<time> #42]  INFO -- `, logcat's `brief` `D/Tag( 42): `, syslog's `Dec  4 04:47:44 host
-# prog[42]: ` followed by `<info>`, `[INFO]` or `INFO` (RFC 3164 as files keep it), or a level
+# prog[42]: ` followed by `<info>`, `[INFO]` or `INFO:` (RFC 3164 as files keep it; a bare
+# `ALERT exited …`, as logrotate's cron script writes it through `logger`, is text), or a level
 # word (`ERROR: …`, `WARNING:root:…`).
 _UPPER_HEAD = re.compile(
     r"(?P<klog>[IWEF])(?P<kmonth>\d\d)(?P<kday>\d\d) (?P<kclock>\d\d:\d\d:\d\d\.\d{6}) "
@@ -129,7 +130,7 @@ _UPPER_HEAD = re.compile(
     r"|(?P<logcat>[VDIWEFA])/[^\s(]{0,100}\( {0,9}\d{1,10}\): "
     rf"|(?P<mon>{_MONTH}) (?P<day>[ \d]\d) (?P<clock>\d\d:\d\d:\d\d)"
     r"(?: [^\s]{1,255} [^\s\[:]{1,100}(?:\[\d{1,10}\])?: "
-    r"(?:<(?P<angle>[a-z]{4,7})>|\[(?P<bracket>[A-Za-z]{3,9})\]|(?P<upper>[A-Z]{3,9}))(?=[\s:]|$))?"
+    r"(?:<(?P<angle>[a-z]{4,7})>|\[(?P<bracket>[A-Za-z]{3,9})\]|(?P<upper>[A-Z]{3,9})(?=:))(?=[\s:]|$))?"
     r"|(?P<word>[A-Za-z]{3,13})(?=[\s:|]|$)"
 )
 # A line that begins with a lower-case word and a colon: winston's `info: …`, .NET's console
@@ -613,38 +614,53 @@ def _child(event: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def _pairs(line: str) -> dict[str, str] | None:
-    """The pairs of a logfmt line, or None. Split on spaces, then quoted values with spaces
-    joined again: cheaper than an expression that finds the pairs. A repeated key makes it
-    None: one field cannot hold both values, and the line stays whole rather than lose one."""
+    """The pairs of a logfmt line, or None. Split on spaces (cheaper than an expression that
+    finds the pairs); a quoted value with spaces is found in the line by `_CLOSING` and its
+    tokens skipped, so each character is looked at a bounded number of times. A repeated key
+    makes it None: one field cannot hold both values, and the line stays whole rather than lose
+    one."""
     fields: dict[str, str] = {}
-    tokens = iter(line.split(" "))
-    for token in tokens:
+    tokens = line.split(" ")
+    count = len(tokens)
+    index = 0
+    start = 0  # where tokens[index] begins in the line
+    while index < count:
+        token = tokens[index]
+        index += 1
         key, equals, value = token.partition("=")
         if not equals or '"' in key or not (key[:1].isalpha() or key[:1] in _KEY_STARTS):
             return None
+        after = start + len(token) + 1
         if value[:1] == '"':
             if len(value) > 1 and value[-1] == '"' and "\\" not in value:
                 value = value[1:-1]  # the common quoted value: no space, no escape
-            elif not _closed(value, 2):
-                # Collect the tokens up to the closing quote, looking at each token once (each
-                # join used to copy the value so far: quadratic in the number of tokens).
-                parts = [value]
-                while True:
-                    rest = next(tokens, None)
-                    if rest is None:
-                        return None
-                    parts.append(rest)
-                    if _closed(rest, 1):
-                        break
-                value = _unquote(" ".join(parts))
-            else:
+            elif _closed(value, 2):
                 value = _unquote(value)
+            else:
+                # The first later token that ends with an unescaped `"` closes the value (each
+                # join of tokens used to copy the value so far: quadratic in their number).
+                opening = start + len(key) + 1
+                closing = _CLOSING.match(line, opening + 1)
+                if closing is None:
+                    return None
+                end = closing.end()
+                index += line.count(" ", opening, end)
+                value = _unquote(line[opening:end])
+                after = end + 1
         elif '"' in value or "=" in value:
             return None
         if key in fields:
             return None
         fields[key] = value
+        start = after
     return fields
+
+
+# The rest of a quoted logfmt value up to the `"` that ends a token (followed by a space or the
+# end) and is not escaped: escapes are taken in pairs, so a run of backslashes before a `"`
+# escapes it when odd, as Go's quoting writes them. Linear: the alternatives start with distinct
+# characters and the quantifiers are possessive (Python 3.11), so nothing is tried twice.
+_CLOSING = re.compile(r'(?:[^"\\]++|\\.|"(?! |$))*+"(?= |$)', re.DOTALL)
 
 
 def _closed(token: str, shortest: int) -> bool:
