@@ -338,7 +338,7 @@ class LineParser:
         level: str | None = word.lower()
         # After a pid, a logger name or NLog's `|`, only the upper-case word of those layouts
         if level not in _LEVELS or (
-            (tail["pid"] is not None or tail["sep"][:1] in "-|") and not word.isupper()
+            (tail["pid"] is not None or tail["sep"][:2] in (" -", "|")) and not word.isupper()
         ):
             level = None
         return level, stamp
