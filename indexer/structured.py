@@ -10,23 +10,31 @@ first; its time is the line's time when the line has none of its own):
   `decode_json_fields` puts keys it does not lift to the root), so an app key named `kubernetes`,
   `@timestamp` or `log` can never change ours;
 - `key=value key2="quoted value" …` and nothing else, no key twice: logfmt, mapped the same way;
-- anything else: the level of the common plain layouts (`<time> LEVEL …`, `<time> [thread]
-  LEVEL`, `[LEVEL] …`, `LEVEL: …`, klog's `E1201 10:00:00.123456 …`, a `level=` early in the
-  line) and the leading time; the line itself stays the `message`.
+- anything else: the level and the leading time of the plain layouts common servers and
+  loggers write (log4j/logback/log4j2, Python's logging, klog, Apache httpd, nginx, logcat,
+  oslo.log, Windows CBS, .NET, syslog, Ruby's Logger, pino-pretty, winston: the README's table),
+  found by the line's first character and one anchored expression (`_plain`), or a `level=`
+  early in the line; the line itself stays the `message`. A JSON line with a key twice stays
+  whole too (orjson keeps only the last value), with its level when unambiguous.
 
 `log.level` is the line's own word, lower-cased (ECS: "the original log level of the log event",
 examples `warn, err, i, informational`, https://www.elastic.co/docs/reference/ecs/ecs-log):
 `WARNING` stays `warning`, `WARN` becomes `warn`; only codes are spelled out, by their own
-logger's names (klog's `I/W/E/F`, pino's and bunyan's 10…60). A field the shipper already set
-(`log.level`, `error.message`…) is never overwritten.
+logger's names (klog's `I/W/E/F`, logcat's `V/D/I/W/E/F/A`, syslog's severities, .NET's
+`trce/dbug/fail`, pino's and bunyan's 10…60). A field the shipper already set (`log.level`,
+`error.message`…) is never overwritten.
 
 The time is used only when it parses and lies within the routing bounds (route.py decides, so the
 day stays a pure function of the message); otherwise filebeat's `@timestamp` stays, and a JSON or
-logfmt time key stays under `json`. Times without a zone are `parsing.naive_time_zone` (UTC).
+logfmt time key stays under `json`. Times without a zone are `parsing.naive_time_zone` (UTC);
+a two-digit year is 20yy; a time without a year takes the Kafka time's (`_yearless`); a time
+of day alone is not placed.
 
 Bounds: lines longer than `max_line_chars`, objects with more than `max_keys` keys or nested
 deeper than `max_depth`, and anything that does not parse are indexed unchanged; `parse` never
-raises. Cost on plain lines: a few character tests and one anchored regular expression.
+raises. Every parse is linear in the line's length (bounded repetitions, possessive where a
+value is scanned). Cost on plain lines: a few character tests and one or two anchored regular
+expressions.
 """
 
 from __future__ import annotations
