@@ -171,6 +171,7 @@ _ISO_LEVEL = re.compile(
     r"([0-9]{4}-[0-9][0-9]-[0-9][0-9][T ][0-9][0-9]:[0-9][0-9]:[0-5][0-9]"
     r"(?:[.,][0-9]{1,9})?(?:Z|[+-][0-9][0-9]:?[0-9][0-9])?) +([A-Za-z]{3,9})[ :]"
 )
+_SPACED_KEY = re.compile(r'"[ \t\r\n]+:')  # JSON's white space between a key and its `:`
 _LEVEL_VALUE = re.compile(r'"?([A-Za-z]{1,12})\b')
 # pino and bunyan's numeric levels, by their names (https://getpino.io/#/docs/api?id=levels).
 _NUMERIC = {10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal"}
@@ -286,7 +287,12 @@ class LineParser:
         if first == "{":
             fields = self._json(body)
             if fields is not None:
-                if not _repeats(body, fields):
+                # No key twice, cheaply: with no white space before a `:`, each key is
+                # followed by `":`, so as many `":` as keys (nested ones too) means none lost.
+                if (
+                    body.count('":') == (len(fields) if body.count("{") == 1 else _keys(fields))
+                    and _SPACED_KEY.search(body) is None
+                ) or not _repeats(body):
                     return self._apply(event, fields, line_time, ingest_seconds)
                 # A key twice (zap writes them): orjson kept only the last value. The line
                 # stays whole, as a logfmt one does; its level is read when it is unambiguous.
@@ -703,17 +709,10 @@ def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _repeats(body: str, obj: dict[str, Any]) -> bool:
-    """Whether an object of the JSON line `body` (parsed as `obj`) has a key twice.
-
-    Cheap when it has not, the usual case: with no white space before a `:`, every key is
-    followed by `":`, so when the line holds as many `":` as `obj` (and its nested objects) has
-    keys, no key was lost. Otherwise (a `":` inside a string, `"key" : value`, or a key really
-    twice) the line is read again, pair by pair, by the standard library."""
-    if not (" :" in body or "\t:" in body or "\r:" in body or "\n:" in body):
-        keys = len(obj) if body.count("{") == 1 else _count_keys(obj)
-        if body.count('":') == keys:
-            return False
+def _repeats(body: str) -> bool:
+    """Whether an object of the JSON line `body` has a key twice: the line read again, pair by
+    pair, by the standard library (only when the cheap count in `_other` cannot tell: a `":`
+    inside a string, `"key" : value`, or a key really twice)."""
     try:
         json.loads(body, object_pairs_hook=_unique)
     except _Repeated:
@@ -723,7 +722,7 @@ def _repeats(body: str, obj: dict[str, Any]) -> bool:
     return False
 
 
-def _count_keys(obj: Any) -> int:
+def _keys(obj: Any) -> int:
     """The number of keys of every object in `obj`, nested ones included."""
     count = 0
     stack = [obj]

@@ -204,6 +204,10 @@ def test_a_json_line_with_a_key_twice_stays_whole_with_its_unambiguous_level() -
     twice = '{"level":"info","msg":"x","level":"error"}'
     _, event = routed(twice)
     assert event["message"] == twice and "level" not in event["log"]
+    # the cheap count (as many `":` as keys) must not hide a repeat
+    for hidden in ('{"level":"info","a" :1,"a":2}', '{"a":"x\\":","a":1,"level":"info"}'):
+        _, event = routed(hidden)
+        assert (event["message"], event["log"]["level"]) == (hidden, "info"), hidden
 
 
 @pytest.mark.parametrize(
