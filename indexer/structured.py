@@ -44,6 +44,7 @@ import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from itertools import islice
 from typing import Any
 
 import orjson
@@ -635,16 +636,14 @@ def _pairs(line: str) -> dict[str, str] | None:
     one."""
     fields: dict[str, str] = {}
     tokens = line.split(" ")
-    count = len(tokens)
-    index = 0
-    start = 0  # where tokens[index] begins in the line
-    while index < count:
-        token = tokens[index]
-        index += 1
+    pairs = enumerate(tokens)
+    # Where a token begins is worked out only for a quoted value with spaces, from the last
+    # such place on: each token is counted once, and the usual line pays nothing for it.
+    mark_index = mark_at = 0
+    for index, token in pairs:
         key, equals, value = token.partition("=")
         if not equals or '"' in key or not (key[:1].isalpha() or key[:1] in _KEY_STARTS):
             return None
-        after = start + len(token) + 1
         if value[:1] == '"':
             if len(value) > 1 and value[-1] == '"' and "\\" not in value:
                 value = value[1:-1]  # the common quoted value: no space, no escape
@@ -653,20 +652,21 @@ def _pairs(line: str) -> dict[str, str] | None:
             else:
                 # The first later token that ends with an unescaped `"` closes the value (each
                 # join of tokens used to copy the value so far: quadratic in their number).
+                start = mark_at + sum(map(len, tokens[mark_index:index])) + index - mark_index
                 opening = start + len(key) + 1
                 closing = _CLOSING.match(line, opening + 1)
                 if closing is None:
                     return None
                 end = closing.end()
-                index += line.count(" ", opening, end)
+                skipped = line.count(" ", opening, end)
+                next(islice(pairs, skipped - 1, None))  # the value's other tokens
+                mark_index, mark_at = index + skipped + 1, end + 1
                 value = _unquote(line[opening:end])
-                after = end + 1
         elif '"' in value or "=" in value:
             return None
         if key in fields:
             return None
         fields[key] = value
-        start = after
     return fields
 
 
