@@ -359,7 +359,9 @@ class LineParser:
         return level, stamp
 
     def _upper_led(self, body: str, ingest: float) -> tuple[str | None, str | None]:
-        head = _UPPER_HEAD.match(body)
+        # A sentence (`Connection reset…`) is no layout but a month's: no expression for it
+        sentence = body[1:2].islower() and body[:3] not in _MONTHS
+        head = None if sentence else _UPPER_HEAD.match(body)
         if head is None:
             return None, None
         word = head["word"]
