@@ -1,12 +1,16 @@
 """The structured-line parser's cost per layout, and a hostile line's cost against its length.
 
 Per layout, in instructions (callgrind; deterministic where timings on a shared machine are
-not), `LineParser.parse` alone on one example line of the layout, repeated:
+not), `LineParser.parse` alone on one example line of each layout, 20,000 times, in one run:
 
-    PYTHONHASHSEED=0 PYTHONPATH=. valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
-        .venv/bin/python -m bench.parse_cost layout --name NAME --lines 20000   # and --lines 0
+    PYTHONHASHSEED=0 PYTHONPATH=. valgrind --tool=callgrind \\
+        --callgrind-out-file=/tmp/parse_cost/cg.out .venv/bin/python -m bench.parse_cost all
 
-instructions per line = (total with 20,000 - total with 0) / 20,000. `--list` prints the names.
+Each layout is a phase between callgrind client requests (zero the counters, run, dump), made
+through a small C helper built with the system's compiler and valgrind's `callgrind.h`; a
+baseline phase builds the same events without parsing them. Instructions per line = (phase -
+baseline) / 20,000. Or one layout per run: `layout --name NAME --lines 20000` against
+`--lines 0` (`--list` prints the names).
 
 Hostile logfmt-looking lines against well-formed logfmt lines of the same length (CPU µs per line,
 the best of five rounds; the shape of the growth is the point, not the µs):
@@ -17,7 +21,12 @@ the best of five rounds; the shape of the growth is the point, not the µs):
 from __future__ import annotations
 
 import argparse
+import ctypes
+import re
+import subprocess
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from indexer.route import DayResolver
@@ -74,6 +83,50 @@ def layout(name: str, lines: int) -> None:
             _ = {"@timestamp": "2026-12-01T11:59:59.500Z", "message": message, "log": dict(path)}
 
 
+_HELPER = """
+#include <valgrind/callgrind.h>
+void cg_zero(void) { CALLGRIND_ZERO_STATS; }
+void cg_dump(const char *name) { CALLGRIND_DUMP_STATS_AT(name); }
+"""
+
+
+def every_layout(lines: int, out: Path) -> None:
+    """One phase per layout in this process (run under callgrind); prints the table."""
+    build = Path(tempfile.mkdtemp())
+    (build / "cg.c").write_text(_HELPER)
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", build / "cg.so", build / "cg.c"], check=True)
+    helper = ctypes.CDLL(str(build / "cg.so"))
+    parser, _ = _parser()
+    path = {"file": {"path": "/data/logs/shop/cart/cart-0/log/app.log"}}
+    counts: dict[str, int] = {}
+    for name in ["baseline", *LAYOUTS]:
+        message = LAYOUTS.get(name, "")
+        before = set(out.parent.glob(out.name + "*"))
+        helper.cg_zero()
+        if name == "baseline":
+            for _ in range(lines):
+                _ = {
+                    "@timestamp": "2026-12-01T11:59:59.500Z",
+                    "message": message,
+                    "log": dict(path),
+                }
+        else:
+            for _ in range(lines):
+                event = {
+                    "@timestamp": "2026-12-01T11:59:59.500Z",
+                    "message": message,
+                    "log": dict(path),
+                }
+                parser.parse(event, NOW)
+        helper.cg_dump(name.encode())
+        (dump,) = set(out.parent.glob(out.name + "*")) - before
+        counts[name] = int(re.findall(r"^summary: (\d+)", dump.read_text(), re.M)[-1])
+    print("| layout | instructions per line |")
+    print("|---|---|")
+    for name in LAYOUTS:
+        print(f"| {name} | {(counts[name] - counts['baseline']) / lines:,.0f} |")
+
+
 def growth() -> None:
     parser, _ = _parser()
     print("| length | well-formed logfmt µs/line | hostile µs/line | hostile / well-formed |")
@@ -108,9 +161,14 @@ def main() -> None:
     one.add_argument("--lines", type=int, default=20_000)
     one.add_argument("--list", action="store_true")
     sub.add_parser("growth", help="hostile vs well-formed logfmt, 8 to 64 KiB")
+    every = sub.add_parser("all", help="every layout, one callgrind phase each")
+    every.add_argument("--lines", type=int, default=20_000)
+    every.add_argument("--out", type=Path, default=Path("/tmp/parse_cost/cg.out"))
     args = parser.parse_args()
     if args.what == "growth":
         growth()
+    elif args.what == "all":
+        every_layout(args.lines, args.out)
     elif args.list or args.name is None:
         print("\n".join(LAYOUTS))
     else:
