@@ -14,7 +14,8 @@ with structured parsing on, encode) and the stored document is read back. Per sy
 lines, lines whose corpus level is set, agreement (our `log.level` is the corpus level spelled
 as our table spells it: lower case, logcat's letters as android.util.Log names), missed (none
 read), wrong (another level read: the target is 0 everywhere), and altered (the stored
-`message` is not the line byte for byte: the target is 0).
+`message` is not the line byte for byte: the target is 0). A second table shows the systems
+whose corpus has no level: every level read there is listed on standard error, for a look.
 
 One preparation, named in the table: loghub prefixed each OpenStack line with the name of the
 file it came from (its `Logrecord` column, `nova-api.log.1.2017-05-16_13:53:08 `); the line
@@ -54,6 +55,9 @@ LAYOUTS = {
     "Windows": "Windows CBS",
     "Zookeeper": "log4j `<time> - LEVEL [thread]`",
 }
+# loghub's systems without a level column: what is read there is a level where the corpus
+# has none (each is shown, for a look).
+WITHOUT = ("HPC", "HealthApp", "Linux", "Mac", "OpenSSH", "Proxifier", "Thunderbird")
 _LOGCAT = {"V": "verbose", "D": "debug", "I": "info", "W": "warn", "E": "error", "F": "fatal"}
 PATH = "/data/logs/corpus/{app}/{app}-0/log/app.log"
 
@@ -97,6 +101,11 @@ def measure(root: Path, system: str) -> dict[str, int]:
         read = document.get("log", {}).get("level")
         counts["lines"] += 1
         counts["altered"] += document["message"] != line
+        if system in WITHOUT:
+            if read is not None:
+                counts["wrong"] += 1
+                print(f"  read: {system} {read!r}: {line[:100]}", file=sys.stderr)
+            continue
         truth = row.get("Level", "")
         if not truth:
             continue
@@ -124,6 +133,12 @@ def main() -> None:
             f"| {system} | {LAYOUTS[system]} | {c['lines']:,} | {c['levels']:,} | "
             f"{c['agree']:,} ({share:.1f}%) | {c['missed']:,} | {c['wrong']:,} | {c['altered']} |"
         )
+    print()
+    print("| system (no level in the corpus) | lines | levels read | altered |")
+    print("|---|---|---|---|")
+    for system in WITHOUT:
+        c = measure(args.loghub, system)
+        print(f"| {system} | {c['lines']:,} | {c['wrong']:,} | {c['altered']} |")
 
 
 if __name__ == "__main__":
