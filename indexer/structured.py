@@ -170,7 +170,7 @@ _DIGIT_THIRD = frozenset(":/-[ 0123456789")
 # one short expression is half the cost of the general one below.
 _ISO_LEVEL = re.compile(
     r"([0-9]{4}-[0-9][0-9]-[0-9][0-9][T ][0-9][0-9]:[0-9][0-9]:[0-5][0-9]"
-    r"(?:[.,][0-9]{1,9})?(?:Z|[+-][0-9][0-9]:?[0-9][0-9])?) +([A-Za-z]{3,9})[ :]"
+    r"(?:[.,][0-9]{1,9})?(?:Z| ?[+-][0-9][0-9]:?[0-9][0-9])?)(?: +([A-Za-z]{3,9})[ :])?"
 )
 _SPACED_KEY = re.compile(r'"[ \t\r\n]+:')  # JSON's white space between a key and its `:`
 _LEVEL_VALUE = re.compile(r'"?([A-Za-z]{1,12})\b')
@@ -257,22 +257,34 @@ class LineParser:
                 if message[4:5] == "-":
                     # The common layout first, with one short expression: `<ISO time> LEVEL `.
                     match = _ISO_LEVEL.match(message)
-                    level = "" if match is None else match[2].lower()
-                    if level in _LEVELS:
-                        log = event.get("log")  # _set_level, inline
-                        if log.__class__ is dict:
-                            log.setdefault("level", level)
-                        elif log is None:
-                            event["log"] = {"level": level}
-                        stamp = match[1]  # type: ignore[index]  # a level means a match
-                        if len(stamp) == 24 and stamp[10] == "T" and stamp[23] == "Z":
-                            return stamp
-                        return self.normalize(stamp)
+                    # (a time of 29 characters may be s6-log's prefix: `_other` sees to it)
+                    if match is not None and len(match[1]) != 29:
+                        word = match[2]
+                        level: str | None = "" if word is None else word.lower()
+                        if level not in _LEVELS:
+                            # the other layouts after an ISO time (`_TAIL`), from its end
+                            level = _tail_level(_TAIL.match(message, match.end(1)), False)
+                        if level is not None:
+                            log = event.get("log")  # _set_level, inline
+                            if log.__class__ is dict:
+                                log.setdefault("level", level)
+                            elif log is None:
+                                event["log"] = {"level": level}
+                        return self._iso(match[1])
                 elif message[2:3] not in _DIGIT_THIRD:
                     return None  # an address (`10.42.…`), a number: no layout of ours begins so
             return self._other(event, message, first, ingest_seconds)
         except Exception:  # a line must never stop the pipeline
             return None
+
+    def _iso(self, stamp: str) -> str | None:
+        """`normalize` of a time `_ISO_LEVEL` matched (digits where digits belong), with its
+        two common shapes cut out: already `…T…Z`, and milliseconds without a zone in UTC."""
+        if len(stamp) == 24 and stamp[10] == "T" and stamp[23] == "Z" and stamp[19] == ".":
+            return stamp
+        if len(stamp) == 23 and stamp[19] in ".," and stamp[22] != "Z" and self._zone is None:
+            return f"{stamp[:10]}T{stamp[11:19]}.{stamp[20:]}Z"
+        return self.normalize(stamp)
 
     def _other(
         self, event: dict[str, Any], message: str, first: str, ingest_seconds: float
@@ -342,21 +354,7 @@ class LineParser:
         stamp = head["iso"]
         if stamp is None:
             stamp = self._digit_time(head, ingest)
-        tail = _TAIL.match(body, head.end())
-        if tail is None:
-            return None, stamp
-        word, thread = tail["word"], tail["thread"]
-        if thread is not None and thread.lower() in _LEVELS:
-            return thread.lower(), stamp  # `<time> [ERROR] …`: the bracket is the level
-        if len(word) == 1:  # logcat's letter, and only after logcat's time
-            return (_LOGCAT.get(word) if head["md"] is not None else None), stamp
-        level: str | None = word.lower()
-        # After a pid, a logger name or NLog's `|`, only the upper-case word of those layouts
-        if level not in _LEVELS or (
-            (tail["pid"] is not None or tail["sep"][:2] in (" -", "|")) and not word.isupper()
-        ):
-            level = None
-        return level, stamp
+        return _tail_level(_TAIL.match(body, head.end()), head["md"] is not None), stamp
 
     def _upper_led(self, body: str, ingest: float) -> tuple[str | None, str | None]:
         # A sentence (`Connection reset…`) is no layout but a month's: no expression for it
@@ -547,6 +545,25 @@ class LineParser:
         except ValueError:
             return None
         return _format(moment.astimezone(UTC))
+
+
+def _tail_level(tail: re.Match[str] | None, logcat: bool) -> str | None:
+    """The level `_TAIL` found after a time, or None. `logcat`: the time was logcat's, the only
+    one after which a single letter is a level."""
+    if tail is None:
+        return None
+    word, thread = tail["word"], tail["thread"]
+    if thread is not None and thread.lower() in _LEVELS:
+        return thread.lower()  # `<time> [ERROR] …`: the bracket is the level
+    if len(word) == 1:
+        return _LOGCAT.get(word) if logcat else None
+    level = word.lower()
+    # After a pid, a logger name or NLog's `|`, only the upper-case word of those layouts
+    if level not in _LEVELS or (
+        (tail["pid"] is not None or tail["sep"][:2] in (" -", "|")) and not word.isupper()
+    ):
+        return None
+    return level
 
 
 def _bracket_led(body: str) -> tuple[str | None, str | None]:
