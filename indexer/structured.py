@@ -302,8 +302,9 @@ class LineParser:
             if fields is not None:
                 # No key twice, cheaply: with no white space before a `:`, each key is
                 # followed by `":`, so as many `":` as keys (nested ones too) means none lost.
+                keys = body.count('":')
                 if (
-                    body.count('":') == (len(fields) if body.count("{") == 1 else _keys(fields))
+                    (keys == len(fields) or keys == _keys(fields))
                     and _SPACED_KEY.search(body) is None
                 ) or not _repeats(body):
                     return self._apply(event, fields, line_time, ingest_seconds)
