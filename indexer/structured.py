@@ -264,6 +264,8 @@ class LineParser:
                         if level not in _LEVELS:
                             # the other layouts after an ISO time (`_TAIL`), from its end
                             level = _tail_level(_TAIL.match(message, match.end(1)), False)
+                            if level is None and "level=" in message:
+                                level = _level_key(message)
                         if level is not None:
                             log = event.get("log")  # _set_level, inline
                             if log.__class__ is dict:
@@ -322,11 +324,7 @@ class LineParser:
         if own is not None:
             line_time = own
         if level is None and "level=" in body:
-            at = body.find("level=", 0, 256)
-            if at >= 0 and (at == 0 or body[at - 1] in " \t"):
-                found = _LEVEL_VALUE.match(body, at + 6)
-                if found is not None:
-                    level = found[1].lower()
+            level = _level_key(body)
         if level is not None:
             _set_level(event, level)
         return None if line_time is None else self.normalize(line_time)
@@ -546,6 +544,16 @@ class LineParser:
         except ValueError:
             return None
         return _format(moment.astimezone(UTC))
+
+
+def _level_key(body: str) -> str | None:
+    """The value of a `level=` key early in a line (among the first 256 characters), or None."""
+    at = body.find("level=", 0, 256)
+    if at >= 0 and (at == 0 or body[at - 1] in " \t"):
+        found = _LEVEL_VALUE.match(body, at + 6)
+        if found is not None:
+            return found[1].lower()
+    return None
 
 
 def _tail_level(tail: re.Match[str] | None, logcat: bool) -> str | None:

@@ -263,3 +263,8 @@ def test_logfmt_pairs_are_those_of_the_reader_before() -> None:
     for _ in range(30_000):
         line = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 14)))
         assert _pairs(line) == _pairs_before(line), line
+
+
+def test_an_early_level_key_is_read_after_an_iso_time_too() -> None:
+    _, event = routed("2026-12-01T10:00:00.000Z reconcile level=warn took 3 s")
+    assert (event["log"]["level"], event["@timestamp"]) == ("warn", "2026-12-01T10:00:00.000Z")
