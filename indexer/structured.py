@@ -170,7 +170,7 @@ _DIGIT_THIRD = frozenset(":/-[ 0123456789")
 # one short expression is half the cost of the general one below.
 _ISO_LEVEL = re.compile(
     r"([0-9]{4}-[0-9][0-9]-[0-9][0-9][T ][0-9][0-9]:[0-9][0-9]:[0-5][0-9]"
-    r"(?:[.,][0-9]{1,9})?(?:Z| ?[+-][0-9][0-9]:?[0-9][0-9])?)(?: +([A-Za-z]{3,9})[ :])?"
+    r"(?:[.,][0-9]{1,9})?(?:Z| ?[+-][0-9][0-9]:?[0-9][0-9])?)(?: {1,40}([A-Za-z]{3,9})[ :])?"
 )
 _SPACED_KEY = re.compile(r'"[ \t\r\n]+:')  # JSON's white space between a key and its `:`
 _LEVEL_VALUE = re.compile(r'"?([A-Za-z]{1,12})\b')
