@@ -10,30 +10,41 @@ first; its time is the line's time when the line has none of its own):
   `decode_json_fields` puts keys it does not lift to the root), so an app key named `kubernetes`,
   `@timestamp` or `log` can never change ours;
 - `key=value key2="quoted value" …` and nothing else, no key twice: logfmt, mapped the same way;
-- anything else: the level of the common plain layouts (`<time> LEVEL …`, `<time> [thread]
-  LEVEL`, `[LEVEL] …`, `LEVEL: …`, klog's `E1201 10:00:00.123456 …`, a `level=` early in the
-  line) and the leading time; the line itself stays the `message`.
+- anything else: the level and the leading time of the plain layouts common servers and
+  loggers write (log4j/logback/log4j2, Python's logging, klog, Apache httpd, nginx, logcat,
+  oslo.log, Windows CBS, .NET, syslog, Ruby's Logger, pino-pretty, winston: the README's table),
+  found by the line's first character and one anchored expression (`_plain`), or a `level=`
+  early in the line; the line itself stays the `message`. A JSON line with a key twice stays
+  whole too (orjson keeps only the last value), with its level when unambiguous.
 
 `log.level` is the line's own word, lower-cased (ECS: "the original log level of the log event",
 examples `warn, err, i, informational`, https://www.elastic.co/docs/reference/ecs/ecs-log):
 `WARNING` stays `warning`, `WARN` becomes `warn`; only codes are spelled out, by their own
-logger's names (klog's `I/W/E/F`, pino's and bunyan's 10…60). A field the shipper already set
-(`log.level`, `error.message`…) is never overwritten.
+logger's names (klog's `I/W/E/F`, logcat's `V/D/I/W/E/F/A`, syslog's severities, .NET's
+`trce/dbug/fail`, pino's and bunyan's 10…60). A field the shipper already set (`log.level`,
+`error.message`…) is never overwritten.
 
 The time is used only when it parses and lies within the routing bounds (route.py decides, so the
 day stays a pure function of the message); otherwise filebeat's `@timestamp` stays, and a JSON or
-logfmt time key stays under `json`. Times without a zone are `parsing.naive_time_zone` (UTC).
+logfmt time key stays under `json`. Times without a zone are `parsing.naive_time_zone` (UTC);
+a two-digit year is 20yy; a time without a year takes the Kafka time's (`_yearless`); a time
+of day alone is not placed.
 
 Bounds: lines longer than `max_line_chars`, objects with more than `max_keys` keys or nested
 deeper than `max_depth`, and anything that does not parse are indexed unchanged; `parse` never
-raises. Cost on plain lines: a few character tests and one anchored regular expression.
+raises. Every parse is linear in the line's length (bounded repetitions, possessive where a
+value is scanned). Cost on plain lines: a few character tests and one or two anchored regular
+expressions.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from itertools import islice
 from typing import Any
 
 import orjson
@@ -68,27 +79,101 @@ _LEVELS = frozenset(
         "wrn",
         "ftl",
         "trc",
+        "vrb",
         "verbose",
+        "information",  # Windows CBS and event logs
+        *(f"trace{n}" for n in range(1, 9)),  # Apache httpd 2.4's trace1 … trace8
     ]
 )
-_DATE = r"\d{4}[-/]\d\d[-/]\d\d[T ]"
-_CLOCK = r"\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?"
-# `<time> LEVEL`, `<time> [LEVEL]`, `<time> [thread] LEVEL`, `[LEVEL] …`, `LEVEL: …`, or klog's
-# `E1201 10:00:00.123456 `. `thread` may itself be the level (`<time> [ERROR] …`).
-_PLAIN = re.compile(
-    rf"(?:(?P<time>(?:{_DATE})?{_CLOCK})\s+(?:\[(?P<thread>[^\]\s]{{1,60}})\]\s+(?=[A-Za-z]))?)?"
-    rf"[\[|]?(?P<word>[A-Za-z]{{3,9}})\]?(?=[\s:|]|$)"
-    rf"|(?P<klog>[IWEF])\d{{4}} \d\d:\d\d:\d\d\.\d{{6}}\s"
+_CLOCK = r"\d\d:\d\d:\d\d(?:[.,]\d{1,9})?"
+_ZONE = r"(?:Z|[+-]\d\d:?\d\d| [+-]\d\d:?\d\d)?"  # Serilog's file sink puts a space before it
+_MONTH = r"Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
+_MONTHS = {m: f"{n:02d}" for n, m in enumerate(_MONTH.split("|"), 1)}
+
+# Each plain layout is found by its first character (the cheap dispatch in `_plain`) and then by
+# one anchored expression; every repetition is bounded, so the cost is linear in the line.
+#
+# A line that begins with a digit: its time, then `_TAIL` where the level is.
+_DIGIT_HEAD = re.compile(
+    rf"(?P<iso>\d{{4}}[-/]\d\d[-/]\d\d[T ]{_CLOCK}{_ZONE})"  # ISO, nginx's 2026/12/01
+    rf"|(?P<yy>\d\d/\d\d/\d\d) (?P<yyclock>{_CLOCK})"  # log4j `yy/MM/dd HH:mm:ss` (Spark)
+    r"|(?P<ymd>\d{6}) (?P<hms>\d{6})(?= )"  # `yyMMdd HHmmss` (Hadoop 1, HDFS)
+    r"|(?P<md>\d\d-\d\d) (?P<mdclock>\d\d:\d\d:\d\d\.\d{3})(?= )"  # Android logcat
+    rf"|(?P<dd>\d\d)-(?P<mon>{_MONTH})-(?P<year>\d{{4}}) (?P<dmyclock>{_CLOCK})"  # Tomcat
+    rf"|{_CLOCK}"  # a time of day alone (log4j2's and logback's defaults): not placed
+    r"|\d{1,12}(?= \[)"  # log4j 1.x TTCC `%r [%t] %p`: milliseconds since start, not a time
 )
+# Where the level sits after a time: `<time> LEVEL`, `<time>, Info` (Windows CBS), `<time>
+# [thread] LEVEL`, `<time> [LEVEL]`, `<time> PID LEVEL` (oslo.log, HDFS), `<time>  PID  TID L
+# tag:` (logcat), `<time> - LEVEL` (ZooKeeper), `<time> - name - LEVEL -` (Python's logging
+# cookbook), `<time>|LEVEL|` (NLog), `<time>\tLEVEL` (zap's console encoder), `<time> L/tag(`
+# (logcat's `time` format). The word must be followed by a separator: `INFOrmix` is no level.
+_TAIL = re.compile(
+    r"(?P<sep>,? {1,40}|\t| - (?P<name>[^\s\]\[]{1,200} - )?|\|)"
+    r"(?:(?P<pid>\d{1,10}(?: {1,10}\d{1,10})?) {1,10}|\[(?P<thread>[^\]]{1,80})\] {1,10})?"
+    r"\[?(?P<word>[A-Za-z]{1,13}[1-8]?)\]?(?=[\s:|,/(\]]|$)"
+)
+# A line that begins with `[`: `[LEVEL] …`; Apache httpd's `[Sun Dec 04 04:47:44 2005] [error]`
+# and 2.4's `[Fri Sep 09 10:42:29.902022 2011] [core:error]`; Serilog's console `[10:00:00
+# INF]`; pino-pretty's `[10:00:00.123] INFO (42): …`, gunicorn's `[<time>] [42] [INFO]`, Flask's
+# `[<time>] ERROR in app:`.
+_BRACKET_HEAD = re.compile(
+    r"\[(?:"
+    rf"(?P<bare>[A-Za-z]{{3,13}})\](?=[\s:|]|$)"
+    rf"|[A-Z][a-z]{{2}} (?P<mon>{_MONTH}) (?P<day>\d\d) (?P<clock>\d\d:\d\d:\d\d(?:\.\d{{1,6}})?)"
+    r" (?P<year>\d{4})\] \[(?:[a-z_0-9]{1,40}:)?(?P<apache>[a-z]{4,6}[1-8]?)\]"
+    rf"|{_CLOCK} (?P<serilog>[A-Z]{{3}})\]"
+    rf"|(?P<time>(?:\d{{4}}-\d\d-\d\d[T ])?{_CLOCK}{_ZONE})\](?: \[\d{{1,10}}\])?"
+    r" \[?(?P<word>[A-Za-z]{3,9})\]?(?=[\s:(]|$)"
+    r")"
+)
+# A line that begins with a capital: klog/glog's `E1201 10:00:00.123456 `, Ruby's Logger `I,
+# [<time> #42]  INFO -- `, logcat's `brief` `D/Tag( 42): `, syslog's `Dec  4 04:47:44 host
+# prog[42]: ` followed by `<info>`, `[INFO]` or `INFO:` (RFC 3164 as files keep it; a bare
+# `ALERT exited …`, as logrotate's cron script writes it through `logger`, is text), or a level
+# word (`ERROR: …`, `WARNING:root:…`).
+_UPPER_HEAD = re.compile(
+    r"(?P<klog>[IWEF])(?P<kmonth>\d\d)(?P<kday>\d\d) (?P<kclock>\d\d:\d\d:\d\d\.\d{6}) "
+    rf"|[DIWEFA], \[(?P<rtime>\d{{4}}-\d\d-\d\dT{_CLOCK}{_ZONE})(?: #\d{{1,10}})?\] {{1,6}}"
+    r"(?P<ruby>[A-Z]{3,5}) -- "
+    r"|(?P<logcat>[VDIWEFA])/[^\s(]{0,100}\( {0,9}\d{1,10}\): "
+    rf"|(?P<mon>{_MONTH}) (?P<day>[ \d]\d) (?P<clock>\d\d:\d\d:\d\d)"
+    r"(?: [^\s]{1,255} [^\s\[:]{1,100}(?:\[\d{1,10}\])?: "
+    r"(?:<(?P<angle>[a-z]{4,7})>|\[(?P<bracket>[A-Za-z]{3,9})\]|(?P<upper>[A-Z]{3,9})(?=:))(?=[\s:]|$))?"
+    r"|(?P<word>[A-Za-z]{3,13})(?=[\s:|]|$)"
+)
+# A line that begins with a lower-case word and a colon: winston's `info: …`, .NET's console
+# `info: Microsoft.Hosting.Lifetime[14]`.
+_LOWER_HEAD = re.compile(r"([a-z]{4,7}):(?= |$)")
+_LOWER_LEVELS = frozenset(
+    ["error", "warn", "info", "debug", "verbose", "silly", "notice", "warning", "crit", "alert",
+     "emerg", "trce", "dbug", "fail"]
+)  # fmt: skip
+# RFC 5424 `<PRI>1 <ISO time>` and RFC 3164 `<PRI>Mmm dd HH:MM:SS`.
+_SYSLOG_PRI = re.compile(
+    r"<(?P<pri>\d{1,3})>(?:1 (?P<iso>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d))"
+    rf"|(?P<mon>{_MONTH}) (?P<day>[ \d]\d) (?P<clock>\d\d:\d\d:\d\d))?"
+)
+# Codes spelled out by their own logger's names (documented in the README's table).
+_KLOG = {"I": "info", "W": "warning", "E": "error", "F": "fatal"}
+# android.util.Log's priorities (VERBOSE … ASSERT) and logcat's F (fatal).
+_LOGCAT = {"V": "verbose", "D": "debug", "I": "info", "W": "warn", "E": "error", "F": "fatal",
+           "A": "assert"}  # fmt: skip
+# Ruby's Logger::Formatter labels (`ANY` is Logger::UNKNOWN).
+_RUBY = frozenset(["DEBUG", "INFO", "WARN", "ERROR", "FATAL", "ANY"])
+# .NET's console formatter abbreviations that are not words (`info`, `warn`, `crit` stay).
+_DOTNET = {"trce": "trace", "dbug": "debug", "fail": "error"}
+# syslog severities (RFC 5424 §6.2.1) by the names syslog(3) and rsyslog write.
+_SYSLOG = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
+_DIGIT_THIRD = frozenset(":/-[ 0123456789")
 # The common case (`2026-12-01T10:00:00.123Z INFO …`, `2026-12-01 10:00:00.123 ERROR [x] …`):
 # one short expression is half the cost of the general one below.
 _ISO_LEVEL = re.compile(
     r"([0-9]{4}-[0-9][0-9]-[0-9][0-9][T ][0-9][0-9]:[0-9][0-9]:[0-5][0-9]"
-    r"(?:[.,][0-9]{1,9})?(?:Z|[+-][0-9][0-9]:?[0-9][0-9])?) +([A-Za-z]{3,9})[ :]"
+    r"(?:[.,][0-9]{1,9})?(?:Z| ?[+-][0-9][0-9]:?[0-9][0-9])?)(?: {1,40}([A-Za-z]{3,9})[ :])?"
 )
+_SPACED_KEY = re.compile(r'"[ \t\r\n]+:')  # JSON's white space between a key and its `:`
 _LEVEL_VALUE = re.compile(r'"?([A-Za-z]{1,12})\b')
-_DATE_SEPARATORS = ("-", "/")
-_KLOG = {"I": "info", "W": "warning", "E": "error", "F": "fatal"}
 # pino and bunyan's numeric levels, by their names (https://getpino.io/#/docs/api?id=levels).
 _NUMERIC = {10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal"}
 
@@ -172,22 +257,36 @@ class LineParser:
                 if message[4:5] == "-":
                     # The common layout first, with one short expression: `<ISO time> LEVEL `.
                     match = _ISO_LEVEL.match(message)
-                    level = "" if match is None else match[2].lower()
-                    if level in _LEVELS:
-                        log = event.get("log")  # _set_level, inline
-                        if log.__class__ is dict:
-                            log.setdefault("level", level)
-                        elif log is None:
-                            event["log"] = {"level": level}
-                        stamp = match[1]  # type: ignore[index]  # a level means a match
-                        if len(stamp) == 24 and stamp[10] == "T" and stamp[23] == "Z":
-                            return stamp
-                        return self.normalize(stamp)
-                elif message[2:3] != ":" and message[4:5] != "/":
-                    return None  # an address, a number: no layout of ours begins so
+                    # (a time of 29 characters may be s6-log's prefix: `_other` sees to it)
+                    if match is not None and len(match[1]) != 29:
+                        word = match[2]
+                        level: str | None = "" if word is None else word.lower()
+                        if level not in _LEVELS:
+                            # the other layouts after an ISO time (`_TAIL`), from its end
+                            level = _tail_level(_TAIL.match(message, match.end(1)), False)
+                            if level is None and "level=" in message:
+                                level = _level_key(message)
+                        if level is not None:
+                            log = event.get("log")  # _set_level, inline
+                            if log.__class__ is dict:
+                                log.setdefault("level", level)
+                            elif log is None:
+                                event["log"] = {"level": level}
+                        return self._iso(match[1])
+                elif message[2:3] not in _DIGIT_THIRD:
+                    return None  # an address (`10.42.…`), a number: no layout of ours begins so
             return self._other(event, message, first, ingest_seconds)
         except Exception:  # a line must never stop the pipeline
             return None
+
+    def _iso(self, stamp: str) -> str | None:
+        """`normalize` of a time `_ISO_LEVEL` matched (digits where digits belong), with its
+        two common shapes cut out: already `…T…Z`, and milliseconds without a zone in UTC."""
+        if len(stamp) == 24 and stamp[10] == "T" and stamp[23] == "Z" and stamp[19] == ".":
+            return stamp
+        if len(stamp) == 23 and stamp[19] in ".," and stamp[22] != "Z" and self._zone is None:
+            return f"{stamp[:10]}T{stamp[11:19]}.{stamp[20:]}Z"
+        return self.normalize(stamp)
 
     def _other(
         self, event: dict[str, Any], message: str, first: str, ingest_seconds: float
@@ -203,48 +302,127 @@ class LineParser:
         if first == "{":
             fields = self._json(body)
             if fields is not None:
-                return self._apply(event, fields, line_time, ingest_seconds)
+                # No key twice, cheaply: with no white space before a `:`, each key is
+                # followed by `":`, so as many `":` as keys (nested ones too) means none lost.
+                keys = body.count('":')
+                if (
+                    (keys == len(fields) or keys == _keys(fields))
+                    and _SPACED_KEY.search(body) is None
+                ) or not _repeats(body):
+                    return self._apply(event, fields, line_time, ingest_seconds)
+                # A key twice (zap writes them): orjson kept only the last value. The line
+                # stays whole, as a logfmt one does; its level is read when it is unambiguous.
+                level = _single_level(body)
+                if level is not None:
+                    _set_level(event, level)
+                return None if line_time is None else self.normalize(line_time)
         elif first.isalpha() and "=" in body:
             fields = self._logfmt(body)
             if fields is not None:
                 return self._apply(event, fields, line_time, ingest_seconds)
-        level = None
-        # Only lines that can begin a layout meet the expression: a time (`12:`, `2026-`,
-        # `2026/`), a bracket, or a capital (a level word, klog's letter).
-        if (
-            ("A" <= first <= "Z" or first == "[")
-            if not first.isdigit()
-            else (body[2:3] == ":" or body[4:5] in _DATE_SEPARATORS)
-        ):
-            match = _PLAIN.match(body)
-            if match is not None:
-                word = match["word"]
-                if word is None:
-                    level = _KLOG[match["klog"]]
-                else:
-                    stamp = match["time"]
-                    if stamp is None:
-                        # At the start of a line only a bracketed or upper-case word counts.
-                        if first == "[" or word.isupper():
-                            level = word.lower()
-                    else:
-                        level = word.lower()
-                        thread = match["thread"]
-                        if thread is not None and level not in _LEVELS:
-                            level = thread.lower()
-                        if stamp[2] != ":":  # a date, not a time of day alone
-                            line_time = stamp
-                    if level not in _LEVELS:
-                        level = None
+        level, own = self._plain(body, first, ingest_seconds)
+        if own is not None:
+            line_time = own
         if level is None and "level=" in body:
-            at = body.find("level=", 0, 256)
-            if at >= 0 and (at == 0 or body[at - 1] in " \t"):
-                found = _LEVEL_VALUE.match(body, at + 6)
-                if found is not None:
-                    level = found[1].lower()
+            level = _level_key(body)
         if level is not None:
             _set_level(event, level)
         return None if line_time is None else self.normalize(line_time)
+
+    def _plain(self, body: str, first: str, ingest: float) -> tuple[str | None, str | None]:
+        """The level and the time (`YYYY-MM-DD HH:MM:SS…`, for `normalize`) of a plain line's
+        layout, each None when absent. One character test chooses the one expression to try."""
+        if first.isdigit():
+            return self._digit_led(body, ingest)
+        if first == "[":
+            return _bracket_led(body)
+        if "A" <= first <= "Z":
+            return self._upper_led(body, ingest)
+        if first == "<":
+            return self._syslog_pri(body, ingest)
+        if "a" <= first <= "z" and ":" in body[4:8]:
+            head = _LOWER_HEAD.match(body)
+            if head is not None and head[1] in _LOWER_LEVELS:
+                return _DOTNET.get(head[1], head[1]), None
+        return None, None
+
+    def _digit_led(self, body: str, ingest: float) -> tuple[str | None, str | None]:
+        head = _DIGIT_HEAD.match(body)
+        if head is None:
+            return None, None
+        stamp = head["iso"]
+        if stamp is None:
+            stamp = self._digit_time(head, ingest)
+        return _tail_level(_TAIL.match(body, head.end()), head["md"] is not None), stamp
+
+    def _upper_led(self, body: str, ingest: float) -> tuple[str | None, str | None]:
+        # A sentence (`Connection reset…`) is no layout but a month's: no expression for it
+        sentence = body[1:2].islower() and body[:3] not in _MONTHS
+        head = None if sentence else _UPPER_HEAD.match(body)
+        if head is None:
+            return None, None
+        word = head["word"]
+        if word is not None:  # at the start of a line only an upper-case word counts
+            return (word.lower() if word.isupper() and word.lower() in _LEVELS else None), None
+        if head["klog"] is not None:
+            stamp = self._yearless(head["kmonth"], head["kday"], head["kclock"], ingest)
+            return _KLOG[head["klog"]], stamp
+        if head["ruby"] is not None:
+            ruby = head["ruby"]
+            return (ruby.lower() if ruby in _RUBY else None), head["rtime"]
+        if head["logcat"] is not None:
+            return _LOGCAT[head["logcat"]], None
+        stamp = self._yearless(
+            _MONTHS[head["mon"]], head["day"].replace(" ", "0"), head["clock"], ingest
+        )
+        word = head["angle"] or head["bracket"] or head["upper"]
+        level = None if word is None else word.lower()
+        return (level if level in _LEVELS else None), stamp
+
+    def _syslog_pri(self, body: str, ingest: float) -> tuple[str | None, str | None]:
+        head = _SYSLOG_PRI.match(body)
+        if head is None or int(head["pri"]) > 191:  # facility 23, severity 7 at most
+            return None, None
+        stamp = head["iso"]
+        if head["mon"] is not None:
+            stamp = self._yearless(
+                _MONTHS[head["mon"]], head["day"].replace(" ", "0"), head["clock"], ingest
+            )
+        return _SYSLOG[int(head["pri"]) & 7], stamp
+
+    def _digit_time(self, head: re.Match[str], ingest: float) -> str | None:
+        """`YYYY-MM-DD HH:MM:SS…` of a digit-led head that is not ISO: a two-digit year is
+        20yy, a missing year is `_yearless`'s; a time of day alone is not placed (None)."""
+        if head["yy"] is not None:
+            date = head["yy"]
+            return f"20{date[:2]}-{date[3:5]}-{date[6:]} {head['yyclock']}"
+        if head["ymd"] is not None:
+            date, clock = head["ymd"], head["hms"]
+            return f"20{date[:2]}-{date[2:4]}-{date[4:]} {clock[:2]}:{clock[2:4]}:{clock[4:]}"
+        if head["md"] is not None:
+            date = head["md"]
+            return self._yearless(date[:2], date[3:], head["mdclock"], ingest)
+        if head["dd"] is not None:
+            return f"{head['year']}-{_MONTHS[head['mon']]}-{head['dd']} {head['dmyclock']}"
+        return None
+
+    def _yearless(self, month: str, day: str, clock: str, ingest: float) -> str:
+        """`YYYY-MM-DD HH:MM:SS…` of a time without a year (syslog, logcat, klog): the year of
+        the event's Kafka time (in `naive_time_zone`), or the one before or after when that
+        puts the line more than six months from it (a December line read in January). The
+        routing bounds then decide whether it is used: a line they refuse keeps Kafka's day."""
+        if self._zone is None:
+            now = time.gmtime(ingest)
+            year, now_month = now.tm_year, now.tm_mon
+        else:
+            local = datetime.fromtimestamp(ingest, self._zone)
+            year, now_month = local.year, local.month
+        distance = int(month) - now_month
+        if distance > 6:
+            year -= 1
+        elif distance < -6:
+            year += 1
+        return f"{year:04d}-{month}-{day} {clock}"
 
     def _json(self, body: str) -> dict[str, Any] | None:
         if body[-1] != "}" and body.rstrip()[-1:] != "}":
@@ -368,6 +546,48 @@ class LineParser:
         return _format(moment.astimezone(UTC))
 
 
+def _level_key(body: str) -> str | None:
+    """The value of a `level=` key early in a line (among the first 256 characters), or None."""
+    at = body.find("level=", 0, 256)
+    if at >= 0 and (at == 0 or body[at - 1] in " \t"):
+        found = _LEVEL_VALUE.match(body, at + 6)
+        if found is not None:
+            return found[1].lower()
+    return None
+
+
+def _tail_level(tail: re.Match[str] | None, logcat: bool) -> str | None:
+    """The level `_TAIL` found after a time, or None. `logcat`: the time was logcat's, the only
+    one after which a single letter is a level."""
+    if tail is None:
+        return None
+    word, thread = tail["word"], tail["thread"]
+    if thread is not None and thread.lower() in _LEVELS:
+        return thread.lower()  # `<time> [ERROR] …`: the bracket is the level
+    if len(word) == 1:
+        return _LOGCAT.get(word) if logcat else None
+    level = word.lower()
+    # After a pid, a logger name or NLog's `|`, only the upper-case word of those layouts
+    if level not in _LEVELS or (
+        (tail["pid"] is not None or tail["sep"][:2] in (" -", "|")) and not word.isupper()
+    ):
+        return None
+    return level
+
+
+def _bracket_led(body: str) -> tuple[str | None, str | None]:
+    head = _BRACKET_HEAD.match(body)
+    if head is None:
+        return None, None
+    level = (head["bare"] or head["apache"] or head["serilog"] or head["word"]).lower()
+    stamp = head["time"]
+    if stamp is None and head["year"] is not None:  # Apache httpd
+        stamp = f"{head['year']}-{_MONTHS[head['mon']]}-{head['day']} {head['clock']}"
+    elif stamp is not None and stamp[2] == ":":
+        stamp = None  # a time of day alone is not placed
+    return (level if level in _LEVELS else None), stamp
+
+
 def _epoch(value: Any) -> str | None:
     """The time of a number of seconds, milliseconds, microseconds or nanoseconds since the
     epoch, or None."""
@@ -437,25 +657,39 @@ def _child(event: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def _pairs(line: str) -> dict[str, str] | None:
-    """The pairs of a logfmt line, or None. Split on spaces, then quoted values with spaces
-    joined again: cheaper than an expression that finds the pairs. A repeated key makes it
-    None: one field cannot hold both values, and the line stays whole rather than lose one."""
+    """The pairs of a logfmt line, or None. Split on spaces (cheaper than an expression that
+    finds the pairs); a quoted value with spaces is found in the line by `_CLOSING` and its
+    tokens skipped, so each character is looked at a bounded number of times. A repeated key
+    makes it None: one field cannot hold both values, and the line stays whole rather than lose
+    one."""
     fields: dict[str, str] = {}
-    tokens = iter(line.split(" "))
-    for token in tokens:
+    tokens = line.split(" ")
+    pairs = enumerate(tokens)
+    # Where a token begins is worked out only for a quoted value with spaces, from the last
+    # such place on: each token is counted once, and the usual line pays nothing for it.
+    mark_index = mark_at = 0
+    for index, token in pairs:
         key, equals, value = token.partition("=")
         if not equals or '"' in key or not (key[:1].isalpha() or key[:1] in _KEY_STARTS):
             return None
         if value[:1] == '"':
             if len(value) > 1 and value[-1] == '"' and "\\" not in value:
                 value = value[1:-1]  # the common quoted value: no space, no escape
-            else:
-                while not _closed(value):
-                    rest = next(tokens, None)
-                    if rest is None:
-                        return None
-                    value = f"{value} {rest}"
+            elif _closed(value, 2):
                 value = _unquote(value)
+            else:
+                # The first later token that ends with an unescaped `"` closes the value (each
+                # join of tokens used to copy the value so far: quadratic in their number).
+                start = mark_at + sum(map(len, tokens[mark_index:index])) + index - mark_index
+                opening = start + len(key) + 1
+                closing = _CLOSING.match(line, opening + 1)
+                if closing is None:
+                    return None
+                end = closing.end()
+                skipped = line.count(" ", opening, end)
+                next(islice(pairs, skipped - 1, None))  # the value's other tokens
+                mark_index, mark_at = index + skipped + 1, end + 1
+                value = _unquote(line[opening:end])
         elif '"' in value or "=" in value:
             return None
         if key in fields:
@@ -464,11 +698,20 @@ def _pairs(line: str) -> dict[str, str] | None:
     return fields
 
 
-def _closed(value: str) -> bool:
-    """Whether a value that opens with `"` also ends with an unescaped `"`."""
-    if len(value) < 2 or value[-1] != '"':
+# The rest of a quoted logfmt value up to the `"` that ends a token (followed by a space or the
+# end) and is not escaped: escapes are taken in pairs, so a run of backslashes before a `"`
+# escapes it when odd, as Go's quoting writes them. Linear: the alternatives start with distinct
+# characters and the quantifiers are possessive (Python 3.11), so nothing is tried twice.
+_CLOSING = re.compile(r'(?:[^"\\]++|\\.|"(?! |$))*+"(?= |$)', re.DOTALL)
+
+
+def _closed(token: str, shortest: int) -> bool:
+    """Whether a token (at least `shortest` characters: 2 for the one that opens the value
+    with its `"`) ends with an unescaped `"`. A token holds no space, so the backslashes that
+    escape its last `"` are all in it: the look costs the token's length, once."""
+    if len(token) < shortest or token[-1] != '"':
         return False
-    backslashes = len(value) - 1 - len(value[:-1].rstrip("\\"))
+    backslashes = len(token) - 1 - len(token[:-1].rstrip("\\"))
     return backslashes % 2 == 0
 
 
@@ -481,6 +724,59 @@ def _unquote(value: str) -> str:
     except orjson.JSONDecodeError:
         return value[1:-1]
     return text if text.__class__ is str else value[1:-1]
+
+
+class _Repeated(Exception):
+    """A JSON object with a key twice."""
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise _Repeated
+    return result
+
+
+def _repeats(body: str) -> bool:
+    """Whether an object of the JSON line `body` has a key twice: the line read again, pair by
+    pair, by the standard library (only when the cheap count in `_other` cannot tell: a `":`
+    inside a string, `"key" : value`, or a key really twice)."""
+    try:
+        json.loads(body, object_pairs_hook=_unique)
+    except _Repeated:
+        return True
+    except ValueError:  # orjson read it; whatever the standard library refuses is not ours
+        return False
+    return False
+
+
+def _keys(obj: Any) -> int:
+    """The number of keys of every object in `obj`, nested ones included."""
+    count = 0
+    stack = [obj]
+    while stack:
+        node = stack.pop()
+        if node.__class__ is dict:
+            count += len(node)
+            stack.extend(v for v in node.values() if v.__class__ in (dict, list))
+        else:
+            stack.extend(v for v in node if v.__class__ in (dict, list))
+    return count
+
+
+def _single_level(body: str) -> str | None:
+    """The level of a JSON line with a repeated key: the value of its top-level level keys
+    (`level`, `severity`…) when they all say the same, else None."""
+    pairs: list[tuple[str, Any]] = json.loads(body, object_pairs_hook=lambda p: p)
+    values = {repr(v) for k, v in pairs if _TARGETS.get(k) == LEVEL}
+    if len(values) != 1:
+        return None
+    value = next(v for k, v in pairs if _TARGETS.get(k) == LEVEL)
+    if value.__class__ is int and value in _NUMERIC:
+        return _NUMERIC[value]
+    if value.__class__ is str and 0 < len(value) <= 32:
+        return str(value).lower()
+    return None
 
 
 def _deeper(obj: Any, limit: int) -> bool:

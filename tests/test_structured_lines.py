@@ -60,7 +60,13 @@ CLASSIC_LINE = (
     READ.strftime("%Y-%m-%d %H:%M:%S.123") + " ERROR [exec-4] c.e.OrderService - order 17 failed"
 )
 UNPARSABLE = '{"level":"error","msg":"cut off in the midd'
-LINES = [JSON_LINE, LOGFMT_LINE, CLASSIC_LINE, UNPARSABLE]
+# log4j's short date (two-digit year), logcat (no year: the Kafka time's), Apache httpd's
+# `[notice]` with a level word later in its text, a JSON line with a key twice (stays whole)
+SHORT_DATE = READ.strftime("%y/%m/%d %H:%M:%S") + " WARN storage.BlockManager: Putting block"
+LOGCAT = READ.strftime("%m-%d %H:%M:%S.250") + "  1702  2395 W ActivityManager: Slow operation"
+APACHE = READ.strftime("[%a %b %d %H:%M:%S %Y]") + " [notice] mod_jk child in error state 6"
+REPEATED = '{"level":"info","msg":"login","user":"a","user":"b"}'
+LINES = [JSON_LINE, LOGFMT_LINE, CLASSIC_LINE, UNPARSABLE, SHORT_DATE, LOGCAT, APACHE, REPEATED]
 
 
 def test_structured_lines_are_stored_with_their_own_level_message_and_time(
@@ -80,7 +86,7 @@ def test_structured_lines_are_stored_with_their_own_level_message_and_time(
         source["log"]["offset"]: (index, source)
         for index, source in documents(es_proxy.url).values()
     }
-    assert sorted(stored) == [0, 100, 200, 300]
+    assert sorted(stored) == [0, 100, 200, 300, 400, 500, 600, 700]
     day = READ.strftime("%Y.%m.%d")
 
     index, doc = stored[0]
@@ -112,3 +118,14 @@ def test_structured_lines_are_stored_with_their_own_level_message_and_time(
     assert doc["message"] == UNPARSABLE
     assert doc["@timestamp"] == _iso(READ)
     assert "level" not in doc["log"] and "json" not in doc
+
+    for offset, line, level, stamp in (
+        (400, SHORT_DATE, "warn", READ.strftime("%Y-%m-%dT%H:%M:%S.000Z")),
+        (500, LOGCAT, "warn", READ.strftime("%Y-%m-%dT%H:%M:%S.250Z")),
+        (600, APACHE, "notice", READ.strftime("%Y-%m-%dT%H:%M:%S.000Z")),
+        (700, REPEATED, "info", _iso(READ)),
+    ):
+        index, doc = stored[offset]
+        assert (doc["message"], doc["log"]["level"], doc["@timestamp"]) == (line, level, stamp)
+        assert index == f"k8s-logs-shop_cart-{stamp[:10].replace('-', '.')}"
+        assert "json" not in doc
