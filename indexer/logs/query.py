@@ -27,14 +27,29 @@ from typing import Any
 # `--level warn` reads every spelling at that rank or above; tests/unit/test_logs_query.py checks
 # that every word the parser keeps has a rank.
 LEVEL_RANKS: dict[str, int] = {
-    **dict.fromkeys(("trace", "trc", "finest", "finer", "verbose"), 0),
+    **dict.fromkeys(("trace", "trc", "finest", "finer", "verbose", "vrb"), 0),
+    # Apache httpd 2.4's trace1 … trace8 (below debug).
+    **dict.fromkeys((f"trace{n}" for n in range(1, 9)), 0),
     **dict.fromkeys(("debug", "dbg", "fine"), 1),
-    **dict.fromkeys(("info", "inf"), 2),
+    **dict.fromkeys(("info", "inf", "information"), 2),
     **dict.fromkeys(("notice",), 3),
     **dict.fromkeys(("warn", "warning", "wrn"), 4),
     **dict.fromkeys(("error", "err", "severe"), 5),
     **dict.fromkeys(
-        ("crit", "critical", "alert", "emerg", "emergency", "fatal", "panic", "ftl"), 6
+        # Ruby's `ANY` is Logger::UNKNOWN, above FATAL ("should always be logged").
+        (
+            "crit",
+            "critical",
+            "alert",
+            "emerg",
+            "emergency",
+            "fatal",
+            "panic",
+            "ftl",
+            "assert",
+            "any",
+        ),
+        6,
     ),
 }
 

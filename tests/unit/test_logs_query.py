@@ -24,6 +24,8 @@ from indexer.logs.query import (
 def test_every_level_the_parser_keeps_has_a_rank() -> None:
     kept = set(structured._LEVELS) | set(structured._KLOG.values())
     kept |= set(structured._NUMERIC.values())
+    kept |= set(structured._LOGCAT.values()) | set(structured._DOTNET.values())
+    kept |= set(structured._SYSLOG) | {word.lower() for word in structured._RUBY}
     assert kept <= LEVEL_RANKS.keys(), kept - LEVEL_RANKS.keys()
 
 
