@@ -42,9 +42,17 @@ typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 	$(BIN)/mypy $(SCRIPTS)
 
+# Tests run in parallel workers (pytest-xdist): each test starts its own servers on free ports
+# and its own processes, and most of a test's time is spent waiting on them.
+TEST_WORKERS ?= 2
+
 test: lint typecheck
 	$(BIN)/indexer templates validate
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
+
+# The fast lane: no servers.
+unit: $(BIN)/.installed
+	$(BIN)/pytest -q -n $(TEST_WORKERS) tests/unit
 
 # Build the indexer image from the Dockerfile (on a locally bootstrapped Debian base when the
 # upstream Python image is not present and PULL_PYTHON_IMAGE is not 1) and print its size.
