@@ -35,6 +35,16 @@ EVENTS_REDATED = Counter(
     "indexer_events_redated_total",
     "Events routed by ingestion date because their @timestamp was missing, bad or out of bounds.",
 )
+EVENTS_TIMESTAMP_NOT_A_DATE = Counter(
+    "indexer_events_timestamp_not_a_date_total",
+    "Events whose @timestamp was not a date: kept in indexer_timestamp.original, replaced by "
+    "the Kafka time (also counted in indexer_events_redated_total).",
+)
+EVENTS_CLOCKLESS = Counter(
+    "indexer_events_clockless_total",
+    "Messages whose Kafka timestamp was before 2000 (a clock never set): routed by the wall "
+    "clock when consumed, like a record without a timestamp.",
+)
 ITEMS_RETRIED = Counter(
     "indexer_bulk_items_retried_total",
     "Bulk items retried after a 429 or 5xx item status.",

@@ -22,7 +22,14 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from indexer import metrics
 from indexer.batch import Batch, Batcher, BatchPolicy
-from indexer.bulk import KAFKA_MILLIS_MAX, KAFKA_MILLIS_MIN, BulkResult, BulkWriter, message_seconds
+from indexer.bulk import (
+    CLOCK_SET_MILLIS,
+    KAFKA_MILLIS_MAX,
+    BulkResult,
+    BulkWriter,
+    clockless,
+    message_seconds,
+)
 from indexer.commit import OffsetTracker
 from indexer.consume import forget_lag
 from indexer.deadletter import DeadLetterBreaker
@@ -192,10 +199,12 @@ class Pipeline:
             partition = message.partition()
             offset = message.offset()
             kind, millis = message.timestamp()
-            if kind and KAFKA_MILLIS_MIN <= millis <= KAFKA_MILLIS_MAX:  # message_seconds, inline
+            if kind and CLOCK_SET_MILLIS <= millis <= KAFKA_MILLIS_MAX:  # message_seconds, inline
                 seconds = millis / 1000.0
             else:
                 seconds = message_seconds(message)
+                if clockless(message):
+                    metrics.EVENTS_CLOCKLESS.inc()
             index, line, undecodable = transform(
                 router, message.value(), topic, partition, offset, seconds, ingested
             )
@@ -339,11 +348,13 @@ class Pipeline:
         log.warning("kafka_error", error=str(error))
 
     def _sync_router_counters(self) -> None:
-        unmatched, redated = self._router.take_counters()
+        unmatched, redated, not_a_date = self._router.take_counters()
         if unmatched:
             metrics.EVENTS_UNMATCHED.inc(unmatched)
         if redated:
             metrics.EVENTS_REDATED.inc(redated)
+        if not_a_date:
+            metrics.EVENTS_TIMESTAMP_NOT_A_DATE.inc(not_a_date)
 
     # Rebalances and shutdown -----------------------------------------------------------------
 
