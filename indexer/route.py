@@ -44,7 +44,7 @@ from typing import Any
 
 import orjson
 
-from indexer.identity import Identity, IdentityResolver, index_app
+from indexer.identity import Identity, IdentityResolver, PathCache, index_app
 from indexer.settings import ParsingSettings, RoutingSettings
 from indexer.structured import LineParser
 
@@ -245,7 +245,8 @@ class Router:
         self._days = DayResolver(settings.max_past, settings.max_future)
         self._parser = LineParser(parsing, self._days.within) if parsing.enabled else None
         self._unparsed = frozenset(parsing.disabled_for)
-        self._routes: dict[str, Route | None] = {}
+        self._bound = PathCache()
+        self._routes: dict[str, Route | None] = self._bound.entries
         self.unmatched = 0
         self.not_a_date = 0
 
@@ -344,9 +345,7 @@ class Router:
                 % (orjson.dumps(kubernetes), orjson.dumps(service)),
                 self._parses(identity),
             )
-        if len(self._routes) > 65536:
-            self._routes.clear()
-        self._routes[path] = route
+        self._bound.put(path, route)
         return route
 
     def _parses(self, identity: Identity) -> bool:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 
 import re
 from datetime import UTC, datetime, timedelta
@@ -8,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from indexer.identity import MAX_CACHED_PATH, PathCache
 from indexer.route import DayResolver, Router
 from indexer.settings import RoutingSettings
 
@@ -227,3 +229,27 @@ def test_names_that_are_still_refused_go_to_unmatched(path: str) -> None:
     router = Router(RoutingSettings())
     assert router.route(_event(path), NOW) == "k8s-logs-unmatched-2026.11.25"
     assert router.take_counters() == (1, 0, 0)
+
+
+def test_the_path_caches_are_bounded_by_bytes_not_only_by_entries() -> None:
+    """A 1 MB path × 65,536 entries used to be kept: 64 GB. Now a path above PATH_MAX is never
+    cached and the caches start over past their character budget."""
+    router = Router(RoutingSettings())
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(64):  # 64 MB of paths, each 1 MB
+            path = f"/data/logs/shop/cart/cart-{n}/log/" + "a" * 1_000_000
+            router.route(_event(path), NOW)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 4_000_000, f"{held} bytes still held by the caches"
+    # Paths of PATH_MAX and below are cached, within the budget of characters.
+    cache = PathCache(max_entries=1000, max_chars=10_000)
+    for n in range(100):
+        cache.put(f"/p/{n:04d}/" + "b" * (MAX_CACHED_PATH - 8), n)
+        assert cache.chars <= 10_000
+        assert len(cache.entries) <= 2
+    cache.put("/p/" + "c" * MAX_CACHED_PATH, "too long")
+    assert all(len(path) <= MAX_CACHED_PATH for path in cache.entries)
