@@ -83,6 +83,10 @@ class Pipeline:
         self._clock = clock
         self._batcher = Batcher(BatchPolicy.from_settings(settings.batch), clock)
         self._tracker = OffsetTracker()
+        self._owned: set[tuple[str, int]] = set()
+        """The partitions this member holds, from the rebalance callbacks themselves: inside them
+        `consumer.assignment()` is still the assignment before the change (the client applies
+        an incremental assign or unassign after the callback returns)."""
         self._writers = Writers(settings.batch.max_in_flight, writer.write)
         self._parking = Parking(writer, settings.retry, writer_stop, clock)
         self._sealed: deque[Batch] = deque()
@@ -370,7 +374,8 @@ class Pipeline:
         if self._paused_since is not None and partitions:
             consumer.pause(partitions)
         self._health.joined = True
-        metrics.ASSIGNED_PARTITIONS.set(len(consumer.assignment()))
+        self._owned.update((tp.topic, tp.partition) for tp in partitions)
+        metrics.ASSIGNED_PARTITIONS.set(len(self._owned))
         log.info("partitions_assigned", partitions=_names(partitions), generation=generation)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -385,7 +390,8 @@ class Pipeline:
         committed = self._commit()
         self._tracker.forget(revoked)
         forget_lag(partitions)
-        metrics.ASSIGNED_PARTITIONS.set(max(0, len(consumer.assignment()) - len(partitions)))
+        self._owned.difference_update(revoked)
+        metrics.ASSIGNED_PARTITIONS.set(len(self._owned))
         log.info(
             "partitions_revoked",
             partitions=_names(partitions),
@@ -403,8 +409,11 @@ class Pipeline:
         sealed = self._batcher.flush()
         if sealed is not None:
             self._seal(sealed)
-        self._tracker.forget([(tp.topic, tp.partition) for tp in partitions])
+        lost = [(tp.topic, tp.partition) for tp in partitions]
+        self._tracker.forget(lost)
         forget_lag(partitions)
+        self._owned.difference_update(lost)
+        metrics.ASSIGNED_PARTITIONS.set(len(self._owned))
         log.warning("partitions_lost", partitions=_names(partitions))
 
     def _drain(self, partitions: list[tuple[str, int]] | None) -> bool:
