@@ -9,14 +9,19 @@ revoke and on shutdown.
 from __future__ import annotations
 
 import contextlib
+import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
 import orjson
+import structlog
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from indexer import metrics
 from indexer.settings import KafkaSettings
+
+log = structlog.get_logger(__name__)
 
 # The indexer's guarantees rest on these: user options cannot override them.
 FIXED = {
@@ -53,6 +58,7 @@ def consumer_config(
         config["group.instance.id"] = settings.instance_id
     config["stats_cb"] = on_stats or record_lag
     config["on_commit"] = _on_commit
+    config["logger"] = KAFKA_LOGS
     return config
 
 
@@ -91,6 +97,53 @@ def forget_lag(partitions: list[TopicPartition]) -> None:
     for tp in partitions:
         with contextlib.suppress(KeyError):
             metrics.CONSUMER_LAG.remove(tp.topic, str(tp.partition))
+
+
+# librdkafka's line for a reset forced by an error (rdkafka_offset.c, `rd_kafka_offset_reset`):
+# "<topic> [<partition>]: offset reset (at offset 8 (leader epoch 8), broker 1) to offset
+# BEGINNING (leader epoch -1): fetch failed due to requested offset not available on the broker:
+# Broker: Offset out of range". It logs it at LOG_WARNING, facility OFFSET, only when an error
+# caused the reset; a new group's start (no committed offset) is only debug-logged.
+_RESET = re.compile(
+    r"(?:\[thrd:[^\]]*\]: )?(?P<topic>.+) \[(?P<partition>-?\d+)\]: offset reset "
+    r"\(at (?P<at>.*?), broker (?P<broker>-?\d+)\) to (?P<to>.*?): (?P<reason>.*)",
+    re.DOTALL,
+)
+
+
+class KafkaLogs:
+    """librdkafka's own log lines, as structured lines (`kafka_log`), and its offset resets
+    counted (`indexer_offset_resets_total{topic}`) and logged as `offset_reset`.
+
+    An offset reset after an out-of-range fetch means the committed (or current) position no
+    longer exists on the broker: retention or a delete removed messages the group had not read,
+    and the consumer jumped to `auto.offset.reset` (earliest). Those messages were never
+    indexed, and nothing else says so: the lag even looks fine afterwards. librdkafka reports it
+    only in this log line (no error event unless `auto.offset.reset=error`, which stops the
+    partition instead), so the line is recognised here.
+
+    confluent-kafka calls `log(level, "%s [%s] %s", facility, client name, text)` from the
+    thread that polls (librdkafka's logs go to the consumer's queue when a logger is set)."""
+
+    def log(self, level: int, fmt: str, *args: Any) -> None:
+        facility, text = (str(args[0]), str(args[2])) if len(args) == 3 else ("", fmt % args)
+        if facility == "OFFSET" and level >= logging.WARNING:
+            found = _RESET.fullmatch(text)
+            if found is not None:
+                metrics.OFFSET_RESETS.labels(found["topic"]).inc()
+                log.error(
+                    "offset_reset",
+                    topic=found["topic"],
+                    partition=int(found["partition"]),
+                    at=found["at"],
+                    to=found["to"],
+                    reason=found["reason"],
+                )
+                return
+        log.log(level, "kafka_log", facility=facility, message=text)
+
+
+KAFKA_LOGS = KafkaLogs()
 
 
 def _on_commit(error: Any, partitions: list[TopicPartition]) -> None:

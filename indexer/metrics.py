@@ -94,6 +94,12 @@ NAMESPACE_DOCUMENTS = Counter(
     "namespaces seen get their own label; the rest count as `_other`.",
     ["namespace"],
 )
+OFFSET_RESETS = Counter(
+    "indexer_offset_resets_total",
+    "Times librdkafka moved a partition's position because the offset to read was out of range "
+    "(retention or a delete removed messages not yet read: they are lost to the indexer).",
+    ["topic"],
+)
 OFFSETS_COMMITTED = Counter(
     "indexer_offset_commits_total",
     "Offset commits that had offsets to commit, by result (ok, error): librdkafka's background "

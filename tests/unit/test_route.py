@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 import json
-import tracemalloc
-
 import re
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -74,7 +73,7 @@ NOT_DATES = [
     "2026-11-26T10:00:00.000+19:00",  # beyond java.time's offsets
     "2026-02-30T10:00:00.000Z",
     "2026-11-26T24:00:00.000Z",
-    "２０２６-11-26T10:00:00.000Z",  # other scripts' digits
+    "\uff12\uff10\uff12\uff16-11-26T10:00:00.000Z",  # other scripts' digits (fullwidth)
     "2026-11-26T10:00:00.000z",
 ]
 
@@ -232,7 +231,7 @@ def test_names_that_are_still_refused_go_to_unmatched(path: str) -> None:
 
 
 def test_the_path_caches_are_bounded_by_bytes_not_only_by_entries() -> None:
-    """A 1 MB path × 65,536 entries used to be kept: 64 GB. Now a path above PATH_MAX is never
+    """A 1 MB path x 65,536 entries used to be kept: 64 GB. Now a path above PATH_MAX is never
     cached and the caches start over past their character budget."""
     router = Router(RoutingSettings())
     tracemalloc.start()
