@@ -126,7 +126,10 @@ class KafkaLogs:
     thread that polls (librdkafka's logs go to the consumer's queue when a logger is set)."""
 
     def log(self, level: int, fmt: str, *args: Any) -> None:
-        facility, text = (str(args[0]), str(args[2])) if len(args) == 3 else ("", fmt % args)
+        if len(args) == 3:
+            facility, text = str(args[0]), str(args[2])
+        else:  # not confluent-kafka's shape: keep whatever it said
+            facility, text = "", " ".join(str(part) for part in (fmt, *args))
         if facility == "OFFSET" and level >= logging.WARNING:
             found = _RESET.fullmatch(text)
             if found is not None:
