@@ -92,9 +92,10 @@ class DayResolver:
     where every letter is one ASCII digit, F is 1 to 9 digits and SS is 00 to 59 (no leap
     second), that names a real calendar date and time (Python's `datetime`: month 1-12, the
     month's days, hour 0-23, minute 0-59; year 1-9999) and whose offset is at most 18 hours
-    (java.time's limit). That is the part of `strict_date_optional_time` that both
-    Elasticsearch and OpenSearch store, and no value outside it is stored by them as a date.
-    Anything else (another type, `2026-12-01T10:00garbage!!Z`, `…T10:00:61.000Z`,
+    (java.time's limit). Both Elasticsearch and OpenSearch store every such value as that same
+    instant (their default `strict_date_optional_time||epoch_millis`; no zone means UTC, as
+    here). Values outside it that a product might still take (a year alone, a number as
+    epoch_millis) are set aside as well: routing could not place them. Anything else (another type, `2026-12-01T10:00garbage!!Z`, `…T10:00:61.000Z`,
     `…T10:00+01:00Z`, a space for the `T`) is not a date: `day` returns None for it.
 
     The fast path (a string ending in `Z`, at least 20 characters) looks up the first 16
