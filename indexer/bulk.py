@@ -91,27 +91,39 @@ class _NotReady:
     reason: str
 
 
-# The Kafka timestamps routing accepts, in milliseconds: 1970-01-01 to 9999-12-31T23:59:59.999Z,
-# what the date functions (and an index name's yyyy) can represent. A producer may stamp a record
-# with any 64-bit number; one outside is clamped to the nearer bound, never replaced by the wall
+# The Kafka timestamps routing accepts, in milliseconds: 2000-01-01 to 9999-12-31T23:59:59.999Z.
+# A producer may stamp a record with any 64-bit number. One beyond 9999 (what the date functions
+# and an index name's yyyy can represent) is clamped to that bound, never replaced by the wall
 # clock, so routing stays a pure function of the message (a re-delivery meets its first copy,
-# whatever day it arrives on). The bounds are exactly the representable range, so every timestamp
-# that routed before still routes to the same day: only the ones that raised change.
-KAFKA_MILLIS_MIN = 0
+# whatever day it arrives on).
 KAFKA_MILLIS_MAX = 253_402_300_799_999
+# One before 2000 (1970 and the years after it, negative numbers) comes from a clock that was
+# never set: a node that booted without one stamps its lines and records from 1970. Routed by it,
+# they would go to an index whose day is past every retention, which the sweeper (or ILM, which
+# counts from the day in the name) deletes on its next pass, after their offsets were committed.
+# Such a record is treated like one without a timestamp: routed by the wall clock when it is
+# consumed, in an index the retention keeps (docs/failure-handling.md, "Kafka timestamps").
+CLOCK_SET_MILLIS = 946_684_800_000  # 2000-01-01T00:00:00Z
 
 
 def message_seconds(message: Any) -> float:
-    """The Kafka timestamp of a message in seconds, clamped to what routing can represent (now,
-    if the broker gave none: a record without a timestamp has nothing else to be routed by)."""
+    """The Kafka timestamp of a message in seconds: beyond 9999 clamped to what routing can
+    represent; now if the broker gave none or the producer's clock was never set (before 2000):
+    such a record has nothing else to be routed by."""
     kind: int
     millis: int
     kind, millis = message.timestamp()
-    if kind and KAFKA_MILLIS_MIN <= millis <= KAFKA_MILLIS_MAX:  # the hot path: one comparison
+    if kind and CLOCK_SET_MILLIS <= millis <= KAFKA_MILLIS_MAX:  # the hot path: one comparison
         return millis / 1000.0
-    if not kind or millis == -1:  # TIMESTAMP_NOT_AVAILABLE, or -1: Kafka's "no timestamp"
+    if not kind or millis < CLOCK_SET_MILLIS:  # no timestamp (-1 too), or a clock never set
         return time.time()
-    return KAFKA_MILLIS_MIN / 1000.0 if millis < KAFKA_MILLIS_MIN else KAFKA_MILLIS_MAX / 1000.0
+    return KAFKA_MILLIS_MAX / 1000.0
+
+
+def clockless(message: Any) -> bool:
+    """Whether the message carries a Kafka timestamp from a clock that was never set."""
+    kind, millis = message.timestamp()
+    return bool(kind) and millis != -1 and millis < CLOCK_SET_MILLIS
 
 
 class BulkWriter:

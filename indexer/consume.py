@@ -57,16 +57,16 @@ def consumer_config(
     if settings.instance_id:
         config["group.instance.id"] = settings.instance_id
     stats = on_stats or record_lag
-    if bridge is not None:
-        config.update(bridge.config())
+    # librdkafka's logs and errors always go through a bridge (structured, throttled, offset
+    # resets counted): never raw text on stderr.
+    logs = bridge if bridge is not None else KafkaLogBridge("consumer")
+    config.update(logs.config())
 
-        def both(stats_json: str) -> None:
-            stats(stats_json)
-            bridge.on_stats(stats_json)
+    def both(stats_json: str) -> None:
+        stats(stats_json)
+        logs.on_stats(stats_json)
 
-        config["stats_cb"] = both
-    else:
-        config["stats_cb"] = stats
+    config["stats_cb"] = both
     config["on_commit"] = _on_commit
     return config
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 # DNS-1123 label: what Kubernetes allows for namespaces and (label values aside) container names.
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -90,13 +91,46 @@ def app_from_pod(pod: str) -> str:
     return stripped or pod
 
 
+MAX_CACHED_PATH = 4096
+"""Longest path (in characters) a path cache keeps: Linux's PATH_MAX. A longer one is resolved
+each time it comes: it names no pod anyway, and caching it would let a few events hold
+megabytes each."""
+CACHE_PATH_CHARS = 8 * 1024 * 1024
+"""The characters of paths a path cache may hold before it starts over (with the entry bound,
+this keeps each cache to a few tens of MiB whatever the paths are)."""
+
+
+class PathCache:
+    """Fills a dict keyed by paths, bounded by entries and by the characters of its keys: full,
+    it starts over (the next events resolve their paths again). Paths longer than
+    MAX_CACHED_PATH are not kept. Readers look `entries` up directly: a plain dict, the hot
+    path's fastest lookup."""
+
+    def __init__(self, max_entries: int = 65536, max_chars: int = CACHE_PATH_CHARS) -> None:
+        self.entries: dict[str, Any] = {}
+        self._max_entries = max_entries
+        self._max_chars = max_chars
+        self.chars = 0
+        """Characters of the keys held."""
+
+    def put(self, path: str, value: Any) -> None:
+        if len(path) > MAX_CACHED_PATH:
+            return
+        entries = self.entries
+        if len(entries) >= self._max_entries or self.chars + len(path) > self._max_chars:
+            entries.clear()  # the same dict: readers holding it see it emptied
+            self.chars = 0
+        entries[path] = value
+        self.chars += len(path)
+
+
 class IdentityResolver:
     """Resolves paths with the configured layouts, first match wins. Not thread-safe (it caches)."""
 
     def __init__(self, layouts: list[str] | tuple[str, ...], cache_size: int = 65536) -> None:
         self._layouts = [compile_layout(layout) for layout in layouts]
-        self._cache: dict[str, Identity | None] = {}
-        self._cache_size = cache_size
+        self._bound = PathCache(cache_size)
+        self._cache: dict[str, Identity | None] = self._bound.entries
 
     def resolve(self, path: str) -> Identity | None:
         """The identity of `path`, or None when no layout matches with valid names."""
@@ -105,9 +139,7 @@ class IdentityResolver:
         except KeyError:
             pass
         identity = self._match(path)
-        if len(self._cache) >= self._cache_size:
-            self._cache.clear()
-        self._cache[path] = identity
+        self._bound.put(path, identity)
         return identity
 
     def _match(self, path: str) -> Identity | None:

@@ -20,6 +20,7 @@ from any thread (one attribute read).
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +29,7 @@ import orjson
 import structlog
 from confluent_kafka import KafkaError
 
+from indexer import metrics
 from indexer.redact import redact_text
 
 log = structlog.get_logger("indexer.kafka")
@@ -119,6 +121,8 @@ class KafkaLogBridge:
         return self._problem
 
     def on_log(self, level: int, facility: str, client: str, text: str) -> None:
+        if facility == "OFFSET" and level >= logging.WARNING and offset_reset(text):
+            return  # counted and logged on its own, never throttled away
         held = self._throttle.passes(("log", facility))
         if held is None:
             return
@@ -176,3 +180,40 @@ class KafkaLogBridge:
             self._problem = None
             self._refused = False
             log.info("kafka_reachable", client=self.client)
+
+
+# librdkafka's line for a reset forced by an error (rdkafka_offset.c, `rd_kafka_offset_reset`):
+# "<topic> [<partition>]: offset reset (at offset 8 (leader epoch 8), broker 1) to offset
+# BEGINNING (leader epoch -1): fetch failed due to requested offset not available on the broker:
+# Broker: Offset out of range". It logs it at LOG_WARNING, facility OFFSET, only when an error
+# caused the reset; a new group's start (no committed offset) is only debug-logged.
+_RESET = re.compile(
+    r"(?:\[thrd:[^\]]*\]: )?(?P<topic>.+) \[(?P<partition>-?\d+)\]: offset reset "
+    r"\(at (?P<at>.*?), broker (?P<broker>-?\d+)\) to (?P<to>.*?): (?P<reason>.*)",
+    re.DOTALL,
+)
+
+
+def offset_reset(text: str) -> bool:
+    """Count and log librdkafka's offset reset line (`indexer_offset_resets_total{topic}`,
+    `offset_reset`); whether `text` was one.
+
+    An offset reset after an out-of-range fetch means the committed (or current) position no
+    longer exists on the broker: retention or a delete removed messages the group had not read,
+    and the consumer jumped to `auto.offset.reset` (earliest). Those messages were never
+    indexed, and nothing else says so: the lag even looks fine afterwards. librdkafka reports it
+    only in this log line (no error event unless `auto.offset.reset=error`, which stops the
+    partition instead), so the line is recognised here."""
+    found = _RESET.fullmatch(text)
+    if found is None:
+        return False
+    metrics.OFFSET_RESETS.labels(found["topic"]).inc()
+    log.error(
+        "offset_reset",
+        topic=found["topic"],
+        partition=int(found["partition"]),
+        at=found["at"],
+        to=found["to"],
+        reason=found["reason"],
+    )
+    return True

@@ -44,6 +44,16 @@ EVENTS_REDATED = Counter(
     "indexer_events_redated_total",
     "Events routed by ingestion date because their @timestamp was missing, bad or out of bounds.",
 )
+EVENTS_TIMESTAMP_NOT_A_DATE = Counter(
+    "indexer_events_timestamp_not_a_date_total",
+    "Events whose @timestamp was not a date: kept in indexer_timestamp.original, replaced by "
+    "the Kafka time (also counted in indexer_events_redated_total).",
+)
+EVENTS_CLOCKLESS = Counter(
+    "indexer_events_clockless_total",
+    "Messages whose Kafka timestamp was before 2000 (a clock never set): routed by the wall "
+    "clock when consumed, like a record without a timestamp.",
+)
 ITEMS_RETRIED = Counter(
     "indexer_bulk_items_retried_total",
     "Bulk items retried after a 429 or 5xx item status.",
@@ -92,6 +102,12 @@ NAMESPACE_DOCUMENTS = Counter(
     f"Documents written per namespace (any outcome). The first {NAMESPACE_LABEL_LIMIT} "
     "namespaces seen get their own label; the rest count as `_other`.",
     ["namespace"],
+)
+OFFSET_RESETS = Counter(
+    "indexer_offset_resets_total",
+    "Times librdkafka moved a partition's position because the offset to read was out of range "
+    "(retention or a delete removed messages not yet read: they are lost to the indexer).",
+    ["topic"],
 )
 OFFSETS_COMMITTED = Counter(
     "indexer_offset_commits_total",

@@ -22,7 +22,14 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from indexer import metrics
 from indexer.batch import Batch, Batcher, BatchPolicy
-from indexer.bulk import KAFKA_MILLIS_MAX, KAFKA_MILLIS_MIN, BulkResult, BulkWriter, message_seconds
+from indexer.bulk import (
+    CLOCK_SET_MILLIS,
+    KAFKA_MILLIS_MAX,
+    BulkResult,
+    BulkWriter,
+    clockless,
+    message_seconds,
+)
 from indexer.commit import OffsetTracker
 from indexer.consume import forget_lag
 from indexer.deadletter import DeadLetterBreaker
@@ -76,6 +83,10 @@ class Pipeline:
         self._clock = clock
         self._batcher = Batcher(BatchPolicy.from_settings(settings.batch), clock)
         self._tracker = OffsetTracker()
+        self._owned: set[tuple[str, int]] = set()
+        """The partitions this member holds, from the rebalance callbacks themselves: inside them
+        `consumer.assignment()` is still the assignment before the change (the client applies
+        an incremental assign or unassign after the callback returns)."""
         self._writers = Writers(settings.batch.max_in_flight, writer.write)
         self._parking = Parking(writer, settings.retry, writer_stop, clock)
         health.worker_failure = self._parking.failure
@@ -193,10 +204,12 @@ class Pipeline:
             partition = message.partition()
             offset = message.offset()
             kind, millis = message.timestamp()
-            if kind and KAFKA_MILLIS_MIN <= millis <= KAFKA_MILLIS_MAX:  # message_seconds, inline
+            if kind and CLOCK_SET_MILLIS <= millis <= KAFKA_MILLIS_MAX:  # message_seconds, inline
                 seconds = millis / 1000.0
             else:
                 seconds = message_seconds(message)
+                if clockless(message):
+                    metrics.EVENTS_CLOCKLESS.inc()
             index, line, undecodable = transform(
                 router, message.value(), topic, partition, offset, seconds, ingested
             )
@@ -340,11 +353,13 @@ class Pipeline:
         log.warning("kafka_error", error=str(error))
 
     def _sync_router_counters(self) -> None:
-        unmatched, redated = self._router.take_counters()
+        unmatched, redated, not_a_date = self._router.take_counters()
         if unmatched:
             metrics.EVENTS_UNMATCHED.inc(unmatched)
         if redated:
             metrics.EVENTS_REDATED.inc(redated)
+        if not_a_date:
+            metrics.EVENTS_TIMESTAMP_NOT_A_DATE.inc(not_a_date)
 
     # Rebalances and shutdown -----------------------------------------------------------------
 
@@ -360,7 +375,8 @@ class Pipeline:
         if self._paused_since is not None and partitions:
             consumer.pause(partitions)
         self._health.joined = True
-        metrics.ASSIGNED_PARTITIONS.set(len(consumer.assignment()))
+        self._owned.update((tp.topic, tp.partition) for tp in partitions)
+        metrics.ASSIGNED_PARTITIONS.set(len(self._owned))
         log.info("partitions_assigned", partitions=_names(partitions), generation=generation)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -376,7 +392,8 @@ class Pipeline:
         self._tracker.forget(revoked)
         self._parking.forget(set(revoked))
         forget_lag(partitions)
-        metrics.ASSIGNED_PARTITIONS.set(max(0, len(consumer.assignment()) - len(partitions)))
+        self._owned.difference_update(revoked)
+        metrics.ASSIGNED_PARTITIONS.set(len(self._owned))
         log.info(
             "partitions_revoked",
             partitions=_names(partitions),
@@ -398,6 +415,8 @@ class Pipeline:
         self._tracker.forget(lost)
         self._parking.forget(set(lost))
         forget_lag(partitions)
+        self._owned.difference_update(lost)
+        metrics.ASSIGNED_PARTITIONS.set(len(self._owned))
         log.warning("partitions_lost", partitions=_names(partitions))
 
     def _drain(self, partitions: list[tuple[str, int]] | None) -> bool:

@@ -103,6 +103,22 @@ class KafkaSettings(Section):
             raise ValueError(f"not a valid regular expression: {exc}") from None
         return value
 
+    @field_validator("options")
+    @classmethod
+    def _backlog_is_read(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # A group without a committed offset (new, or its offsets expired) starts where
+        # `auto.offset.reset` says, and so does a partition whose committed offset retention
+        # deleted. `latest` (`largest`, `end`) would skip the whole backlog without a word, and
+        # `error` stops the partition's fetching: both lose lines. (librdkafka CONFIGURATION.md)
+        reset = value.get("auto.offset.reset")
+        if reset is not None and str(reset).lower() not in ("earliest", "smallest", "beginning"):
+            raise ValueError(
+                f"auto.offset.reset={reset!r} would skip (or stop reading) the messages a new "
+                "group or a reset partition has not read yet; the indexer reads them from the "
+                "earliest offset: remove the option (or set it to earliest)"
+            )
+        return value
+
     @field_validator("topics")
     @classmethod
     def _topics_not_empty(cls, value: list[str] | None) -> list[str] | None:

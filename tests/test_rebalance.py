@@ -153,3 +153,44 @@ def test_a_dynamic_member_that_stops_leaves_the_group_and_its_partitions_move_at
     # hands a revoked partition to a second static member, even with plain confluent-kafka
     # consumers, so it stays a documented behaviour (docs/operations.md, "Scaling").
     assert _seconds_until_taken_over(kafka, es_proxy, tmp_path) < 4.0
+
+
+def _owned(indexer: IndexerProcess) -> set[str]:
+    """What a member holds by its own log lines: assigned, less revoked and lost, in order."""
+    owned: set[str] = set()
+    for line in indexer.log_lines():
+        partitions = set(line.get("partitions") or ())
+        if line.get("event") == "partitions_assigned":
+            owned |= partitions
+        elif line.get("event") in ("partitions_revoked", "partitions_lost"):
+            owned -= partitions
+    return owned
+
+
+def test_every_member_of_a_cooperative_group_reports_the_partitions_it_holds(
+    kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
+) -> None:
+    """`indexer_assigned_partitions` read 0 on members that joined a cooperative group: inside
+    the incremental assign callback the consumer's assignment does not hold the new partitions
+    yet. Three members, joining one after the other, must each say what they hold."""
+    bootstrap, produced = _produce(kafka, 600, partitions=6)
+    env = indexer_env(bootstrap, es_proxy.url)
+    members = [IndexerProcess(env, tmp_path / "first.log").start()]
+    wait_for(lambda: len(_owned(members[0])) == 6, 40, "the first member to hold everything")
+    for name in ("second", "third"):
+        members.append(IndexerProcess(env, tmp_path / f"{name}.log").start())
+        wait_for(lambda: bool(_owned(members[-1])), 40, f"the {name} member to get partitions")
+
+    def consistent() -> bool:
+        held = [_owned(member) for member in members]
+        return (
+            sum(len(h) for h in held) == 6
+            and all(held)
+            and all(
+                member.metric("indexer_assigned_partitions") == len(h)
+                for member, h in zip(members, held, strict=True)
+            )
+        )
+
+    wait_for(consistent, 40, "each member's gauge to equal the partitions it holds, 6 in all")
+    finish_and_check(bootstrap, es_proxy.url, produced, members, duplicates_possible=False)

@@ -18,7 +18,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from types import FrameType
-from typing import Any
+from typing import Any, cast
 
 from indexer.replay.scope import Scope, ScopeError, parse_instant
 
@@ -153,8 +153,9 @@ def _replay_deadletters(args: argparse.Namespace) -> int:
 def _replay_window(args: argparse.Namespace) -> int:
     from confluent_kafka import KafkaException
 
-    from indexer.bulk import DeadLetterRejected
+    from indexer.bulk import BulkWriter, DeadLetterRejected
     from indexer.cli import settings_from
+    from indexer.replay.moved import MovedGuard
     from indexer.replay.report import describe_window
     from indexer.replay.window import ReplayError, WindowReplay
     from indexer.replay.writing import build_writing
@@ -166,9 +167,10 @@ def _replay_window(args: argparse.Namespace) -> int:
         print(f"indexer replay: {exc}", file=sys.stderr)
         return 2
     writing = build_writing(settings)
-    replay = WindowReplay(
-        settings, writing.writer, scope, writing.stop, args.topic, dry_run=args.dry_run
-    )
+    # Nothing is written where its _id is already stored in another index (replay/moved.py).
+    guard = MovedGuard(writing.writer, writing.client, settings.routing.index_prefix)
+    writer = cast("BulkWriter", guard)  # it has the one method WindowReplay calls: write()
+    replay = WindowReplay(settings, writer, scope, writing.stop, args.topic, dry_run=args.dry_run)
     try:
         with _stop_on_signals(writing.stop):
             summary = replay.run()
@@ -177,7 +179,14 @@ def _replay_window(args: argparse.Namespace) -> int:
         return 1
     finally:
         writing.close()
-    _show(summary.as_dict(), args.json, describe_window)
+    _show({**summary.as_dict(), "moved": guard.moved}, args.json, describe_window)
+    if guard.moved:
+        print(
+            f"indexer replay: {guard.moved} documents are stored under their _id in another "
+            "index than they route to now (routing or parsing changed since): not written "
+            "again, counted as duplicates (replay_moved lines name them)",
+            file=sys.stderr,
+        )
     return 1 if summary.failed else 0
 
 

@@ -35,7 +35,7 @@ import structlog
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from indexer.batch import Batch, Batcher, BatchPolicy
-from indexer.bulk import BulkWriter
+from indexer.bulk import BulkWriter, message_seconds
 from indexer.replay.progress import Progress
 from indexer.replay.scope import Scope
 from indexer.replay.transform import transform
@@ -333,7 +333,7 @@ class WindowReplay:
         elif millis < self._since_ms:
             self.summary.before_since += 1
         else:
-            self._select(message, millis / 1000.0)
+            self._select(message, message_seconds(message))  # as the pipeline routes it
         if state.end is not None and offset + 1 >= state.end:
             self._finish(consumer, state, "end")
 

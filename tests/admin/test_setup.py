@@ -221,14 +221,14 @@ def test_diff_lists_what_differs_between_files_and_cluster(
         "/_index_template/k8s-logs-unmatched",
         {
             "index_patterns": ["k8s-logs-unmatched-*"],
-            "version": 1,
+            "version": 2,
             "priority": 540,
             "_meta": {"managed_by": "log-indexer"},
         },
     )
     assert main(["templates", "diff", "--exit-code"]) == 1
     out = capsys.readouterr().out
-    assert "index_template k8s-logs-unmatched: conflict (file v1, cluster v1)" in out
+    assert "index_template k8s-logs-unmatched: conflict (file v2, cluster v2)" in out
     assert "$.priority: file=530 cluster=540" in out
     assert "1 of 5 objects differ" in out
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 
 import pytest
 
-from indexer.bulk import KAFKA_MILLIS_MAX, message_seconds
+from indexer.bulk import KAFKA_MILLIS_MAX, clockless, message_seconds
 from indexer.deadletter import deadletter_document, keep_original
 from indexer.route import day_of_epoch, iso_timestamp
 
@@ -72,7 +73,17 @@ def test_a_shortened_dead_letter_says_so_and_keeps_text_as_text() -> None:
 
 def test_kafka_timestamps_inside_the_representable_range_are_used_as_they_are() -> None:
     assert message_seconds(Stamped(CREATE_TIME, 1_796_206_533_011)) == 1_796_206_533.011
-    assert message_seconds(Stamped(CREATE_TIME, 0)) == 0.0
+    assert message_seconds(Stamped(CREATE_TIME, 946_684_800_000)) == 946_684_800.0
+
+
+@pytest.mark.parametrize("millis", [0, 42_000, 946_684_799_999, -5, -(2**63)])
+def test_kafka_timestamps_of_a_clock_never_set_are_routed_by_the_wall_clock(millis: int) -> None:
+    before = time.time()
+    seconds = message_seconds(Stamped(CREATE_TIME, millis))
+    assert before <= seconds <= time.time()
+    assert clockless(Stamped(CREATE_TIME, millis))
+    assert not clockless(Stamped(CREATE_TIME, 946_684_800_000))
+    assert not clockless(Stamped(CREATE_TIME, -1))  # no timestamp: not a clock's fault
 
 
 @pytest.mark.parametrize(
@@ -81,8 +92,6 @@ def test_kafka_timestamps_inside_the_representable_range_are_used_as_they_are() 
         (300_000_000_000_000, "9999.12.31"),  # the year 11476
         (2**63 - 1, "9999.12.31"),
         (KAFKA_MILLIS_MAX + 1, "9999.12.31"),
-        (-5, "1970.01.01"),
-        (-(2**63), "1970.01.01"),
     ],
 )
 def test_absurd_kafka_timestamps_are_clamped_the_same_way_every_time(millis: int, day: str) -> None:

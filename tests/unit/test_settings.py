@@ -117,6 +117,22 @@ def test_user_options_cannot_turn_off_the_offset_guarantees() -> None:
     assert config["partition.assignment.strategy"] == "cooperative-sticky"
 
 
+@pytest.mark.parametrize("reset", ["latest", "largest", "end", "error", "LATEST"])
+def test_an_offset_reset_that_skips_the_backlog_is_refused_naming_the_setting(reset: str) -> None:
+    result = _run("config", "show", INDEXER_KAFKA__OPTIONS=json.dumps({"auto.offset.reset": reset}))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("setting kafka.options (INDEXER_KAFKA__OPTIONS):")
+    assert f"auto.offset.reset='{reset}'" in lines[0]
+
+
+@pytest.mark.parametrize("reset", ["earliest", "smallest", "beginning"])
+def test_an_offset_reset_to_the_earliest_offset_is_accepted(reset: str) -> None:
+    settings = load_settings(kafka={"options": {"auto.offset.reset": reset}})
+    assert consumer_config(settings.kafka)["auto.offset.reset"] == reset
+
+
 def test_the_pod_name_becomes_the_static_member_id() -> None:
     settings = load_settings(kafka={"instance_id": "indexer-7f9c-abcde"})
     assert consumer_config(settings.kafka)["group.instance.id"] == "indexer-7f9c-abcde"
