@@ -20,6 +20,7 @@ from indexer.admin.sweeper import RetentionSweeper
 from indexer.bulk import BulkWriter
 from indexer.cluster import ClusterError, ClusterInfo, ClusterUnavailable, SearchClient, connect
 from indexer.consume import create_consumer, total_lag
+from indexer.core import CoreUnavailable, choose_core, native_take
 from indexer.dlq import DeadLetterTopic
 from indexer.health import Health, HealthServer
 from indexer.log import configure_logging
@@ -89,13 +90,15 @@ def build_indexer(settings: Settings, stop: threading.Event | None = None) -> In
         on_reachability=functools.partial(setattr, health, "elasticsearch_ok"),
         on_namespace=_kibana_on_demand(settings, background_stop),
     )
+    router = Router(settings.routing, settings.parsing)
     pipeline = Pipeline(
         settings,
         create_consumer(settings.kafka),
         writer,
-        Router(settings.routing, settings.parsing),
+        router,
         health,
         background_stop,
+        native=native_take(settings, router),
     )
     return Indexer(pipeline, health, server, client, background_stop)
 
@@ -139,6 +142,12 @@ def _kibana_on_demand(settings: Settings, stop: threading.Event) -> Callable[[st
 def run_indexer(settings: Settings) -> int:
     """Run until a signal (exit 0 after draining) or a fatal error (exit 1)."""
     configure_logging(settings.log)
+    try:
+        core = choose_core(settings)
+    except CoreUnavailable as exc:
+        log.error("exiting", reason=str(exc))
+        return 1
+    log.info("core", core=core.name, version=core.version, why=core.why)
     stop = threading.Event()
     holder: list[Pipeline] = []
     _stop_on_signals(stop, holder)
@@ -149,7 +158,10 @@ def run_indexer(settings: Settings) -> int:
     if stop.is_set():
         indexer.pipeline.stop()
     log.info(
-        "started", metrics_port=indexer.server.port, elasticsearch=settings.elasticsearch.hosts
+        "started",
+        metrics_port=indexer.server.port,
+        elasticsearch=settings.elasticsearch.hosts,
+        core=core.name,
     )
     try:
         indexer.pipeline.run()

@@ -35,6 +35,11 @@ EVENTS_REDATED = Counter(
     "indexer_events_redated_total",
     "Events routed by ingestion date because their @timestamp was missing, bad or out of bounds.",
 )
+CORE_DECLINED = Counter(
+    "indexer_core_declined_total",
+    "Events the native core left to the Python reference path, by reason (docs/native-core.md).",
+    ["reason"],
+)
 ITEMS_RETRIED = Counter(
     "indexer_bulk_items_retried_total",
     "Bulk items retried after a 429 or 5xx item status.",
