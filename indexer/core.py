@@ -109,6 +109,7 @@ def new_native(module: Any, settings: Settings, router: Router) -> NativeTake:
         routing.max_past.total_seconds(),
         routing.max_future.total_seconds(),
         settings.parsing.enabled,
+        settings.parsing.enabled and not settings.parsing.disabled_for,
     )
     return NativeTake(core, router)
 

@@ -29,6 +29,8 @@ pub struct Config {
     pub max_past: f64,
     pub max_future: f64,
     pub parsing: bool,
+    /// Parsing is on for every path: every event is declined (structured.py is not ported).
+    pub parse_everything: bool,
 }
 
 /// What Python's `Router` resolved for one path (`Route`), registered by `add_route`.
@@ -246,8 +248,14 @@ pub fn message_id(value: &[u8]) -> Vec<u8> {
     hex_id(value)
 }
 
+/// `xxh3_128_hexdigest`: 32 lower-case hex digits, most significant first.
 fn hex_id(bytes: &[u8]) -> Vec<u8> {
-    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes)).into_bytes()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = xxhash_rust::xxh3::xxh3_128(bytes);
+    (0..32)
+        .rev()
+        .map(|i| HEX[((digest >> (4 * i)) & 15) as usize])
+        .collect()
 }
 
 /// DayResolver.day for the stamps phase 0 takes: `(day, redated, stamp used)`.
@@ -263,7 +271,8 @@ fn day(
         Kind::Null => Err(NO_TIMESTAMP.into()),
         Kind::Str => {
             let text = inner(doc, stamp);
-            if stamp.escaped || stamp.chars < 20 || text.last() != Some(&b'Z') {
+            let chars = text.iter().filter(|&&b| (b & 0xC0) != 0x80).count();
+            if stamp.escaped || chars < 20 || text.last() != Some(&b'Z') {
                 return Err(TIMESTAMP.into()); // stamp_seconds (fromisoformat)
             }
             // `_parse_minute` by strptime("%Y-%m-%dT%H:%M"), strictly; anything looser declines.
@@ -334,6 +343,7 @@ mod tests {
             max_past: 6.0 * 86400.0,
             max_future: 86400.0,
             parsing,
+            parse_everything: false,
         }
     }
 
@@ -351,6 +361,15 @@ mod tests {
             &message,
             b",\"event\":{\"ingested\":\"x\"}",
         )
+    }
+
+    #[test]
+    fn ids_are_xxh3_128_in_hex() {
+        assert_eq!(
+            message_id(b"abc"),
+            format!("{:032x}", xxhash_rust::xxh3::xxh3_128(b"abc")).into_bytes()
+        );
+        assert_eq!(message_id(b"").len(), 32);
     }
 
     #[test]

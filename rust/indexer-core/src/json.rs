@@ -55,9 +55,8 @@ pub struct Member {
     pub int: i64,
     /// For a `Str`: its canonical form holds a `\` (it needed escaping).
     pub escaped: bool,
-    /// For a `Str`: its length in UTF-8 bytes and in code points, decoded.
+    /// For a `Str`: its length in UTF-8 bytes, decoded.
     pub bytes: usize,
-    pub chars: usize,
 }
 
 pub struct Scanned {
@@ -86,7 +85,8 @@ pub fn scan(input: &[u8]) -> Result<Scanned, Reason> {
         input,
         pos: 0,
         out: Vec::with_capacity(input.len() + 16),
-        members: Vec::new(),
+        members: Vec::with_capacity(48),
+        keys: Vec::with_capacity(48),
     };
     scanner.skip_ws();
     if scanner.peek() != Some(b'{') {
@@ -112,6 +112,8 @@ struct Scanner<'a> {
     pos: usize,
     out: Vec<u8>,
     members: Vec<Member>,
+    /// The keys of the objects being read, innermost last (one stack: no allocation per object).
+    keys: Vec<Range<usize>>,
 }
 
 struct Value {
@@ -119,7 +121,6 @@ struct Value {
     int: i64,
     escaped: bool,
     bytes: usize,
-    chars: usize,
 }
 
 impl Value {
@@ -129,7 +130,6 @@ impl Value {
             int: 0,
             escaped: false,
             bytes: 0,
-            chars: 0,
         }
     }
 }
@@ -169,7 +169,7 @@ impl Scanner<'_> {
             return Ok(());
         }
         let record = depth <= RECORD_DEPTH && (owner != TOP || depth == 1);
-        let mut keys: Vec<Range<usize>> = Vec::new();
+        let first_key = self.keys.len();
         loop {
             self.skip_ws();
             if self.peek() != Some(b'"') {
@@ -178,6 +178,7 @@ impl Scanner<'_> {
             let start = self.out.len();
             self.string()?;
             let key = start + 1..self.out.len() - 1;
+            let keys = &self.keys[first_key..];
             if keys.len() >= MAX_KEYS {
                 return Err(WIDE);
             }
@@ -185,7 +186,7 @@ impl Scanner<'_> {
             if keys.iter().any(|k| &self.out[k.clone()] == name) {
                 return Err(DUPLICATE);
             }
-            keys.push(key.clone());
+            self.keys.push(key.clone());
             self.expect(b':')?;
             self.out.push(b':');
             self.skip_ws();
@@ -199,7 +200,6 @@ impl Scanner<'_> {
                     int: 0,
                     escaped: false,
                     bytes: 0,
-                    chars: 0,
                 });
                 (self.members.len() - 1) as u32
             } else {
@@ -216,7 +216,6 @@ impl Scanner<'_> {
                 member.int = value.int;
                 member.escaped = value.escaped;
                 member.bytes = value.bytes;
-                member.chars = value.chars;
             }
             self.skip_ws();
             match self.peek() {
@@ -227,6 +226,7 @@ impl Scanner<'_> {
                 Some(b'}') => {
                     self.pos += 1;
                     self.out.push(b'}');
+                    self.keys.truncate(first_key);
                     return Ok(());
                 }
                 _ => return Err(INVALID),
@@ -355,13 +355,9 @@ impl Scanner<'_> {
         let mut value = Value::plain(Kind::Str);
         loop {
             let rest = &self.input[self.pos..];
-            let run = rest
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-                .ok_or(INVALID)?;
+            let run = find_special(rest).ok_or(INVALID)?;
             let chunk = &rest[..run];
             value.bytes += chunk.len();
-            value.chars += chunk.iter().filter(|&&b| (b & 0xC0) != 0x80).count();
             self.out.extend_from_slice(chunk);
             self.pos += run;
             match self.input[self.pos] {
@@ -406,13 +402,39 @@ impl Scanner<'_> {
                     };
                     let c = char::from_u32(code).ok_or(INVALID)?;
                     value.bytes += c.len_utf8();
-                    value.chars += 1;
                     value.escaped |= write_char(&mut self.out, c);
                 }
                 _ => return Err(INVALID), // a raw control character
             }
         }
     }
+}
+
+/// The position of the first byte a string cannot hold raw (`"`, `\\`, a C0 control), eight
+/// bytes at a time: in each word, the lowest flagged byte of these zero-byte tests is exact
+/// (a false flag can only sit above a true one).
+fn find_special(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut i = 0;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let Ok(array) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let word = u64::from_le_bytes(array);
+        let mask = zero(word ^ (ONES * u64::from(b'"')))
+            | zero(word ^ (ONES * u64::from(b'\\')))
+            | (word.wrapping_sub(ONES * 0x20) & !word & HIGH);
+        if mask != 0 {
+            return Some(i + (mask.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    bytes[i..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|p| i + p)
 }
 
 /// Write one decoded character as orjson does; true when it needed an escape.
@@ -497,6 +519,25 @@ mod tests {
         assert_eq!(s.bytes(&path.value), b"\"/a\"");
         assert_eq!(s.find(log, b"offset").unwrap().1.int, 7);
         assert!(s.find(TOP, b"offset").is_none());
+    }
+
+    #[test]
+    fn special_bytes_are_found_where_they_are() {
+        for len in 0..20 {
+            for at in 0..len {
+                for special in [b'"', b'\\', 0, 0x1f] {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = special;
+                    if at + 1 < len {
+                        bytes[at + 1] = b'"';
+                    }
+                    assert_eq!(find_special(&bytes), Some(at));
+                }
+                let mut bytes = vec![0xC3u8; len];
+                bytes[at] = 0x7f;
+                assert_eq!(find_special(&bytes), None);
+            }
+        }
     }
 
     #[test]

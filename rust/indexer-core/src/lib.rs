@@ -73,6 +73,9 @@ fn work(
             if let Some(reason) = input.skip {
                 return Err(reason.into());
             }
+            if config.parse_everything {
+                return Err(event::PARSING.into()); // every route parses: nothing to scan for
+            }
             let message = Message {
                 value: input.value.as_deref().unwrap_or(b""),
                 topic: &topics[input.topic],
@@ -132,13 +135,16 @@ fn read_message(message: &Bound<'_, PyAny>, topics: &mut Vec<String>) -> PyResul
 
 #[pymethods]
 impl Core {
-    /// `index_prefix`, the routing bounds in seconds, and whether structured parsing is on.
+    /// `index_prefix`, the routing bounds in seconds, whether structured parsing is on, and
+    /// whether it is on for every path (`parsing.disabled_for` empty).
     #[new]
+    #[pyo3(signature = (index_prefix, max_past_seconds, max_future_seconds, parsing, parse_everything=false))]
     fn new(
         index_prefix: String,
         max_past_seconds: f64,
         max_future_seconds: f64,
         parsing: bool,
+        parse_everything: bool,
     ) -> PyResult<Self> {
         if !(max_past_seconds.is_finite() && max_future_seconds.is_finite()) {
             return Err(PyValueError::new_err("routing bounds must be finite"));
@@ -149,6 +155,7 @@ impl Core {
                 max_past: max_past_seconds,
                 max_future: max_future_seconds,
                 parsing,
+                parse_everything: parsing && parse_everything,
             },
             routes: Mutex::new(Routes::new()),
             names: Mutex::new(HashMap::new()),
@@ -217,17 +224,19 @@ impl Core {
         let lines = PyList::empty(py);
         let declined = PyList::empty(py);
         let new_paths = PyList::empty(py);
-        let high = PyDict::new(py);
+        let mut highest: Vec<((usize, i64), i64)> = Vec::new();
         let mut reasons: HashMap<&'static str, usize> = HashMap::new();
         let (mut unmatched, mut redated) = (0usize, 0usize);
         let mut last_stamp: Option<String> = None;
         let mut names = locked(&self.names);
         for (position, (input, result)) in inputs.iter().zip(results).enumerate() {
             if input.skip != Some(ERROR) && input.skip != Some(UNREADABLE) {
-                high.set_item(
-                    (topics[input.topic].as_str(), input.partition),
-                    input.offset,
-                )?;
+                // `high[topic, partition] = offset` in message order; reads hold few partitions.
+                let key = (input.topic, input.partition);
+                match highest.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, offset)) => *offset = input.offset,
+                    None => highest.push((key, input.offset)),
+                }
             }
             match result {
                 Ok(accepted) => {
@@ -264,6 +273,10 @@ impl Core {
         drop(names);
         // Drop the message values while attached (never through the deferred reference pool).
         drop(inputs);
+        let high = PyDict::new(py);
+        for ((topic, partition), offset) in highest {
+            high.set_item((topics[topic].as_str(), partition), offset)?;
+        }
         let reasons_dict = PyDict::new(py);
         for (reason, count) in reasons {
             reasons_dict.set_item(reason, count)?;
