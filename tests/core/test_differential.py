@@ -331,3 +331,30 @@ def test_generated_events_are_declined_or_equal(
 @given(st.binary(max_size=64), st.text(alphabet=string.printable, max_size=40))
 def test_arbitrary_bytes_are_declined_or_equal(data: bytes, text: str) -> None:
     compare([data, text.encode(), b"{" + data + b"}"], _settings())
+
+
+class ErrorRecord(Record):
+    """A record that carries a consumer error (`message.error()` set), as librdkafka hands one."""
+
+    def error(self) -> Any:  # type: ignore[override]
+        return "partition EOF"
+
+
+def test_error_messages_are_handed_to_the_poll_loop_and_left_out_of_the_read() -> None:
+    good = b'{"@timestamp":"2026-11-26T11:00:00.000Z","message":"m"}'
+    records = [Record(b"[1]", 0), ErrorRecord(None, 1), Record(good, 2), ErrorRecord(None, 3)]
+    seen: list[Any] = []
+    settings = _settings()
+    take = new_native(native_module, settings, Router(settings.routing, settings.parsing))
+    ingested = ingested_field(MILLIS / 1000.0)
+    messages, indices, lines, high, deadletters = take.take(records, ingested, seen.append)
+    assert seen == ["partition EOF", "partition EOF"]
+    assert messages == [records[0], records[2]]
+    reference = Router(settings.routing, settings.parsing)
+    expected = [
+        transform(reference, r.value(), TOPIC, 3, r.offset(), MILLIS / 1000.0, ingested)
+        for r in (records[0], records[2])
+    ]
+    assert (indices, lines) == ([e[0] for e in expected], [e[1] for e in expected])
+    assert deadletters == {0: "not_an_object"}
+    assert high == {(TOPIC, 3): 2}
