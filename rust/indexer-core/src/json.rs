@@ -540,6 +540,50 @@ mod tests {
         }
     }
 
+    /// A bounded fuzz run without an oracle: byte mutations of seed documents never panic, and
+    /// whatever is accepted comes out in a canonical form that is its own canonical form.
+    #[test]
+    fn mutations_never_panic_and_canonical_form_is_a_fixed_point() {
+        let seeds: [&[u8]; 4] = [
+            br#"{"@timestamp":"2026-11-26T11:00:00.000Z","log":{"offset":12,"file":{"path":"/a/b"}}}"#,
+            br#" { "a" : [ 1 , -0 , "\u00e9\ud83d\ude00\/\n" , { "b" : null } ] , "c" : true } "#,
+            "{\"é\":\"\u{2028}\u{7f}\",\"k\":{\"x\":[[],{}]}}".as_bytes(),
+            br#"{"m":"a\"b\\c\u001b","n":123456789012345678}"#,
+        ];
+        let alphabet = b"{}[]\",:\\/ -+.eE0123456789abcdefnrtu\x00\x1f\x7f\xc3\xa9\xed\xff";
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut accepted = 0;
+        for round in 0..20_000 {
+            let mut doc = seeds[round % seeds.len()].to_vec();
+            for _ in 0..1 + next() % 3 {
+                let at = (next() as usize) % (doc.len() + 1);
+                let byte = alphabet[(next() as usize) % alphabet.len()];
+                match next() % 3 {
+                    0 if at < doc.len() => doc[at] = byte,
+                    1 if at < doc.len() => {
+                        doc.remove(at);
+                    }
+                    _ => doc.insert(at, byte),
+                }
+            }
+            if std::str::from_utf8(&doc).is_err() {
+                continue; // the caller checks UTF-8 first
+            }
+            if let Ok(scanned) = scan(&doc) {
+                accepted += 1;
+                let again = scan(&scanned.out).map(|s| s.out);
+                assert_eq!(again.as_deref(), Ok(&scanned.out[..]), "{doc:?}");
+            }
+        }
+        assert!(accepted > 1000, "only {accepted} mutations accepted");
+    }
+
     #[test]
     fn truncated_inputs_never_panic() {
         let doc = br#"{"a":[1,{"b":"\u00e9\ud83d\ude00"},true,false,null,-12],"c":{}}"#;
