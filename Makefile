@@ -10,7 +10,7 @@ export CONTAINERS_CONF ?= $(CURDIR)/deploy/images/containers.conf
 LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet
 SCRIPTS := deploy/images
 
-.PHONY: demo test lint typecheck unit venv clean lock image image-smoke
+.PHONY: demo test lint typecheck unit venv clean lock image image-smoke core core-check
 
 $(BIN)/.installed: pyproject.toml requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,41 @@ $(BIN)/.installed: pyproject.toml requirements/dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-venv: $(BIN)/.installed
+venv: $(BIN)/.installed $(BIN)/.core
+
+# The native core (rust/indexer-core, docs/native-core.md): built by the machine's cargo and
+# maturin into a wheel and installed into .venv. Without them the project runs on the Python
+# reference core (`core: auto` falls back; `core: native` refuses to start).
+CARGO ?= cargo
+MATURIN ?= maturin
+CORE := rust/indexer-core
+CORE_SOURCES := $(wildcard $(CORE)/src/*.rs $(CORE)/python/indexer_core/*) \
+  $(CORE)/Cargo.toml $(CORE)/Cargo.lock $(CORE)/pyproject.toml
+CORE_ENV := PYO3_PYTHON=$(CURDIR)/$(BIN)/python
+
+$(BIN)/.core: $(BIN)/.installed $(CORE_SOURCES)
+	@if command -v $(CARGO) >/dev/null 2>&1 && command -v $(MATURIN) >/dev/null 2>&1; then \
+	  rm -rf $(CORE)/target/wheels && \
+	  $(CORE_ENV) $(MATURIN) build --quiet --release --locked -i $(BIN)/python \
+	    -m $(CORE)/Cargo.toml -o $(CORE)/target/wheels && \
+	  $(BIN)/python -m pip install --quiet --no-deps --force-reinstall \
+	    $(CORE)/target/wheels/indexer_core-*.whl; \
+	else \
+	  echo "SKIP native core: cargo or maturin not found; the Python reference core runs"; \
+	fi
+	touch $@
+
+core: $(BIN)/.core
+
+# The crate's own gates: formatting, clippy with warnings as errors, its unit tests.
+core-check: $(BIN)/.installed
+	@if command -v $(CARGO) >/dev/null 2>&1; then \
+	  cd $(CORE) && $(CARGO) fmt --check && \
+	  $(CORE_ENV) $(CARGO) clippy --quiet --locked --all-targets -- -D warnings && \
+	  $(CORE_ENV) $(CARGO) test --quiet --locked; \
+	else \
+	  echo "SKIP native core checks: cargo not found"; \
+	fi
 
 # Re-resolve every lock file against PyPI (the runtime one first: dev is constrained to it, so
 # both install the same versions). uv comes from the dev lock itself.
@@ -31,7 +65,7 @@ lock: $(BIN)/.installed
 	  requirements/build.in requirements/tools.in \
 	  -c requirements/runtime.txt -c requirements/build.txt -o requirements/dev.txt
 
-demo: $(BIN)/.installed
+demo: $(BIN)/.installed $(BIN)/.core
 	$(BIN)/indexer demo
 
 lint: $(BIN)/.installed
@@ -46,7 +80,7 @@ typecheck: $(BIN)/.installed
 # and its own processes, and most of a test's time is spent waiting on them.
 TEST_WORKERS ?= 2
 
-test: lint typecheck
+test: lint typecheck core-check $(BIN)/.core
 	$(BIN)/indexer templates validate
 	$(BIN)/pytest -n $(TEST_WORKERS)
 

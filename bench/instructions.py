@@ -47,6 +47,12 @@ def main() -> None:
     parser.add_argument("--kind", choices=sorted(KINDS), help="only events of this layout")
     parser.add_argument("--no-parse", action="store_true", help="parsing.enabled=false")
     parser.add_argument("--poll-loop", action="store_true", help="Pipeline._take, not transform")
+    parser.add_argument(
+        "--core",
+        choices=("python", "native"),
+        default="python",
+        help="the core the poll loop runs (implies --poll-loop for native; indexer/core.py)",
+    )
     args = parser.parse_args()
     if args.kind:
         keep = KINDS[args.kind]
@@ -58,17 +64,21 @@ def main() -> None:
     values = pool[: args.events]
     router = Router(RoutingSettings(), ParsingSettings(enabled=not args.no_parse))
     now = time.time()
-    if args.poll_loop:
-        poll_loop(router, values, now)
+    if args.poll_loop or args.core == "native":
+        poll_loop(router, values, now, native=args.core == "native", parse=not args.no_parse)
         return
     ingested = ingested_field(now)  # once per consumed batch, as the poll loop does
     for offset, value in enumerate(values):
         transform(router, value, "filebeat-bench", offset & 3, offset, now, ingested)
 
 
-def poll_loop(router: Router, values: list[bytes], now: float) -> None:
+def poll_loop(
+    router: Router, values: list[bytes], now: float, native: bool = False, parse: bool = True
+) -> None:
     """`Pipeline._take` over reads of 1,000 messages, on a pipeline holding only what `_take`
-    and the sealing of batches use (no consumer, no writers: nothing here waits)."""
+    and the sealing of batches use (no consumer, no writers: nothing here waits). With
+    `native`, on the native core, its routes registered first by a read of one event per path
+    (in the run with 0 events too, so the difference leaves it out)."""
     millis = int(now * 1000)
     messages = [
         Message(topic="filebeat-bench", partition=i & 3, offset=i, value=v, timestamp=(1, millis))
@@ -80,6 +90,20 @@ def poll_loop(router: Router, values: list[bytes], now: float) -> None:
     pipeline._tracker = OffsetTracker()
     pipeline._sealed = collections.deque()
     pipeline._buffered = 0
+    pipeline._native = None
+    if native:
+        import indexer_core._core
+
+        from indexer.core import new_native
+        from indexer.settings import Settings
+
+        settings = Settings(parsing=ParsingSettings(enabled=parse))
+        pipeline._native = new_native(indexer_core._core, settings, router)
+        warm = [
+            Message(topic="filebeat-bench", partition=0, offset=i, value=v, timestamp=(1, millis))
+            for i, v in enumerate(backlog(300, seed=11))
+        ]
+        pipeline._take(warm)
     for start in range(0, len(messages), 1000):
         pipeline._take(messages[start : start + 1000])
 

@@ -40,9 +40,16 @@ def _run(args: argparse.Namespace) -> int:
 def _config_show(args: argparse.Namespace) -> int:
     import yaml
 
+    from indexer.core import CoreUnavailable, choose_core
     from indexer.settings import masked
 
-    print(yaml.safe_dump(masked(settings_from(args)), sort_keys=False), end="")
+    settings = settings_from(args)
+    print(yaml.safe_dump(masked(settings), sort_keys=False), end="")
+    try:  # the setting says what is asked for; this says what would run
+        choice = choose_core(settings)
+        print(f"# core in use: {choice.name} ({choice.why})")
+    except CoreUnavailable as exc:
+        print(f"# core in use: none, start-up would fail: {exc}")
     return 0
 
 

@@ -21,6 +21,7 @@ from indexer.admin.sweeper import RetentionSweeper
 from indexer.bulk import BulkWriter
 from indexer.cluster import ClusterError, ClusterInfo, ClusterUnavailable, SearchClient, connect
 from indexer.consume import create_consumer, total_lag
+from indexer.core import CoreUnavailable, choose_core, native_take
 from indexer.dlq import DeadLetterTopic
 from indexer.health import Health, HealthServer
 from indexer.kafka_log import KafkaLogBridge
@@ -93,13 +94,15 @@ def build_indexer(settings: Settings, stop: threading.Event | None = None) -> In
     )
     kafka_log = KafkaLogBridge("consumer")
     health.kafka_problem = kafka_log.problem
+    router = Router(settings.routing, settings.parsing)
     pipeline = Pipeline(
         settings,
         create_consumer(settings.kafka, kafka_log),
         writer,
-        Router(settings.routing, settings.parsing),
+        router,
         health,
         background_stop,
+        native=native_take(settings, router),
     )
     return Indexer(pipeline, health, server, client, background_stop)
 
@@ -171,6 +174,12 @@ def _dashboards_on_demand(
 def run_indexer(settings: Settings) -> int:
     """Run until a signal (exit 0 after draining) or a fatal error (exit 1)."""
     configure_logging(settings.log)
+    try:
+        core = choose_core(settings)
+    except CoreUnavailable as exc:
+        log.error("exiting", reason=str(exc))
+        return 1
+    log.info("core", core=core.name, version=core.version, why=core.why)
     stop = threading.Event()
     holder: list[Pipeline] = []
     _stop_on_signals(stop, holder)
@@ -183,7 +192,7 @@ def run_indexer(settings: Settings) -> int:
     log.info(
         "started",
         version=build.VERSION,
-        core=build.core(),
+        core=core.name,
         metrics_port=indexer.server.port,
         elasticsearch=settings.elasticsearch.hosts,
     )

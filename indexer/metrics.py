@@ -54,6 +54,11 @@ EVENTS_CLOCKLESS = Counter(
     "Messages whose Kafka timestamp was before 2000 (a clock never set): routed by the wall "
     "clock when consumed, like a record without a timestamp.",
 )
+CORE_DECLINED = Counter(
+    "indexer_core_declined_total",
+    "Events the native core left to the Python reference path, by reason (docs/native-core.md).",
+    ["reason"],
+)
 ITEMS_RETRIED = Counter(
     "indexer_bulk_items_retried_total",
     "Bulk items retried after a 429 or 5xx item status.",

@@ -32,6 +32,7 @@ from indexer.bulk import (
 )
 from indexer.commit import OffsetTracker
 from indexer.consume import forget_lag
+from indexer.core import NativeTake
 from indexer.deadletter import DeadLetterBreaker
 from indexer.encode import ingested_field
 from indexer.health import Health
@@ -74,8 +75,10 @@ class Pipeline:
         health: Health,
         writer_stop: threading.Event,
         clock: Callable[[], float] = time.monotonic,
+        native: NativeTake | None = None,
     ) -> None:
         self._settings = settings
+        self._native = native
         self._consumer = consumer
         self._router = router
         self._health = health
@@ -187,8 +190,15 @@ class Pipeline:
         """Transform each message of a read into the open batch. The hot path: per message only
         the transform and three appends; the batch's bookkeeping is done once per read
         (`Batcher.extend`)."""
-        router = self._router
         ingested = ingested_field()  # one `event.ingested` for the whole batch (encode.py)
+        if self._native is not None:  # indexer/core.py: the same lines, from the native core
+            read = self._native.take(messages, ingested, self._on_message_error)
+            for batch in self._batcher.extend(*read):
+                self._seal(batch)
+            metrics.EVENTS_CONSUMED.inc(len(read[2]))
+            self._sync_router_counters()
+            return
+        router = self._router
         indices: list[str] = []
         lines: list[bytes] = []
         high: dict[tuple[str, int], int] = {}

@@ -274,6 +274,14 @@ class Router:
         self._days.redated += 1
         return self._days.ingest_day(ingest_seconds)
 
+    def count_native(self, unmatched: int, redated: int, stamp: str | None) -> None:
+        """Add what the native core routed in a read to the counters, and the last stamp it
+        routed by (indexer/core.py)."""
+        self.unmatched += unmatched
+        self._days.redated += redated
+        if stamp is not None:
+            self._days.last_stamp = stamp
+
     def route(self, event: dict[str, Any], ingest_seconds: float) -> str:
         """The index for `event`; adds `kubernetes.*` and `service.name` when the path tells,
         the fields its line gives (structured.py), and an `@timestamp` of the ingestion time when
@@ -327,6 +335,11 @@ class Router:
         path = file.get("path")
         if type(path) is not str:
             return None
+        return self.route_of(path)
+
+    def route_of(self, path: str) -> Route | None:
+        """The Route of events read from `path` (cached), or None when it matches no layout.
+        The native core (indexer/core.py) registers what this says for each new path."""
         try:
             return self._routes[path]
         except KeyError:

@@ -561,6 +561,12 @@ class Settings(BaseSettings):
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
     kibana: KibanaSettings = Field(default_factory=KibanaSettings)
     dashboards: DashboardsSettings = Field(default_factory=DashboardsSettings)
+    core: Literal["auto", "native", "python"] = Field(
+        "auto",
+        description="Which core transforms events (docs/native-core.md): `native` (Rust, "
+        "`indexer_core`; start-up fails without it), `python` (the reference), or `auto`: "
+        "native when it imports and passes its start-up self-check, else python.",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,459 @@
+//! One event: what `indexer/transform.py` does for it (the `_id`, the route, the day, the
+//! NDJSON lines), or the reason it is left to that reference path.
+//!
+//! Every rule mirrors a Python function named in its comment; where the mirror would need more
+//! than phase 0 carries (structured parsing, merging into the event's own `kubernetes`,
+//! `service`, `kafka` or `event`, a missing `@timestamp`, an ISO stamp that is not the `…Z`
+//! shape) the event is declined.
+
+use std::collections::HashMap;
+
+use crate::json::{scan, Kind, Member, Reason, Scanned, TOP};
+use crate::time::{day_of_seconds, minute_start};
+
+pub const EMPTY: Reason = "empty_message";
+pub const INVALID_UTF8: Reason = "invalid_utf8";
+pub const NEW_PATH: Reason = "new_path";
+pub const PARSING: Reason = "parsing";
+pub const ENRICH: Reason = "own_kubernetes_or_service";
+pub const OWN_KAFKA: Reason = "own_kafka_or_event";
+pub const NO_TIMESTAMP: Reason = "no_timestamp";
+pub const TIMESTAMP: Reason = "timestamp_shape";
+pub const ESCAPED_PATH: Reason = "escaped_path";
+
+const MAX_ID_BYTES: usize = 512; // docid.MAX_ID_BYTES
+
+/// Settings fixed per process.
+pub struct Config {
+    pub prefix: String,
+    pub max_past: f64,
+    pub max_future: f64,
+    pub parsing: bool,
+    /// Parsing is on for every path: every event is declined (structured.py is not ported).
+    pub parse_everything: bool,
+}
+
+/// What Python's `Router` resolved for one path (`Route`), registered by `add_route`.
+pub struct RouteEntry {
+    pub base: String,
+    pub fields: Vec<u8>,
+    pub parse: bool,
+}
+
+/// Registered paths; `None` is a path that matched no layout.
+pub type Routes = HashMap<String, Option<RouteEntry>>;
+
+pub struct Accepted {
+    pub index: String,
+    pub line: Vec<u8>,
+    pub unmatched: bool,
+    pub redated: bool,
+    /// The `@timestamp` the day came from (`DayResolver.last_stamp`), when it did.
+    pub stamp: Option<String>,
+}
+
+pub struct Declined {
+    pub reason: Reason,
+    /// For `NEW_PATH`: the path Python should resolve and register.
+    pub path: Option<String>,
+}
+
+impl From<Reason> for Declined {
+    fn from(reason: Reason) -> Self {
+        Declined { reason, path: None }
+    }
+}
+
+pub struct Message<'a> {
+    pub value: &'a [u8],
+    pub topic: &'a str,
+    pub partition: i64,
+    pub offset: i64,
+    /// The Kafka time in seconds (`millis / 1000.0`).
+    pub seconds: f64,
+}
+
+/// `transform(router, …)` for one message, or why not.
+pub fn transform(
+    config: &Config,
+    routes: &Routes,
+    message: &Message<'_>,
+    ingested: &[u8],
+) -> Result<Accepted, Declined> {
+    if message.value.is_empty() {
+        return Err(EMPTY.into());
+    }
+    if std::str::from_utf8(message.value).is_err() {
+        return Err(INVALID_UTF8.into());
+    }
+    let doc = scan(message.value)?;
+    for key in [&b"kafka"[..], b"event"] {
+        if doc.find(TOP, key).is_some() {
+            return Err(OWN_KAFKA.into()); // encode_event merges into them
+        }
+    }
+    for key in [&b"kubernetes"[..], b"service"] {
+        if doc.find(TOP, key).is_some() {
+            return Err(ENRICH.into()); // Router.place merges into them (_enrich)
+        }
+    }
+    let id = event_id(&doc, message.value);
+    // Router.place: the route of `log.file.path`; a missing or non-string path is unmatched.
+    let route = match string_at(&doc, &[b"log", b"file", b"path"]) {
+        Some(path) if path.escaped => return Err(ESCAPED_PATH.into()),
+        Some(path) => {
+            let path = &doc.out[path.value.start + 1..path.value.end - 1];
+            let path = std::str::from_utf8(path).map_err(|_| Declined::from(ESCAPED_PATH))?;
+            match routes.get(path) {
+                Some(route) => route.as_ref(),
+                None => {
+                    return Err(Declined {
+                        reason: NEW_PATH,
+                        path: Some(path.to_owned()),
+                    })
+                }
+            }
+        }
+        None => None,
+    };
+    if config.parsing && route.is_none_or(|r| r.parse) {
+        return Err(PARSING.into()); // structured.py: not ported in phase 0
+    }
+    let (day, redated, stamp) = day(config, &doc, message.seconds)?;
+    let index = match route {
+        Some(route) => format!("{}{}", route.base, day),
+        None => format!("{}-unmatched-{}", config.prefix, day),
+    };
+    let fields = route.map_or(&b""[..], |r| &r.fields[..]);
+    let line = encode_event(&index, &id, &doc, fields, message, ingested);
+    Ok(Accepted {
+        index,
+        line,
+        unmatched: route.is_none(),
+        redated,
+        stamp,
+    })
+}
+
+/// The member at `path` from the event's root, when every step is an object's member.
+fn member_at<'a>(doc: &'a Scanned, path: &[&[u8]]) -> Option<(u32, &'a Member)> {
+    let mut parent = TOP;
+    let mut found = None;
+    for (i, key) in path.iter().enumerate() {
+        let (slot, member) = doc.find(parent, key)?;
+        if i + 1 < path.len() && member.kind != Kind::Object {
+            return None;
+        }
+        parent = slot;
+        found = Some((slot, member));
+    }
+    found
+}
+
+fn string_at<'a>(doc: &'a Scanned, path: &[&[u8]]) -> Option<&'a Member> {
+    member_at(doc, path)
+        .map(|(_, m)| m)
+        .filter(|m| m.kind == Kind::Str)
+}
+
+/// The member's string between its quotes, canonically escaped.
+fn inner<'a>(doc: &'a Scanned, member: &Member) -> &'a [u8] {
+    &doc.out[member.value.start + 1..member.value.end - 1]
+}
+
+/// docid.event_id: the shipper's `@metadata._id`, else the line's identity, else the bytes.
+fn event_id(doc: &Scanned, value: &[u8]) -> Vec<u8> {
+    if let Some(given) = string_at(doc, &[b"@metadata", b"_id"]) {
+        if given.bytes > 0 && given.bytes <= MAX_ID_BYTES {
+            return inner(doc, given).to_vec();
+        }
+    }
+    // `event["log"]["offset"]`, `["message"]`, `log["file"]`, `event["host"]["name"]`: each
+    // must exist (a non-object on the way is a TypeError, so the message's bytes name it).
+    let log = member_at(doc, &[b"log"]).filter(|(_, m)| m.kind == Kind::Object);
+    let offset = log.and_then(|(slot, _)| doc.find(slot, b"offset"));
+    let file = log.and_then(|(slot, _)| doc.find(slot, b"file"));
+    let message = doc.find(TOP, b"message");
+    let host = member_at(doc, &[b"host", b"name"]);
+    let (Some((_, offset)), Some((file_slot, file)), Some((_, message)), Some((_, host))) =
+        (offset, file, message, host)
+    else {
+        return message_id(value);
+    };
+    if offset.kind != Kind::Int || message.kind != Kind::Str || host.kind != Kind::Str {
+        return message_id(value);
+    }
+    // orjson.dumps((host, identity, offset, message)): a JSON array of the four.
+    let mut key = Vec::with_capacity(host.value.len() + message.value.len() + 96);
+    key.push(b'[');
+    key.extend_from_slice(doc.bytes(&host.value));
+    key.push(b',');
+    file_identity(doc, file_slot, file, &mut key);
+    key.push(b',');
+    key.extend_from_slice(offset.int.to_string().as_bytes());
+    key.push(b',');
+    key.extend_from_slice(doc.bytes(&message.value));
+    key.push(b']');
+    hex_id(&key)
+}
+
+/// docid._file_of, written as JSON: the fingerprint, else `device:inode` or `:inode`, else the
+/// path, else null. Only strings and integers count (a boolean is not an int there).
+fn file_identity(doc: &Scanned, slot: u32, file: &Member, key: &mut Vec<u8>) {
+    if file.kind != Kind::Object {
+        key.extend_from_slice(b"null");
+        return;
+    }
+    if let Some((_, fingerprint)) = doc.find(slot, b"fingerprint") {
+        if fingerprint.kind == Kind::Str && fingerprint.bytes > 0 {
+            key.extend_from_slice(doc.bytes(&fingerprint.value));
+            return;
+        }
+    }
+    if let Some((_, inode)) = doc.find(slot, b"inode") {
+        let truthy = match inode.kind {
+            Kind::Str => inode.bytes > 0,
+            Kind::Int => inode.int != 0,
+            _ => false,
+        };
+        if truthy {
+            key.push(b'"');
+            if let Some((_, device)) = doc.find(slot, b"device_id") {
+                write_scalar(doc, device, key);
+            }
+            key.push(b':');
+            write_scalar(doc, inode, key);
+            key.push(b'"');
+            return;
+        }
+    }
+    match doc.find(slot, b"path") {
+        Some((_, path)) if path.kind == Kind::Str => key.extend_from_slice(doc.bytes(&path.value)),
+        _ => key.extend_from_slice(b"null"),
+    }
+}
+
+/// A string's escaped contents or an integer's digits, as an f-string puts them in a string
+/// (nothing for any other kind).
+fn write_scalar(doc: &Scanned, member: &Member, key: &mut Vec<u8>) {
+    match member.kind {
+        Kind::Str => key.extend_from_slice(inner(doc, member)),
+        Kind::Int => key.extend_from_slice(doc.bytes(&member.value)),
+        _ => {}
+    }
+}
+
+/// docid.message_id: the message's bytes, hashed.
+pub fn message_id(value: &[u8]) -> Vec<u8> {
+    hex_id(value)
+}
+
+/// `xxh3_128_hexdigest`: 32 lower-case hex digits, most significant first.
+fn hex_id(bytes: &[u8]) -> Vec<u8> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = xxhash_rust::xxh3::xxh3_128(bytes);
+    (0..32)
+        .rev()
+        .map(|i| HEX[((digest >> (4 * i)) & 15) as usize])
+        .collect()
+}
+
+/// DayResolver.day for the stamps phase 0 takes: `(day, redated, stamp used)`.
+fn day(
+    config: &Config,
+    doc: &Scanned,
+    seconds: f64,
+) -> Result<(String, bool, Option<String>), Declined> {
+    let Some((_, stamp)) = doc.find(TOP, b"@timestamp") else {
+        return Err(NO_TIMESTAMP.into()); // Router.place appends one
+    };
+    match stamp.kind {
+        Kind::Null => Err(NO_TIMESTAMP.into()),
+        Kind::Str => {
+            let text = inner(doc, stamp);
+            let chars = text.iter().filter(|&&b| (b & 0xC0) != 0x80).count();
+            if stamp.escaped || chars < 20 || text.last() != Some(&b'Z') {
+                return Err(TIMESTAMP.into()); // stamp_seconds (fromisoformat)
+            }
+            // `_parse_minute` by strptime("%Y-%m-%dT%H:%M"), strictly; anything looser declines.
+            let (start, day) = minute_start(&text[..16]).ok_or(Declined::from(TIMESTAMP))?;
+            // DayResolver's rule for the rest: `:SS[.F]Z`, SS 00-59, F 1-9 digits. Anything else
+            // is not a date (the reference sets it aside): declined.
+            if !seconds_tail(&text[16..]) {
+                return Err(TIMESTAMP.into());
+            }
+            if start - config.max_future <= seconds && seconds <= start + config.max_past {
+                let stamp = String::from_utf8_lossy(text).into_owned();
+                Ok((day, false, Some(stamp)))
+            } else {
+                Ok((day_of_seconds(seconds), true, None))
+            }
+        }
+        // Not a string: not a date; the reference sets it aside (`indexer_timestamp`).
+        _ => Err(TIMESTAMP.into()),
+    }
+}
+
+/// Whether `tail` (what follows `YYYY-MM-DDTHH:MM`) is `:SS[.F]Z` with SS 00-59 and F 1-9
+/// digits (route.py `_TAIL`).
+fn seconds_tail(tail: &[u8]) -> bool {
+    let [b':', tens, ones, rest @ ..] = tail else {
+        return false;
+    };
+    if !(b'0'..=b'5').contains(tens) || !ones.is_ascii_digit() {
+        return false;
+    }
+    match rest {
+        [b'Z'] => true,
+        [b'.', fraction @ .., b'Z'] => {
+            (1..=9).contains(&fraction.len()) && fraction.iter().all(u8::is_ascii_digit)
+        }
+        _ => false,
+    }
+}
+
+/// encode.encode_event for an event without `kafka` or `event` keys: the action line, then the
+/// document (without `@metadata`) with `fields`, `ingested` and the Kafka coordinates spliced
+/// where its `}` was.
+fn encode_event(
+    index: &str,
+    id: &[u8],
+    doc: &Scanned,
+    fields: &[u8],
+    message: &Message<'_>,
+    ingested: &[u8],
+) -> Vec<u8> {
+    let mut line = Vec::with_capacity(doc.out.len() + fields.len() + ingested.len() + 160);
+    line.extend_from_slice(b"{\"create\":{\"_index\":\"");
+    line.extend_from_slice(index.as_bytes());
+    line.extend_from_slice(b"\",\"_id\":\"");
+    line.extend_from_slice(id);
+    line.extend_from_slice(b"\"}}\n{");
+    let mut first = true;
+    for member in doc.members.iter().filter(|m| m.parent == TOP) {
+        if doc.bytes(&member.key) == b"@metadata" {
+            continue;
+        }
+        if !first {
+            line.push(b',');
+        }
+        first = false;
+        line.extend_from_slice(doc.bytes(&member.whole));
+    }
+    let tail_start = line.len();
+    line.extend_from_slice(fields);
+    line.extend_from_slice(ingested);
+    line.extend_from_slice(b",\"kafka\":{\"topic\":\"");
+    line.extend_from_slice(message.topic.as_bytes());
+    line.extend_from_slice(b"\",\"partition\":");
+    line.extend_from_slice(message.partition.to_string().as_bytes());
+    line.extend_from_slice(b",\"offset\":");
+    line.extend_from_slice(message.offset.to_string().as_bytes());
+    line.extend_from_slice(b"}}\n");
+    if first && line.len() > tail_start {
+        line.remove(tail_start); // `{}`: what follows takes no leading comma
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(parsing: bool) -> Config {
+        Config {
+            prefix: "k8s-logs".into(),
+            max_past: 6.0 * 86400.0,
+            max_future: 86400.0,
+            parsing,
+            parse_everything: false,
+        }
+    }
+
+    fn run(value: &[u8], routes: &Routes) -> Result<Accepted, Declined> {
+        let message = Message {
+            value,
+            topic: "logs",
+            partition: 0,
+            offset: 5,
+            seconds: 1_764_158_400.0, // 2025-11-26T12:00:00Z
+        };
+        transform(
+            &config(false),
+            routes,
+            &message,
+            b",\"event\":{\"ingested\":\"x\"}",
+        )
+    }
+
+    #[test]
+    fn ids_are_xxh3_128_in_hex() {
+        assert_eq!(
+            message_id(b"abc"),
+            format!("{:032x}", xxhash_rust::xxh3::xxh3_128(b"abc")).into_bytes()
+        );
+        assert_eq!(message_id(b"").len(), 32);
+    }
+
+    #[test]
+    fn unmatched_event() {
+        let out = run(
+            br#"{"@timestamp":"2025-11-26T11:00:00.000Z","message":"hi"}"#,
+            &Routes::new(),
+        );
+        let out = out.ok().unwrap();
+        assert_eq!(out.index, "k8s-logs-unmatched-2025.11.26");
+        assert!(out.unmatched && !out.redated);
+        let text = String::from_utf8(out.line).unwrap();
+        assert!(text.ends_with(
+            "{\"@timestamp\":\"2025-11-26T11:00:00.000Z\",\"message\":\"hi\",\"event\":{\"ingested\":\"x\"},\"kafka\":{\"topic\":\"logs\",\"partition\":0,\"offset\":5}}\n"
+        ));
+    }
+
+    #[test]
+    fn new_path_and_registered_path() {
+        let event = br#"{"@timestamp":"2020-01-01T00:00:00.000Z","log":{"file":{"path":"/p"},"offset":1},"message":"m","host":{"name":"h"}}"#;
+        let declined = run(event, &Routes::new()).err().unwrap();
+        assert_eq!(
+            (declined.reason, declined.path.as_deref()),
+            (NEW_PATH, Some("/p"))
+        );
+        let mut routes = Routes::new();
+        routes.insert(
+            "/p".into(),
+            Some(RouteEntry {
+                base: "k8s-logs-ns_app-".into(),
+                fields: b",\"service\":{\"name\":\"app\"}".to_vec(),
+                parse: true,
+            }),
+        );
+        let out = run(event, &routes).ok().unwrap();
+        assert_eq!(out.index, "k8s-logs-ns_app-2025.11.26");
+        assert!(out.redated);
+    }
+
+    #[test]
+    fn declines_what_phase_0_does_not_carry() {
+        let routes = Routes::new();
+        for (event, reason) in [
+            (&b""[..], EMPTY),
+            (b"\xff", INVALID_UTF8),
+            (br#"{"kafka":1}"#, OWN_KAFKA),
+            (br#"{"service":1}"#, ENRICH),
+            (br#"{"a":1}"#, NO_TIMESTAMP),
+            (br#"{"@timestamp":null}"#, NO_TIMESTAMP),
+            (br#"{"@timestamp":"2025-11-26T11:00:00+01:00"}"#, TIMESTAMP),
+            (br#"{"@timestamp":"2025-13-26T11:00:00.000Z"}"#, TIMESTAMP),
+            // Not dates (route.py DayResolver): the reference sets them aside.
+            (br#"{"@timestamp":"2025-11-26T10:00garbage!!Z"}"#, TIMESTAMP),
+            (br#"{"@timestamp":"2025-11-26T10:00:61.000Z"}"#, TIMESTAMP),
+            (
+                br#"{"@timestamp":"2025-11-26T10:00:00.0000000000Z"}"#,
+                TIMESTAMP,
+            ),
+            (br#"{"@timestamp":5}"#, TIMESTAMP),
+        ] {
+            assert_eq!(run(event, &routes).err().unwrap().reason, reason);
+        }
+    }
+}

@@ -1,0 +1,594 @@
+//! A validating JSON scanner that writes the canonical form orjson would write for the same
+//! document (`orjson.dumps(orjson.loads(x))`), and records the members of the top three levels
+//! of objects so the event logic can find its fields without a tree.
+//!
+//! The accepted set is a strict subset of orjson's: whatever this scanner is unsure of (a
+//! float, an integer of more than 18 digits, a duplicate key, nesting deeper than `MAX_DEPTH`,
+//! an object of more than `MAX_KEYS` keys) it declines, and the event goes through the Python
+//! reference path. The input must already be valid UTF-8 (the caller checks it once).
+
+use std::ops::Range;
+
+/// Why the scanner would not take a document. Anything the reference dead-letters is `INVALID`.
+pub type Reason = &'static str;
+
+pub const INVALID: Reason = "invalid_json";
+pub const NOT_OBJECT: Reason = "not_an_object";
+pub const FLOAT: Reason = "float";
+pub const BIG_INT: Reason = "big_integer";
+pub const DEEP: Reason = "deep";
+pub const WIDE: Reason = "wide_object";
+pub const DUPLICATE: Reason = "duplicate_key";
+
+/// Nesting beyond this is declined (orjson reads 1024 levels and writes 254).
+pub const MAX_DEPTH: usize = 64;
+/// An object with more keys is declined (duplicate detection compares keys pairwise).
+pub const MAX_KEYS: usize = 256;
+/// Members are recorded for objects up to this depth (the event, `log`, `log.file`).
+const RECORD_DEPTH: usize = 3;
+pub const TOP: u32 = u32::MAX;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Object,
+    Array,
+    Str,
+    Int,
+    True,
+    False,
+    Null,
+}
+
+/// One member of a recorded object. Ranges index the canonical output.
+#[derive(Clone, Debug)]
+pub struct Member {
+    /// The member whose value holds this one's object, or `TOP` for the event's own keys.
+    pub parent: u32,
+    /// The key as written between its quotes (canonical escaping).
+    pub key: Range<usize>,
+    /// From the key's opening quote to the value's end: the member as it is written.
+    pub whole: Range<usize>,
+    /// The value as written (a string with its quotes).
+    pub value: Range<usize>,
+    pub kind: Kind,
+    /// The value of an `Int`.
+    pub int: i64,
+    /// For a `Str`: its canonical form holds a `\` (it needed escaping).
+    pub escaped: bool,
+    /// For a `Str`: its length in UTF-8 bytes, decoded.
+    pub bytes: usize,
+}
+
+pub struct Scanned {
+    pub out: Vec<u8>,
+    pub members: Vec<Member>,
+}
+
+impl Scanned {
+    /// The member `key` of the object `parent` holds (`TOP` for the event itself).
+    pub fn find(&self, parent: u32, key: &[u8]) -> Option<(u32, &Member)> {
+        self.members
+            .iter()
+            .enumerate()
+            .find(|(_, m)| m.parent == parent && &self.out[m.key.clone()] == key)
+            .map(|(i, m)| (i as u32, m))
+    }
+
+    pub fn bytes(&self, range: &Range<usize>) -> &[u8] {
+        &self.out[range.clone()]
+    }
+}
+
+/// Scan one event: a JSON object, surrounded by nothing but JSON whitespace.
+pub fn scan(input: &[u8]) -> Result<Scanned, Reason> {
+    let mut scanner = Scanner {
+        input,
+        pos: 0,
+        out: Vec::with_capacity(input.len() + 16),
+        members: Vec::with_capacity(48),
+        keys: Vec::with_capacity(48),
+    };
+    scanner.skip_ws();
+    if scanner.peek() != Some(b'{') {
+        return Err(if scanner.pos < input.len() {
+            NOT_OBJECT
+        } else {
+            INVALID
+        });
+    }
+    scanner.object(1, TOP)?;
+    scanner.skip_ws();
+    if scanner.pos != input.len() {
+        return Err(INVALID);
+    }
+    Ok(Scanned {
+        out: scanner.out,
+        members: scanner.members,
+    })
+}
+
+struct Scanner<'a> {
+    input: &'a [u8],
+    pos: usize,
+    out: Vec<u8>,
+    members: Vec<Member>,
+    /// The keys of the objects being read, innermost last (one stack: no allocation per object).
+    keys: Vec<Range<usize>>,
+}
+
+struct Value {
+    kind: Kind,
+    int: i64,
+    escaped: bool,
+    bytes: usize,
+}
+
+impl Value {
+    fn plain(kind: Kind) -> Self {
+        Value {
+            kind,
+            int: 0,
+            escaped: false,
+            bytes: 0,
+        }
+    }
+}
+
+impl Scanner<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.input.get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn expect(&mut self, byte: u8) -> Result<(), Reason> {
+        self.skip_ws();
+        if self.peek() == Some(byte) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(INVALID)
+        }
+    }
+
+    /// `depth` counts this object; `owner` is the recorded member whose value it is (or `TOP`).
+    fn object(&mut self, depth: usize, owner: u32) -> Result<(), Reason> {
+        if depth > MAX_DEPTH {
+            return Err(DEEP);
+        }
+        self.pos += 1; // `{`
+        self.out.push(b'{');
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            self.out.push(b'}');
+            return Ok(());
+        }
+        let record = depth <= RECORD_DEPTH && (owner != TOP || depth == 1);
+        let first_key = self.keys.len();
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return Err(INVALID);
+            }
+            let start = self.out.len();
+            self.string()?;
+            let key = start + 1..self.out.len() - 1;
+            let keys = &self.keys[first_key..];
+            if keys.len() >= MAX_KEYS {
+                return Err(WIDE);
+            }
+            let name = &self.out[key.clone()];
+            if keys.iter().any(|k| &self.out[k.clone()] == name) {
+                return Err(DUPLICATE);
+            }
+            self.keys.push(key.clone());
+            self.expect(b':')?;
+            self.out.push(b':');
+            self.skip_ws();
+            let slot = if record {
+                self.members.push(Member {
+                    parent: owner,
+                    key: key.clone(),
+                    whole: start..start,
+                    value: start..start,
+                    kind: Kind::Null,
+                    int: 0,
+                    escaped: false,
+                    bytes: 0,
+                });
+                (self.members.len() - 1) as u32
+            } else {
+                TOP
+            };
+            let value_start = self.out.len();
+            let value = self.value(depth, slot)?;
+            if slot != TOP {
+                let end = self.out.len();
+                let member = &mut self.members[slot as usize];
+                member.whole = start..end;
+                member.value = value_start..end;
+                member.kind = value.kind;
+                member.int = value.int;
+                member.escaped = value.escaped;
+                member.bytes = value.bytes;
+            }
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => {
+                    self.pos += 1;
+                    self.out.push(b',');
+                }
+                Some(b'}') => {
+                    self.pos += 1;
+                    self.out.push(b'}');
+                    self.keys.truncate(first_key);
+                    return Ok(());
+                }
+                _ => return Err(INVALID),
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<(), Reason> {
+        if depth > MAX_DEPTH {
+            return Err(DEEP);
+        }
+        self.pos += 1; // `[`
+        self.out.push(b'[');
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            self.out.push(b']');
+            return Ok(());
+        }
+        loop {
+            self.skip_ws();
+            self.value(depth, TOP)?;
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => {
+                    self.pos += 1;
+                    self.out.push(b',');
+                }
+                Some(b']') => {
+                    self.pos += 1;
+                    self.out.push(b']');
+                    return Ok(());
+                }
+                _ => return Err(INVALID),
+            }
+        }
+    }
+
+    /// A value inside a container at `depth`; `slot` is its recorded member, if any.
+    fn value(&mut self, depth: usize, slot: u32) -> Result<Value, Reason> {
+        match self.peek() {
+            Some(b'{') => {
+                self.object(depth + 1, slot)?;
+                Ok(Value::plain(Kind::Object))
+            }
+            Some(b'[') => {
+                self.array(depth + 1)?;
+                Ok(Value::plain(Kind::Array))
+            }
+            Some(b'"') => self.string(),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b't') => self.literal(b"true", Kind::True),
+            Some(b'f') => self.literal(b"false", Kind::False),
+            Some(b'n') => self.literal(b"null", Kind::Null),
+            _ => Err(INVALID),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8], kind: Kind) -> Result<Value, Reason> {
+        if self.input[self.pos..].starts_with(word) {
+            self.pos += word.len();
+            self.out.extend_from_slice(word);
+            Ok(Value::plain(kind))
+        } else {
+            Err(INVALID)
+        }
+    }
+
+    /// An integer in i64 range (18 digits at most); a fraction or exponent is declined.
+    fn number(&mut self) -> Result<Value, Reason> {
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.pos += 1;
+        }
+        let start = self.pos;
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => {
+                while let Some(b'0'..=b'9') = self.peek() {
+                    self.pos += 1;
+                }
+            }
+            _ => return Err(INVALID),
+        }
+        if let Some(b'.' | b'e' | b'E') = self.peek() {
+            return Err(FLOAT);
+        }
+        let digits = &self.input[start..self.pos];
+        if digits.len() > 18 {
+            return Err(BIG_INT);
+        }
+        let mut value: i64 = 0;
+        for digit in digits {
+            value = value * 10 + i64::from(digit - b'0');
+        }
+        if negative {
+            value = -value;
+        }
+        self.out.extend_from_slice(value.to_string().as_bytes());
+        Ok(Value {
+            int: value,
+            ..Value::plain(Kind::Int)
+        })
+    }
+
+    fn hex4(&mut self) -> Result<u32, Reason> {
+        let digits = self.input.get(self.pos..self.pos + 4).ok_or(INVALID)?;
+        let mut code = 0u32;
+        for digit in digits {
+            let nibble = match digit {
+                b'0'..=b'9' => digit - b'0',
+                b'a'..=b'f' => digit - b'a' + 10,
+                b'A'..=b'F' => digit - b'A' + 10,
+                _ => return Err(INVALID),
+            };
+            code = code * 16 + u32::from(nibble);
+        }
+        self.pos += 4;
+        Ok(code)
+    }
+
+    /// A string, written with orjson's escaping: `"`, `\` and the C0 controls escaped, all else raw.
+    fn string(&mut self) -> Result<Value, Reason> {
+        self.pos += 1; // `"`
+        self.out.push(b'"');
+        let mut value = Value::plain(Kind::Str);
+        loop {
+            let rest = &self.input[self.pos..];
+            let run = find_special(rest).ok_or(INVALID)?;
+            let chunk = &rest[..run];
+            value.bytes += chunk.len();
+            self.out.extend_from_slice(chunk);
+            self.pos += run;
+            match self.input[self.pos] {
+                b'"' => {
+                    self.pos += 1;
+                    self.out.push(b'"');
+                    return Ok(value);
+                }
+                b'\\' => {
+                    self.pos += 1;
+                    let escape = self.peek().ok_or(INVALID)?;
+                    self.pos += 1;
+                    let code = match escape {
+                        b'"' => 0x22,
+                        b'\\' => 0x5C,
+                        b'/' => 0x2F,
+                        b'b' => 0x08,
+                        b'f' => 0x0C,
+                        b'n' => 0x0A,
+                        b'r' => 0x0D,
+                        b't' => 0x09,
+                        b'u' => {
+                            let high = self.hex4()?;
+                            if (0xDC00..0xE000).contains(&high) {
+                                return Err(INVALID);
+                            }
+                            if (0xD800..0xDC00).contains(&high) {
+                                if self.input.get(self.pos..self.pos + 2) != Some(b"\\u") {
+                                    return Err(INVALID);
+                                }
+                                self.pos += 2;
+                                let low = self.hex4()?;
+                                if !(0xDC00..0xE000).contains(&low) {
+                                    return Err(INVALID);
+                                }
+                                0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+                            } else {
+                                high
+                            }
+                        }
+                        _ => return Err(INVALID),
+                    };
+                    let c = char::from_u32(code).ok_or(INVALID)?;
+                    value.bytes += c.len_utf8();
+                    value.escaped |= write_char(&mut self.out, c);
+                }
+                _ => return Err(INVALID), // a raw control character
+            }
+        }
+    }
+}
+
+/// The position of the first byte a string cannot hold raw (`"`, `\\`, a C0 control), eight
+/// bytes at a time: in each word, the lowest flagged byte of these zero-byte tests is exact
+/// (a false flag can only sit above a true one).
+fn find_special(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut i = 0;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let Ok(array) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let word = u64::from_le_bytes(array);
+        let mask = zero(word ^ (ONES * u64::from(b'"')))
+            | zero(word ^ (ONES * u64::from(b'\\')))
+            | (word.wrapping_sub(ONES * 0x20) & !word & HIGH);
+        if mask != 0 {
+            return Some(i + (mask.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    bytes[i..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|p| i + p)
+}
+
+/// Write one decoded character as orjson does; true when it needed an escape.
+pub fn write_char(out: &mut Vec<u8>, c: char) -> bool {
+    let escape: &[u8] = match c {
+        '"' => b"\\\"",
+        '\\' => b"\\\\",
+        '\u{08}' => b"\\b",
+        '\t' => b"\\t",
+        '\n' => b"\\n",
+        '\u{0C}' => b"\\f",
+        '\r' => b"\\r",
+        c if (c as u32) < 0x20 => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            let code = c as usize;
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[code >> 4]);
+            out.push(HEX[code & 15]);
+            return true;
+        }
+        c => {
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            return false;
+        }
+    };
+    out.extend_from_slice(escape);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canon(input: &str) -> Result<String, Reason> {
+        scan(input.as_bytes()).map(|s| String::from_utf8(s.out).unwrap())
+    }
+
+    #[test]
+    fn canonical_form() {
+        assert_eq!(
+            canon(" { \"a\" : [1, -0, true,null] } \n").unwrap(),
+            r#"{"a":[1,0,true,null]}"#
+        );
+        assert_eq!(
+            canon(r#"{"\u00e9\/":"\u001B\n\ud83d\ude00"}"#).unwrap(),
+            "{\"é/\":\"\\u001b\\n😀\"}"
+        );
+        assert_eq!(canon("{}").unwrap(), "{}");
+    }
+
+    #[test]
+    fn declines() {
+        assert_eq!(canon("[1]").err(), Some(NOT_OBJECT));
+        assert_eq!(canon("").err(), Some(INVALID));
+        assert_eq!(canon("{\"a\":1.5}").err(), Some(FLOAT));
+        assert_eq!(canon("{\"a\":1e5}").err(), Some(FLOAT));
+        assert_eq!(canon("{\"a\":1234567890123456789}").err(), Some(BIG_INT));
+        assert_eq!(canon("{\"a\":1,\"a\":2}").err(), Some(DUPLICATE));
+        assert_eq!(canon("{\"a\":1,\"\\u0061\":2}").err(), Some(DUPLICATE));
+        assert_eq!(canon("{\"a\":\"\\ud800\"}").err(), Some(INVALID));
+        assert_eq!(canon("{\"a\":\"\\udc00\"}").err(), Some(INVALID));
+        assert_eq!(canon("{\"a\":\"\t\"}").err(), Some(INVALID));
+        assert_eq!(canon("{\"a\":01}").err(), Some(INVALID));
+        assert_eq!(canon("{\"a\":1} x").err(), Some(INVALID));
+        assert_eq!(canon("{\"a\":tru}").err(), Some(INVALID));
+        assert_eq!(canon("{\"a\":\"x").err(), Some(INVALID));
+        assert_eq!(canon("{\"a\":\"\\u12\"}").err(), Some(INVALID));
+        assert_eq!(canon("{\"a\":-}").err(), Some(INVALID));
+        assert_eq!(canon("{\"a\" 1}").err(), Some(INVALID));
+        assert_eq!(canon("{\"a\":1,}").err(), Some(INVALID));
+        let deep = "[".repeat(100) + &"]".repeat(100);
+        assert_eq!(canon(&format!("{{\"a\":{deep}}}")).err(), Some(DEEP));
+    }
+
+    #[test]
+    fn members() {
+        let s = scan(br#"{"log":{"file":{"path":"/a"},"offset":7},"m":"x"}"#).unwrap();
+        let (log, _) = s.find(TOP, b"log").unwrap();
+        let (file, _) = s.find(log, b"file").unwrap();
+        let (_, path) = s.find(file, b"path").unwrap();
+        assert_eq!(s.bytes(&path.value), b"\"/a\"");
+        assert_eq!(s.find(log, b"offset").unwrap().1.int, 7);
+        assert!(s.find(TOP, b"offset").is_none());
+    }
+
+    #[test]
+    fn special_bytes_are_found_where_they_are() {
+        for len in 0..20 {
+            for at in 0..len {
+                for special in [b'"', b'\\', 0, 0x1f] {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = special;
+                    if at + 1 < len {
+                        bytes[at + 1] = b'"';
+                    }
+                    assert_eq!(find_special(&bytes), Some(at));
+                }
+                let mut bytes = vec![0xC3u8; len];
+                bytes[at] = 0x7f;
+                assert_eq!(find_special(&bytes), None);
+            }
+        }
+    }
+
+    /// A bounded fuzz run without an oracle: byte mutations of seed documents never panic, and
+    /// whatever is accepted comes out in a canonical form that is its own canonical form.
+    #[test]
+    fn mutations_never_panic_and_canonical_form_is_a_fixed_point() {
+        let seeds: [&[u8]; 4] = [
+            br#"{"@timestamp":"2026-11-26T11:00:00.000Z","log":{"offset":12,"file":{"path":"/a/b"}}}"#,
+            br#" { "a" : [ 1 , -0 , "\u00e9\ud83d\ude00\/\n" , { "b" : null } ] , "c" : true } "#,
+            "{\"é\":\"\u{2028}\u{7f}\",\"k\":{\"x\":[[],{}]}}".as_bytes(),
+            br#"{"m":"a\"b\\c\u001b","n":123456789012345678}"#,
+        ];
+        let alphabet = b"{}[]\",:\\/ -+.eE0123456789abcdefnrtu\x00\x1f\x7f\xc3\xa9\xed\xff";
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut accepted = 0;
+        for round in 0..20_000 {
+            let mut doc = seeds[round % seeds.len()].to_vec();
+            for _ in 0..1 + next() % 3 {
+                let at = (next() as usize) % (doc.len() + 1);
+                let byte = alphabet[(next() as usize) % alphabet.len()];
+                match next() % 3 {
+                    0 if at < doc.len() => doc[at] = byte,
+                    1 if at < doc.len() => {
+                        doc.remove(at);
+                    }
+                    _ => doc.insert(at, byte),
+                }
+            }
+            if std::str::from_utf8(&doc).is_err() {
+                continue; // the caller checks UTF-8 first
+            }
+            if let Ok(scanned) = scan(&doc) {
+                accepted += 1;
+                let again = scan(&scanned.out).map(|s| s.out);
+                assert_eq!(again.as_deref(), Ok(&scanned.out[..]), "{doc:?}");
+            }
+        }
+        assert!(accepted > 1000, "only {accepted} mutations accepted");
+    }
+
+    #[test]
+    fn truncated_inputs_never_panic() {
+        let doc = br#"{"a":[1,{"b":"\u00e9\ud83d\ude00"},true,false,null,-12],"c":{}}"#;
+        for end in 0..doc.len() {
+            let _ = scan(&doc[..end]);
+        }
+    }
+}
