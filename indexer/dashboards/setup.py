@@ -42,7 +42,7 @@ from indexer.dashboards.objects import (
     pattern_version,
     role_version,
 )
-from indexer.kibana.setup import Outcome, Report, Request
+from indexer.saved_objects.report import Outcome, Report, Request
 
 SECURITY = "/_plugins/_security/api"
 FIND = "/api/saved_objects/_find?type=index-pattern&per_page=1000"
