@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.saved_objects import files
-from indexer.saved_objects.files import MANAGED_BY, Source, render
+from indexer.saved_objects.files import MANAGED_BY, Role, Source, render
 
 __all__ = ["MANAGED_BY", "Desired", "IndexPattern", "Role", "Source", "Tenant", "desired"]
 
@@ -54,13 +54,6 @@ class IndexPattern:
 @dataclass(frozen=True)
 class Tenant:
     name: str
-    body: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Role:
-    name: str
-    version: int
     body: dict[str, Any]
 
 
@@ -137,29 +130,28 @@ def desired(
     tenants: list[Tenant] = []
     patterns: list[IndexPattern] = []
     roles: list[Role] = []
-    for source in sources:
-        if source.kind == "index_pattern" and source.scope == "global":
-            patterns.append(_pattern(source, {"prefix": prefix}, GLOBAL_TENANT))
-    for namespace in namespaces:
-        tenant = tenant_name(prefix, namespace) if tenant_per_namespace else GLOBAL_TENANT
-        values = {"prefix": prefix, "namespace": namespace, "tenant": tenant}
-        for source in sources:
-            if source.scope != "namespace":
-                continue
-            if source.kind == "index_pattern":
-                patterns.append(_pattern(source, values, tenant))
-            elif not tenant_per_namespace:
-                continue
-            elif source.kind == "tenant":
-                body = render(source.body["tenant"], values)
-                tenants.append(Tenant(render(source.body["name"], values), body))
-            else:
-                body = render(source.body["role"], values)
-                body["description"] = (
-                    f"{body.get('description', '')} (managed by {MANAGED_BY}, version "
-                    f"{source.version})".lstrip()
-                )
-                roles.append(Role(render(source.body["name"], values), source.version, body))
+    for placed in files.placements(
+        sources,
+        _LAYOUT,
+        prefix,
+        namespaces,
+        place_key="tenant",
+        global_place=GLOBAL_TENANT,
+        place_of=tenant_name if tenant_per_namespace else None,
+    ):
+        source, values, tenant = placed.source, placed.values, placed.place
+        if source.kind == "index_pattern":
+            patterns.append(_pattern(source, values, tenant))
+        elif source.kind == "tenant":
+            body = render(source.body["tenant"], values)
+            tenants.append(Tenant(render(source.body["name"], values), body))
+        else:
+            body = render(source.body["role"], values)
+            body["description"] = (
+                f"{body.get('description', '')} (managed by {MANAGED_BY}, version "
+                f"{source.version})".lstrip()
+            )
+            roles.append(Role(render(source.body["name"], values), source.version, body))
     return Desired(tenants, patterns, roles)
 
 

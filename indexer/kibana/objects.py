@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.saved_objects import files
-from indexer.saved_objects.files import MANAGED_BY, Source, render
+from indexer.saved_objects.files import MANAGED_BY, Role, Source, render
 
 __all__ = ["MANAGED_BY", "DataView", "Desired", "Role", "Source", "Space", "desired"]
 
@@ -59,13 +59,6 @@ class DataView:
 @dataclass(frozen=True)
 class Space:
     id: str
-    body: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Role:
-    name: str
-    version: int
     body: dict[str, Any]
 
 
@@ -129,30 +122,29 @@ def desired(
     spaces: list[Space] = []
     views: list[DataView] = []
     roles: list[Role] = []
-    if include_global:
-        for source in sources:
-            if source.kind == "data_view" and source.scope == "global":
-                views.append(_data_view(source, {"prefix": prefix}, DEFAULT_SPACE))
-    for namespace in namespaces:
-        space = space_id(prefix, namespace) if space_per_namespace else DEFAULT_SPACE
-        values = {"prefix": prefix, "namespace": namespace, "space": space}
-        for source in sources:
-            if source.scope != "namespace":
-                continue
-            if source.kind == "data_view":
-                views.append(_data_view(source, values, space))
-            elif not space_per_namespace:
-                continue
-            elif source.kind == "space":
-                spaces.append(Space(space, render(source.body["space"], values)))
-            else:
-                body = render(source.body["role"], values)
-                body["metadata"] = {
-                    **body.get("metadata", {}),
-                    "managed_by": MANAGED_BY,
-                    "version": source.version,
-                }
-                roles.append(Role(render(source.body["name"], values), source.version, body))
+    for placed in files.placements(
+        sources,
+        _LAYOUT,
+        prefix,
+        namespaces,
+        place_key="space",
+        global_place=DEFAULT_SPACE,
+        place_of=space_id if space_per_namespace else None,
+        include_global=include_global,
+    ):
+        source, values, space = placed.source, placed.values, placed.place
+        if source.kind == "data_view":
+            views.append(_data_view(source, values, space))
+        elif source.kind == "space":
+            spaces.append(Space(space, render(source.body["space"], values)))
+        else:
+            body = render(source.body["role"], values)
+            body["metadata"] = {
+                **body.get("metadata", {}),
+                "managed_by": MANAGED_BY,
+                "version": source.version,
+            }
+            roles.append(Role(render(source.body["name"], values), source.version, body))
     return Desired(spaces, views, roles)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -94,6 +94,55 @@ def _source(layout: Layout, kind: str, path: Path) -> Source:
     if problems:
         raise layout.error(f"{path}: " + "; ".join(problems))
     return Source(kind, path.stem, path, version, scope, body)
+
+
+@dataclass(frozen=True)
+class Role:
+    """A role as rendered for one namespace (the body is the product's role API body)."""
+
+    name: str
+    version: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One object to make: its file, the placeholder values to render it with, and the place
+    (Kibana space, Dashboards tenant) it goes to."""
+
+    source: Source
+    values: dict[str, str]
+    place: str
+
+
+def placements(
+    sources: list[Source],
+    layout: Layout,
+    prefix: str,
+    namespaces: list[str],
+    *,
+    place_key: str,
+    global_place: str,
+    place_of: Callable[[str, str], str] | None,
+    include_global: bool = True,
+) -> Iterator[Placement]:
+    """The objects one setup wants, in the order they are applied: with `include_global`, the
+    global files of the main kind (values: prefix only; in `global_place`); then for each
+    namespace, each namespace file. With `place_of` (prefix, namespace -> place: a place per
+    namespace) every kind goes to the namespace's place, `place_key` naming it among the
+    values; without, only the main kind, to `global_place`."""
+    if include_global:
+        for source in sources:
+            if source.kind == layout.main_kind and source.scope == "global":
+                yield Placement(source, {"prefix": prefix}, global_place)
+    for namespace in namespaces:
+        place = global_place if place_of is None else place_of(prefix, namespace)
+        values = {"prefix": prefix, "namespace": namespace, place_key: place}
+        for source in sources:
+            if source.scope != "namespace":
+                continue
+            if source.kind == layout.main_kind or place_of is not None:
+                yield Placement(source, values, place)
 
 
 def render(value: Any, values: dict[str, str]) -> Any:
