@@ -28,8 +28,6 @@ from typing import Any
 from indexer.saved_objects import files
 from indexer.saved_objects.files import MANAGED_BY, Role, Source, render
 
-__all__ = ["MANAGED_BY", "Desired", "IndexPattern", "Role", "Source", "Tenant", "desired"]
-
 TENANT_MARKER = f"(managed by {MANAGED_BY})"
 GLOBAL_TENANT = "global"  # the `securitytenant` header's name for the global tenant
 _ROLE_MARKER = re.compile(r"\(managed by log-indexer, version (\d+)\)$")

@@ -17,8 +17,9 @@ from collections.abc import Callable
 from indexer import metrics
 from indexer.cluster import SearchClient, client_for
 from indexer.dashboards.client import DashboardsClient
-from indexer.dashboards.objects import Desired, Source, desired, read_sources
+from indexer.dashboards.objects import Desired, desired, read_sources
 from indexer.dashboards.setup import apply
+from indexer.saved_objects.files import Source
 from indexer.saved_objects.ondemand import OnDemandProvisioner
 from indexer.saved_objects.report import Report
 from indexer.settings import Settings

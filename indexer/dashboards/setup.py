@@ -37,11 +37,11 @@ from indexer.dashboards.objects import (
     TENANT_MARKER,
     Desired,
     IndexPattern,
-    Role,
     Tenant,
     pattern_version,
     role_version,
 )
+from indexer.saved_objects.files import Role
 from indexer.saved_objects.report import Outcome, Report, Request
 
 SECURITY = "/_plugins/_security/api"

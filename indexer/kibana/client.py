@@ -22,8 +22,6 @@ from indexer.settings import KibanaSettings
 
 API_VERSION = "2023-10-31"
 
-__all__ = ["API_VERSION", "Answer", "KibanaClient", "KibanaError", "KibanaUnavailable"]
-
 
 class KibanaError(ApiError):
     """Kibana answered a status the caller did not expect (not 5xx)."""

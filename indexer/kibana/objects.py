@@ -30,8 +30,6 @@ from typing import Any
 from indexer.saved_objects import files
 from indexer.saved_objects.files import MANAGED_BY, Role, Source, render
 
-__all__ = ["MANAGED_BY", "DataView", "Desired", "Role", "Source", "Space", "desired"]
-
 SPACE_MARKER = f"(managed by {MANAGED_BY})"
 DEFAULT_SPACE = "default"
 

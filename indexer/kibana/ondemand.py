@@ -18,8 +18,9 @@ from collections.abc import Callable
 
 from indexer import metrics
 from indexer.kibana.client import KibanaClient
-from indexer.kibana.objects import Source, desired, read_sources
+from indexer.kibana.objects import desired, read_sources
 from indexer.kibana.setup import apply
+from indexer.saved_objects.files import Source
 from indexer.saved_objects.ondemand import OnDemandProvisioner
 from indexer.saved_objects.report import Report
 from indexer.settings import Settings

@@ -36,7 +36,8 @@ from __future__ import annotations
 from typing import Any
 
 from indexer.kibana.client import KibanaClient, KibanaError, space_path
-from indexer.kibana.objects import MANAGED_BY, SPACE_MARKER, DataView, Desired, Role, Space
+from indexer.kibana.objects import SPACE_MARKER, DataView, Desired, Space
+from indexer.saved_objects.files import MANAGED_BY, Role
 from indexer.saved_objects.report import Outcome, Report, Request
 
 # What the update route accepts (indexPatternUpdateSchema, public/update_data_view.ts).
