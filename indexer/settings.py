@@ -14,9 +14,17 @@ import typing
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, ClassVar, Literal, cast
+from typing import Annotated, Any, ClassVar, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -443,13 +451,24 @@ class ShutdownSettings(Section):
         return self.drain_timeout_seconds + self.CLOSE_ALLOWANCE_SECONDS
 
 
+def _base_url(value: str | None) -> str | None:
+    """An http(s) base URL without its trailing slashes, or None."""
+    if value is not None and not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError(f"{value!r} is not an http(s):// URL")
+    return None if value is None else value.rstrip("/")
+
+
+# The `url` of the `kibana` and `dashboards` sections (one rule for both).
+BaseUrl = Annotated[str | None, AfterValidator(_base_url)]
+
+
 class KibanaSettings(Section):
     """Kibana objects (data views; with `space_per_namespace`, a space and a role per namespace)
     made from the reviewed files in `kibana/`, by `indexer kibana setup` and, when `url` is set,
     by the running indexer as each namespace first appears (in the background, never blocking
     indexing)."""
 
-    url: str | None = Field(
+    url: BaseUrl = Field(
         None,
         description="Kibana's base URL (e.g. https://kibana:5601, or with a base path). Unset: "
         "the indexer makes no Kibana objects.",
@@ -477,13 +496,6 @@ class KibanaSettings(Section):
         300.0, gt=0, description="Cap of the backoff between retries of a failed Kibana setup."
     )
 
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"{value!r} is not an http(s):// URL")
-        return None if value is None else value.rstrip("/")
-
     @model_validator(mode="after")
     def _one_auth(self) -> KibanaSettings:
         if self.api_key is not None and self.username is not None:
@@ -501,7 +513,7 @@ class DashboardsSettings(Section):
     `dashboards/` by `indexer dashboards setup` and, when `url` is set, by the running indexer
     as each namespace first appears (in the background): what `kibana` is for Kibana."""
 
-    url: str | None = Field(
+    url: BaseUrl = Field(
         None,
         description="OpenSearch Dashboards' base URL (e.g. https://dashboards:5601). Unset: "
         "the indexer makes no Dashboards objects.",
@@ -528,13 +540,6 @@ class DashboardsSettings(Section):
     retry_max_seconds: float = Field(
         300.0, gt=0, description="Cap of the backoff between retries of a failed Dashboards setup."
     )
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"{value!r} is not an http(s):// URL")
-        return None if value is None else value.rstrip("/")
 
 
 class Settings(BaseSettings):

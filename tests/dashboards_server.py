@@ -26,22 +26,13 @@ Neither OpenSearch Dashboards nor the security plugin can run here. The answers:
 
 from __future__ import annotations
 
-import json
-import threading
 import urllib.parse
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.recording_http import RecordingServer, boom
+
 SECURITY = "/_plugins/_security/api/"
-
-
-@dataclass(frozen=True)
-class Recorded:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
 
 
 @dataclass
@@ -55,66 +46,14 @@ class DashboardsState:
     roles: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-class RecordingDashboards:
+class RecordingDashboards(RecordingServer):
     def __init__(self) -> None:
+        super().__init__()
         self.state = DashboardsState()
-        self.requests: list[Recorded] = []
         self.security_plugin = True
-        self._lock = threading.Lock()
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                owner._handle(self, "GET")
-
-            def do_POST(self) -> None:
-                owner._handle(self, "POST")
-
-            def do_PUT(self) -> None:
-                owner._handle(self, "PUT")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> RecordingDashboards:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-
-    def writes(self) -> list[Recorded]:
-        with self._lock:
-            return [r for r in self.requests if r.method in ("POST", "PUT")]
-
-    def clear(self) -> None:
-        with self._lock:
-            self.requests.clear()
 
     def patterns(self, tenant: str = "global") -> dict[str, dict[str, Any]]:
         return self.state.patterns.get(tenant, {})
-
-    def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
-        length = int(handler.headers.get("Content-Length") or 0)
-        raw = handler.rfile.read(length) if length else b""
-        body = json.loads(raw) if raw else None
-        headers = {k.lower(): v for k, v in handler.headers.items()}
-        with self._lock:
-            self.requests.append(Recorded(method, handler.path, headers, body))
-            status, answer = self._answer(method, handler.path, headers, body)
-        payload = b"" if answer is None else json.dumps(answer).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(payload)))
-        handler.end_headers()
-        handler.wfile.write(payload)
 
     def _answer(  # noqa: PLR0911 (one route per return, as a router)
         self, method: str, full_path: str, headers: dict[str, str], body: Any
@@ -123,7 +62,7 @@ class RecordingDashboards:
         if path.startswith(SECURITY):
             return self._security(method, path, body)
         if method != "GET" and headers.get("osd-xsrf") != "true":
-            return _boom(400, "Request must contain a osd-xsrf header.")
+            return boom(400, "Request must contain a osd-xsrf header.")
         tenant = headers.get("securitytenant", "global")
         stored = self.state.patterns.setdefault(tenant, {})
         if path == "/api/saved_objects/_find" and method == "GET":
@@ -141,7 +80,7 @@ class RecordingDashboards:
             object_id = path[len(prefix) :]
             if method == "POST":
                 if object_id in stored:
-                    return _boom(409, f"Saved object [index-pattern/{object_id}] conflict")
+                    return boom(409, f"Saved object [index-pattern/{object_id}] conflict")
                 stored[object_id] = {
                     "id": object_id,
                     "type": "index-pattern",
@@ -152,10 +91,10 @@ class RecordingDashboards:
                 return 200, stored[object_id]
             if method == "PUT":
                 if object_id not in stored:
-                    return _boom(404, f"Saved object [index-pattern/{object_id}] not found")
+                    return boom(404, f"Saved object [index-pattern/{object_id}] not found")
                 stored[object_id]["attributes"] = body["attributes"]
                 return 200, stored[object_id]
-        return _boom(404, "Not Found")
+        return boom(404, "Not Found")
 
     def _security(  # noqa: PLR0911 (one route per return)
         self, method: str, path: str, body: Any
@@ -177,14 +116,3 @@ class RecordingDashboards:
                 return 200, {"status": "OK", "message": f"'{name}' updated."}
             return 201, {"status": "CREATED", "message": f"'{name}' created."}
         return 405, {"error": "method not allowed"}
-
-
-_REASONS = {400: "Bad Request", 404: "Not Found", 409: "Conflict"}
-
-
-def _boom(status: int, message: str) -> tuple[int, Any]:
-    return status, {
-        "statusCode": status,
-        "error": _REASONS.get(status, "Error"),
-        "message": message,
-    }

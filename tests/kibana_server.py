@@ -37,13 +37,13 @@ kibana; paths under src/platform/plugins/shared/data_views/ and x-pack/platform/
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.recording_http import RecordingServer, boom
 
 _SPACE = re.compile(r"^/s/(?P<space>[a-z0-9_-]+)(?P<rest>/.*)$")
 _SPACE_ID = re.compile(r"^[a-z0-9_-]+$")
@@ -63,14 +63,6 @@ _SPACE_KEYS = {
 _ROLE_KEYS = {"description", "metadata", "elasticsearch", "kibana"}
 
 
-@dataclass(frozen=True)
-class Recorded:
-    method: str
-    path: str  # with the query string
-    headers: dict[str, str]
-    body: Any
-
-
 @dataclass
 class KibanaState:
     spaces: dict[str, dict[str, Any]] = field(
@@ -80,82 +72,35 @@ class KibanaState:
     roles: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-class RecordingKibana:
+class RecordingKibana(RecordingServer):
     def __init__(self) -> None:
+        super().__init__()
         self.state = KibanaState()
-        self.requests: list[Recorded] = []
         self.fail_with: int | None = None
         self.hang_seconds = 0.0  # answer this late (a Kibana that hangs); released on exit
         self.arrived = 0  # requests received, answered or not
         self._release = threading.Event()
-        self._lock = threading.Lock()
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                owner._handle(self, "GET")
-
-            def do_POST(self) -> None:
-                owner._handle(self, "POST")
-
-            def do_PUT(self) -> None:
-                owner._handle(self, "PUT")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> RecordingKibana:
-        self._thread.start()
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self._release.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-
-    def writes(self) -> list[Recorded]:
-        with self._lock:
-            return [r for r in self.requests if r.method in ("POST", "PUT")]
-
-    def clear(self) -> None:
-        with self._lock:
-            self.requests.clear()
+        super().__exit__(*exc)
 
     def views(self, space: str = "default") -> dict[str, dict[str, Any]]:
         return self.state.data_views.get(space, {})
 
-    def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
-        length = int(handler.headers.get("Content-Length") or 0)
-        raw = handler.rfile.read(length) if length else b""
-        body = json.loads(raw) if raw else None
-        headers = {k.lower(): v for k, v in handler.headers.items()}
+    def _arrived(self) -> None:
         with self._lock:
             self.arrived += 1
         if self.hang_seconds:
             self._release.wait(self.hang_seconds)
-        with self._lock:
-            self.requests.append(Recorded(method, handler.path, headers, body))
-            status, answer = self._answer(method, handler.path, headers, body)
-        payload = b"" if answer is None else json.dumps(answer).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(payload)))
-        handler.end_headers()
-        handler.wfile.write(payload)
 
     def _answer(  # noqa: PLR0911 (one route per return, as Kibana's router)
         self, method: str, full_path: str, headers: dict[str, str], body: Any
     ) -> tuple[int, Any]:
         if self.fail_with is not None:
-            return _boom(self.fail_with, "An internal server error occurred.")
+            return boom(self.fail_with, "An internal server error occurred.")
         if method != "GET" and "kbn-xsrf" not in headers:
-            return _boom(400, "Request must contain a kbn-xsrf header.")
+            return boom(400, "Request must contain a kbn-xsrf header.")
         parsed = urllib.parse.urlsplit(full_path)
         path, query = parsed.path, urllib.parse.parse_qs(parsed.query)
         space = "default"
@@ -163,36 +108,36 @@ class RecordingKibana:
         if match:
             space, path = match["space"], match["rest"]
             if space not in self.state.spaces:
-                return _boom(404, "Not Found")
+                return boom(404, "Not Found")
         if path == "/api/data_views" and method == "GET":
             return 200, {"data_view": [_list_item(v) for v in self.views(space).values()]}
         refused = _refused(method, path, body)
         if refused:
-            return _boom(400, refused)
+            return boom(400, refused)
         if path == "/api/data_views/data_view" and method == "POST":
             return self._create_view(space, body["data_view"])
         if path.startswith("/api/data_views/data_view/") and method == "POST":
             return self._update_view(space, path.rsplit("/", 1)[1], body["data_view"])
         if path.startswith("/api/spaces/space/") and method == "GET":
             found = self.state.spaces.get(path.rsplit("/", 1)[1])
-            return (200, found) if found else _boom(404, "Not Found")
+            return (200, found) if found else boom(404, "Not Found")
         if path == "/api/spaces/space" and method == "POST":
             if body["id"] in self.state.spaces:
-                return _boom(409, f"A space with the identifier {body['id']} already exists.")
+                return boom(409, f"A space with the identifier {body['id']} already exists.")
             self.state.spaces[body["id"]] = body
             return 200, body
         if path.startswith("/api/security/role/"):
             return self._role(method, path.rsplit("/", 1)[1], query, body)
-        return _boom(404, "Not Found")
+        return boom(404, "Not Found")
 
     def _create_view(self, space: str, spec: dict[str, Any]) -> tuple[int, Any]:
         name = spec.get("name") or spec["title"]
         views = self.state.data_views.setdefault(space, {})
         if any((v.get("name") or v["title"]) == name for v in views.values()):
-            return _boom(400, f"Duplicate data view: {name}")
+            return boom(400, f"Duplicate data view: {name}")
         view_id = spec.get("id") or f"generated-{len(views)}"
         if any(view_id in per_space for per_space in self.state.data_views.values()):
-            return _boom(400, f"Saved object [index-pattern/{view_id}] conflict")
+            return boom(400, f"Saved object [index-pattern/{view_id}] conflict")
         stored = {**spec, "id": view_id, "name": name, "namespaces": [space], "version": "WzEsMV0="}
         views[view_id] = stored
         return 200, {"data_view": stored}
@@ -200,7 +145,7 @@ class RecordingKibana:
     def _update_view(self, space: str, view_id: str, changes: dict[str, Any]) -> tuple[int, Any]:
         stored = self.views(space).get(view_id)
         if stored is None:
-            return _boom(404, f"Saved object [index-pattern/{view_id}] not found")
+            return boom(404, f"Saved object [index-pattern/{view_id}] not found")
         stored.update(changes)
         return 200, {"data_view": stored}
 
@@ -209,9 +154,9 @@ class RecordingKibana:
     ) -> tuple[int, Any]:
         if method == "GET":
             found = self.state.roles.get(name)
-            return (200, {"name": name, **found}) if found else _boom(404, "Not Found")
+            return (200, {"name": name, **found}) if found else boom(404, "Not Found")
         if query.get("createOnly") == ["true"] and name in self.state.roles:
-            return _boom(409, f"Role already exists and cannot be created: {name}")
+            return boom(409, f"Role already exists and cannot be created: {name}")
         self.state.roles[name] = body
         return 204, None
 
@@ -269,14 +214,3 @@ def _unknown(body: dict[str, Any], keys: set[str], where: str) -> str | None:
 def _list_item(view: dict[str, Any]) -> dict[str, Any]:
     keys = ("id", "namespaces", "title", "typeMeta", "name")
     return {key: view[key] for key in keys if key in view}
-
-
-_REASONS = {400: "Bad Request", 404: "Not Found", 409: "Conflict", 500: "Internal Server Error"}
-
-
-def _boom(status: int, message: str) -> tuple[int, Any]:
-    return status, {
-        "statusCode": status,
-        "error": _REASONS.get(status, "Error"),
-        "message": message,
-    }

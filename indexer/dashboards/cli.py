@@ -47,7 +47,7 @@ def _setup(args: argparse.Namespace) -> int:
     from indexer.dashboards.client import DashboardsClient, DashboardsError, DashboardsUnavailable
     from indexer.dashboards.objects import DashboardsObjectsError, desired, read_sources
     from indexer.dashboards.setup import apply
-    from indexer.kibana.cli import _namespaces
+    from indexer.saved_objects.cli import namespaces_with_indices, print_report
 
     settings = _settings(args)
     dashboards = settings.dashboards
@@ -60,7 +60,7 @@ def _setup(args: argparse.Namespace) -> int:
     cluster = None
     try:
         sources = read_sources(dashboards.objects_dir)
-        namespaces = args.namespace or _namespaces(settings)
+        namespaces = args.namespace or namespaces_with_indices(settings, "dashboards setup")
         wanted = desired(
             sources,
             settings.routing.index_prefix,
@@ -85,31 +85,15 @@ def _setup(args: argparse.Namespace) -> int:
     finally:
         if cluster is not None:
             cluster.close()
-    for line in report.lines():
-        print(line)
-    if args.dry_run:
-        for request in report.requests:
-            print(request)
+    print_report(report, dry_run=args.dry_run)
     return 0
 
 
 def _settings(args: argparse.Namespace) -> Any:
     """The settings, the flags given overriding the `dashboards` section; exit 2 when bad."""
-    from indexer.cli import settings_from
-    from indexer.log import configure_logging
-    from indexer.settings import SettingsError, load_settings
+    from indexer.saved_objects.cli import settings_with_flags
 
-    overrides = {
-        flag: getattr(args, flag)
-        for flag in ("url", "username", "tenant_per_namespace")
-        if getattr(args, flag) is not None
-    }
-    if not overrides:
-        return settings_from(args)
-    try:
-        settings = load_settings(args.config, dashboards=overrides)
-    except SettingsError as exc:
-        print(str(exc), file=sys.stderr)
-        raise SystemExit(2) from None
-    configure_logging(settings.log)
-    return settings
+    return settings_with_flags(args, "dashboards", _SECTION_FLAGS)
+
+
+_SECTION_FLAGS = ("url", "username", "tenant_per_namespace")

@@ -23,31 +23,18 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-MANAGED_BY = "log-indexer"
+from indexer.saved_objects import files
+from indexer.saved_objects.files import MANAGED_BY, Role, Source, render
+
 TENANT_MARKER = f"(managed by {MANAGED_BY})"
 GLOBAL_TENANT = "global"  # the `securitytenant` header's name for the global tenant
 _ROLE_MARKER = re.compile(r"\(managed by log-indexer, version (\d+)\)$")
-_PLACEHOLDER = re.compile(r"\{([a-z]+)\}")
-_KNOWN = {"global": {"prefix"}, "namespace": {"prefix", "namespace", "tenant"}}
-_KINDS = {"index_patterns": "index_pattern", "tenants": "tenant", "roles": "role"}
-
-Scope = Literal["global", "namespace"]
 
 
 class DashboardsObjectsError(ValueError):
     """The object files cannot be used (the message names the file)."""
-
-
-@dataclass(frozen=True)
-class Source:
-    kind: str
-    name: str
-    path: Path
-    version: int
-    scope: Scope
-    body: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -65,13 +52,6 @@ class IndexPattern:
 @dataclass(frozen=True)
 class Tenant:
     name: str
-    body: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Role:
-    name: str
-    version: int
     body: dict[str, Any]
 
 
@@ -111,52 +91,34 @@ def role_version(description: str) -> int | None:
 
 def read_sources(directory: Path) -> list[Source]:
     """Every object file, checked; DashboardsObjectsError naming the file otherwise."""
-    if not directory.is_dir():
-        raise DashboardsObjectsError(f"{directory}: not a directory")
-    sources = [
-        _source(kind, path)
-        for sub, kind in _KINDS.items()
-        for path in sorted((directory / sub).glob("*.json"))
-    ]
-    if not any(s.kind == "index_pattern" for s in sources):
-        raise DashboardsObjectsError(f"{directory}/index_patterns: no index pattern files")
-    return sources
+    return files.read_sources(directory, _LAYOUT)
 
 
-def _source(kind: str, path: Path) -> Source:
-    try:
-        body = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DashboardsObjectsError(f"{path}: cannot read: {exc}") from None
-    problems = []
-    version, scope = body.get("version"), body.get("scope")
-    if type(version) is not int or version < 1:
-        problems.append("version must be a positive integer")
-    if scope not in _KNOWN:
-        problems.append("scope must be global or namespace")
-    if body.get("_meta", {}).get("managed_by") != MANAGED_BY:
-        problems.append(f"_meta.managed_by must be {MANAGED_BY!r}")
-    inner = body.get(kind)
-    if not isinstance(inner, dict):
-        problems.append(f"needs a {kind!r} object")
-    elif kind == "index_pattern":
+def _check(kind: str, body: dict[str, Any], inner: dict[str, Any]) -> list[str]:
+    """Dashboards' own rules for one file (the shared ones are in saved_objects/files.py)."""
+    if kind == "index_pattern":
         attributes = inner.get("attributes")
         if not inner.get("id") or not isinstance(attributes, dict) or not attributes.get("title"):
-            problems.append("index_pattern needs an id and attributes with a title")
-        elif attributes.get("timeFieldName") != "@timestamp":
-            problems.append("index_pattern.attributes.timeFieldName must be @timestamp")
-        elif "typeMeta" in attributes:
-            problems.append("attributes.typeMeta is the indexer's (it holds the version)")
+            return ["index_pattern needs an id and attributes with a title"]
+        if attributes.get("timeFieldName") != "@timestamp":
+            return ["index_pattern.attributes.timeFieldName must be @timestamp"]
+        if "typeMeta" in attributes:
+            return ["attributes.typeMeta is the indexer's (it holds the version)"]
     elif not body.get("name"):
-        problems.append(f"a {kind} file needs a name")
-    if kind != "index_pattern" and scope != "namespace":
-        problems.append(f"a {kind} exists per namespace: scope must be namespace")
-    unknown = set(_PLACEHOLDER.findall(json.dumps(body))) - _KNOWN.get(str(scope), set())
-    if unknown:
-        problems.append(f"unknown placeholders {sorted(unknown)} for scope {scope}")
-    if problems:
-        raise DashboardsObjectsError(f"{path}: " + "; ".join(problems))
-    return Source(kind, path.stem, path, version, scope, body)
+        return [f"a {kind} file needs a name"]
+    return []
+
+
+_LAYOUT = files.Layout(
+    kinds={"index_patterns": "index_pattern", "tenants": "tenant", "roles": "role"},
+    main_kind="index_pattern",
+    placeholders={
+        "global": frozenset({"prefix"}),
+        "namespace": frozenset({"prefix", "namespace", "tenant"}),
+    },
+    error=DashboardsObjectsError,
+    check=_check,
+)
 
 
 def desired(
@@ -166,43 +128,32 @@ def desired(
     tenants: list[Tenant] = []
     patterns: list[IndexPattern] = []
     roles: list[Role] = []
-    for source in sources:
-        if source.kind == "index_pattern" and source.scope == "global":
-            patterns.append(_pattern(source, {"prefix": prefix}, GLOBAL_TENANT))
-    for namespace in namespaces:
-        tenant = tenant_name(prefix, namespace) if tenant_per_namespace else GLOBAL_TENANT
-        values = {"prefix": prefix, "namespace": namespace, "tenant": tenant}
-        for source in sources:
-            if source.scope != "namespace":
-                continue
-            if source.kind == "index_pattern":
-                patterns.append(_pattern(source, values, tenant))
-            elif not tenant_per_namespace:
-                continue
-            elif source.kind == "tenant":
-                body = _render(source.body["tenant"], values)
-                tenants.append(Tenant(_render(source.body["name"], values), body))
-            else:
-                body = _render(source.body["role"], values)
-                body["description"] = (
-                    f"{body.get('description', '')} (managed by {MANAGED_BY}, version "
-                    f"{source.version})".lstrip()
-                )
-                roles.append(Role(_render(source.body["name"], values), source.version, body))
+    for placed in files.placements(
+        sources,
+        _LAYOUT,
+        prefix,
+        namespaces,
+        place_key="tenant",
+        global_place=GLOBAL_TENANT,
+        place_of=tenant_name if tenant_per_namespace else None,
+    ):
+        source, values, tenant = placed.source, placed.values, placed.place
+        if source.kind == "index_pattern":
+            patterns.append(_pattern(source, values, tenant))
+        elif source.kind == "tenant":
+            body = render(source.body["tenant"], values)
+            tenants.append(Tenant(render(source.body["name"], values), body))
+        else:
+            body = render(source.body["role"], values)
+            body["description"] = (
+                f"{body.get('description', '')} (managed by {MANAGED_BY}, version "
+                f"{source.version})".lstrip()
+            )
+            roles.append(Role(render(source.body["name"], values), source.version, body))
     return Desired(tenants, patterns, roles)
 
 
 def _pattern(source: Source, values: dict[str, str], tenant: str) -> IndexPattern:
-    spec = _render(source.body["index_pattern"], values)
+    spec = render(source.body["index_pattern"], values)
     attributes = {**spec["attributes"], "typeMeta": type_meta(source.version)}
     return IndexPattern(tenant, spec["id"], source.version, attributes)
-
-
-def _render(value: Any, values: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        return _PLACEHOLDER.sub(lambda m: values[m.group(1)], value)
-    if isinstance(value, list):
-        return [_render(item, values) for item in value]
-    if isinstance(value, dict):
-        return {_render(k, values): _render(v, values) for k, v in value.items()}
-    return value

@@ -37,12 +37,12 @@ from indexer.dashboards.objects import (
     TENANT_MARKER,
     Desired,
     IndexPattern,
-    Role,
     Tenant,
     pattern_version,
     role_version,
 )
-from indexer.kibana.setup import Outcome, Report, Request
+from indexer.saved_objects.files import Role
+from indexer.saved_objects.report import Outcome, Report, Request
 
 SECURITY = "/_plugins/_security/api"
 FIND = "/api/saved_objects/_find?type=index-pattern&per_page=1000"

@@ -57,6 +57,7 @@ def _setup(args: argparse.Namespace) -> int:
     from indexer.kibana.client import KibanaClient, KibanaError, KibanaUnavailable
     from indexer.kibana.objects import KibanaObjectsError, desired, read_sources
     from indexer.kibana.setup import apply
+    from indexer.saved_objects.cli import namespaces_with_indices, print_report
 
     settings = _settings(args)
     kibana = settings.kibana
@@ -65,7 +66,7 @@ def _setup(args: argparse.Namespace) -> int:
         return 2
     try:
         sources = read_sources(kibana.objects_dir)
-        namespaces = args.namespace or _namespaces(settings)
+        namespaces = args.namespace or namespaces_with_indices(settings, "kibana setup")
         wanted = desired(
             sources,
             settings.routing.index_prefix,
@@ -80,50 +81,16 @@ def _setup(args: argparse.Namespace) -> int:
     except KibanaObjectsError as exc:
         print(f"kibana setup: {exc}", file=sys.stderr)
         return 1
-    for line in report.lines():
-        print(line)
-    if args.dry_run:
-        for request in report.requests:
-            print(request)
+    print_report(report, dry_run=args.dry_run)
     return 0
 
 
 def _settings(args: argparse.Namespace) -> Any:
     """The settings, the flags given overriding the `kibana` section (merged with the
     environment, so `--username` goes with INDEXER_KIBANA__PASSWORD); exit 2 when bad."""
-    from indexer.cli import settings_from
-    from indexer.log import configure_logging
-    from indexer.settings import SettingsError, load_settings
+    from indexer.saved_objects.cli import settings_with_flags
 
-    overrides = {
-        flag: getattr(args, flag)
-        for flag in ("url", "api_key", "username", "space_per_namespace")
-        if getattr(args, flag) is not None
-    }
-    if not overrides:
-        return settings_from(args)
-    try:
-        settings = load_settings(args.config, kibana=overrides)
-    except SettingsError as exc:
-        print(str(exc), file=sys.stderr)
-        raise SystemExit(2) from None
-    configure_logging(settings.log)
-    return settings
+    return settings_with_flags(args, "kibana", _SECTION_FLAGS)
 
 
-def _namespaces(settings: Any) -> list[str]:
-    """Every namespace with an index, from the cluster's index names."""
-    from indexer.admin.naming import parse_index
-    from indexer.cluster import ClusterError, ClusterUnavailable, connect
-
-    prefix = settings.routing.index_prefix
-    try:
-        client = connect(settings.elasticsearch)
-        rows = client.request(
-            "GET", f"/_cat/indices/{prefix}-*_*", params={"format": "json", "h": "index"}
-        )
-    except (ClusterError, ClusterUnavailable) as exc:
-        print(f"kibana setup: cannot list the namespaces' indices: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
-    found = (parse_index(prefix, str(row["index"])) for row in rows)
-    return [parsed.namespace for parsed in found if parsed is not None and parsed.namespace]
+_SECTION_FLAGS = ("url", "api_key", "username", "space_per_namespace")

@@ -23,33 +23,19 @@ the description's "(managed by log-indexer)" and are never updated.
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-MANAGED_BY = "log-indexer"
+from indexer.saved_objects import files
+from indexer.saved_objects.files import MANAGED_BY, Role, Source, render
+
 SPACE_MARKER = f"(managed by {MANAGED_BY})"
 DEFAULT_SPACE = "default"
-
-Scope = Literal["global", "namespace"]
-_PLACEHOLDER = re.compile(r"\{([a-z]+)\}")
-_KNOWN = {"global": {"prefix"}, "namespace": {"prefix", "namespace", "space"}}
 
 
 class KibanaObjectsError(ValueError):
     """The Kibana object files cannot be used (the message names the file)."""
-
-
-@dataclass(frozen=True)
-class Source:
-    kind: Literal["data_view", "space", "role"]
-    name: str
-    path: Path
-    version: int
-    scope: Scope
-    body: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -75,13 +61,6 @@ class Space:
 
 
 @dataclass(frozen=True)
-class Role:
-    name: str
-    version: int
-    body: dict[str, Any]
-
-
-@dataclass(frozen=True)
 class Desired:
     """What one setup wants in Kibana, in the order it is applied (spaces before their
     data views and roles)."""
@@ -99,35 +78,13 @@ def space_id(prefix: str, namespace: str) -> str:
 
 def read_sources(directory: Path) -> list[Source]:
     """Every object file, checked; KibanaObjectsError naming the file otherwise."""
-    sources: list[Source] = []
-    kinds = {"data_views": "data_view", "spaces": "space", "roles": "role"}
-    if not directory.is_dir():
-        raise KibanaObjectsError(f"{directory}: not a directory")
-    for sub, kind in kinds.items():
-        for path in sorted((directory / sub).glob("*.json")):
-            sources.append(_source(kind, path))
-    if not any(s.kind == "data_view" for s in sources):
-        raise KibanaObjectsError(f"{directory}/data_views: no data view files")
-    return sources
+    return files.read_sources(directory, _LAYOUT)
 
 
-def _source(kind: str, path: Path) -> Source:
-    try:
-        body = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise KibanaObjectsError(f"{path}: cannot read: {exc}") from None
+def _check(kind: str, body: dict[str, Any], inner: dict[str, Any]) -> list[str]:
+    """Kibana's own rules for one file (the shared ones are in saved_objects/files.py)."""
     problems = []
-    version, scope = body.get("version"), body.get("scope")
-    if type(version) is not int or version < 1:
-        problems.append("version must be a positive integer")
-    if scope not in _KNOWN:
-        problems.append("scope must be global or namespace")
-    if body.get("_meta", {}).get("managed_by") != MANAGED_BY:
-        problems.append(f"_meta.managed_by must be {MANAGED_BY!r}")
-    inner = body.get(kind)
-    if not isinstance(inner, dict):
-        problems.append(f"needs a {kind!r} object")
-    elif kind == "data_view":
+    if kind == "data_view":
         if inner.get("timeFieldName") != "@timestamp":
             problems.append("data_view.timeFieldName must be @timestamp")
         if not inner.get("id") or not inner.get("title"):
@@ -136,15 +93,19 @@ def _source(kind: str, path: Path) -> Source:
             problems.append("data_view.typeMeta is the indexer's (it holds the version)")
     elif kind == "role" and not body.get("name"):
         problems.append("a role file needs a name")
-    if kind != "data_view" and scope != "namespace":
-        problems.append(f"a {kind} exists per namespace: scope must be namespace")
-    used = set(_PLACEHOLDER.findall(json.dumps(body)))
-    unknown = used - _KNOWN.get(str(scope), set())
-    if unknown:
-        problems.append(f"unknown placeholders {sorted(unknown)} for scope {scope}")
-    if problems:
-        raise KibanaObjectsError(f"{path}: " + "; ".join(problems))
-    return Source(kind, path.stem, path, version, scope, body)  # type: ignore[arg-type]
+    return problems
+
+
+_LAYOUT = files.Layout(
+    kinds={"data_views": "data_view", "spaces": "space", "roles": "role"},
+    main_kind="data_view",
+    placeholders={
+        "global": frozenset({"prefix"}),
+        "namespace": frozenset({"prefix", "namespace", "space"}),
+    },
+    error=KibanaObjectsError,
+    check=_check,
+)
 
 
 def desired(
@@ -159,44 +120,33 @@ def desired(
     spaces: list[Space] = []
     views: list[DataView] = []
     roles: list[Role] = []
-    if include_global:
-        for source in sources:
-            if source.kind == "data_view" and source.scope == "global":
-                views.append(_data_view(source, {"prefix": prefix}, DEFAULT_SPACE))
-    for namespace in namespaces:
-        space = space_id(prefix, namespace) if space_per_namespace else DEFAULT_SPACE
-        values = {"prefix": prefix, "namespace": namespace, "space": space}
-        for source in sources:
-            if source.scope != "namespace":
-                continue
-            if source.kind == "data_view":
-                views.append(_data_view(source, values, space))
-            elif not space_per_namespace:
-                continue
-            elif source.kind == "space":
-                spaces.append(Space(space, _render(source.body["space"], values)))
-            else:
-                body = _render(source.body["role"], values)
-                body["metadata"] = {
-                    **body.get("metadata", {}),
-                    "managed_by": MANAGED_BY,
-                    "version": source.version,
-                }
-                roles.append(Role(_render(source.body["name"], values), source.version, body))
+    for placed in files.placements(
+        sources,
+        _LAYOUT,
+        prefix,
+        namespaces,
+        place_key="space",
+        global_place=DEFAULT_SPACE,
+        place_of=space_id if space_per_namespace else None,
+        include_global=include_global,
+    ):
+        source, values, space = placed.source, placed.values, placed.place
+        if source.kind == "data_view":
+            views.append(_data_view(source, values, space))
+        elif source.kind == "space":
+            spaces.append(Space(space, render(source.body["space"], values)))
+        else:
+            body = render(source.body["role"], values)
+            body["metadata"] = {
+                **body.get("metadata", {}),
+                "managed_by": MANAGED_BY,
+                "version": source.version,
+            }
+            roles.append(Role(render(source.body["name"], values), source.version, body))
     return Desired(spaces, views, roles)
 
 
 def _data_view(source: Source, values: dict[str, str], space: str) -> DataView:
-    spec = _render(source.body["data_view"], values)
+    spec = render(source.body["data_view"], values)
     spec["typeMeta"] = {"managed_by": MANAGED_BY, "version": source.version}
     return DataView(space, spec["id"], source.version, spec)
-
-
-def _render(value: Any, values: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        return _PLACEHOLDER.sub(lambda m: values[m.group(1)], value)
-    if isinstance(value, list):
-        return [_render(item, values) for item in value]
-    if isinstance(value, dict):
-        return {_render(k, values): _render(v, values) for k, v in value.items()}
-    return value

@@ -33,12 +33,12 @@ the same way):
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from indexer.kibana.client import KibanaClient, KibanaError, space_path
-from indexer.kibana.objects import MANAGED_BY, SPACE_MARKER, DataView, Desired, Role, Space
+from indexer.kibana.objects import SPACE_MARKER, DataView, Desired, Space
+from indexer.saved_objects.files import MANAGED_BY, Role
+from indexer.saved_objects.report import Outcome, Report, Request
 
 # What the update route accepts (indexPatternUpdateSchema, public/update_data_view.ts).
 _UPDATABLE = (
@@ -53,47 +53,6 @@ _UPDATABLE = (
     "runtimeFieldMap",
     "name",
 )
-
-
-@dataclass(frozen=True)
-class Request:
-    method: str
-    path: str
-    body: Any
-
-    def __str__(self) -> str:
-        shown = "" if self.body is None else " " + json.dumps(self.body, sort_keys=True)
-        return f"{self.method} {self.path}{shown}"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    kind: str  # space, data view, role
-    name: str
-    action: str  # created, updated, unchanged, newer, foreign, skipped, would create
-    detail: str = ""
-
-    def line(self) -> str:
-        return f"{self.kind} {self.name}: {self.action}" + (
-            f" ({self.detail})" if self.detail else ""
-        )
-
-
-@dataclass
-class Report:
-    outcomes: list[Outcome] = field(default_factory=list)
-    requests: list[Request] = field(default_factory=list)  # the writes sent (or planned)
-
-    def lines(self) -> list[str]:
-        return [o.line() for o in self.outcomes]
-
-    @property
-    def result(self) -> str:
-        """One word for the metric: changed, foreign (something left alone), or unchanged."""
-        actions = {o.action for o in self.outcomes}
-        if actions & {"created", "updated", "would create"}:
-            return "changed"
-        return "foreign" if actions & {"foreign", "skipped"} else "unchanged"
 
 
 def apply(client: KibanaClient | None, wanted: Desired, *, dry_run: bool = False) -> Report:

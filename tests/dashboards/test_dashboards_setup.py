@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from indexer.cli import main
 from indexer.dashboards.objects import read_sources, type_meta
 from indexer.embedded import free_port
 from indexer.settings import DEFAULT_DASHBOARDS_DIR
 from tests.dashboards_server import RecordingDashboards
+from tests.setup_command import run_setup
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -31,13 +31,7 @@ def osd(monkeypatch: pytest.MonkeyPatch) -> Iterator[RecordingDashboards]:
 def setup(
     capsys: pytest.CaptureFixture[str], *args: str, namespaces: tuple[str, ...] = ("shop", "pay")
 ) -> tuple[int, str, str]:
-    flags = [f for ns in namespaces for f in ("--namespace", ns)]
-    try:
-        code = main(["dashboards", "setup", *flags, *args])
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_setup(capsys, "dashboards", args, namespaces)
 
 
 def test_the_repository_dashboards_directory_is_the_packaged_files() -> None:

@@ -15,6 +15,7 @@ from indexer.cli import main
 from indexer.kibana.objects import read_sources
 from indexer.settings import DEFAULT_KIBANA_DIR
 from tests.kibana_server import RecordingKibana
+from tests.setup_command import run_setup
 
 REPO = Path(__file__).resolve().parents[2]
 GLOBAL_VIEWS = {"k8s-logs-all", "k8s-logs-deadletter", "k8s-logs-unmatched"}
@@ -29,13 +30,7 @@ def kibana() -> Iterator[RecordingKibana]:
 def setup(
     capsys: pytest.CaptureFixture[str], *args: str, namespaces: tuple[str, ...] = ("shop", "pay")
 ) -> tuple[int, str, str]:
-    flags = [f for ns in namespaces for f in ("--namespace", ns)]
-    try:
-        code = main(["kibana", "setup", *flags, *args])
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_setup(capsys, "kibana", args, namespaces)
 
 
 def test_the_repository_kibana_directory_is_the_packaged_files() -> None:

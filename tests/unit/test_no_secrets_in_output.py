@@ -1,6 +1,6 @@
 """No secret in any output: URL credentials and secret librdkafka options are masked in
-`indexer config show`, the exit-2 message and log lines; the Kibana client never sends its
-credentials across a redirect to another origin (real HTTP servers on loopback)."""
+`indexer config show`, the exit-2 message and log lines; the Kibana and Dashboards clients never
+send their credentials across a redirect to another origin (real HTTP servers on loopback)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
+from indexer.dashboards.client import DashboardsClient
 from indexer.kibana.client import KibanaClient
 from indexer.redact import redact_text, secret_kafka_option
-from indexer.settings import KibanaSettings
+from indexer.settings import DashboardsSettings, KibanaSettings
 
 
 def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -115,7 +116,7 @@ def test_a_log_line_never_carries_url_credentials(capsys: pytest.CaptureFixture[
     assert "https://**********@es:9200: refused" in lines[1]["exception"]
 
 
-# --- The Kibana client and redirects ---------------------------------------------------------
+# --- The Kibana and Dashboards clients and redirects ---------------------------------------------
 
 
 class _Server:
@@ -191,3 +192,14 @@ def test_a_redirect_within_the_origin_keeps_the_credentials(
         ("/api/status", "ApiKey a2liYW5hOnNlY3JldA=="),
         ("/landing", "ApiKey a2liYW5hOnNlY3JldA=="),
     ]
+
+
+def test_the_dashboards_client_never_carries_the_credentials_to_another_origin(
+    two_servers: tuple[_Server, _Server],
+) -> None:
+    dashboards, elsewhere = two_servers
+    dashboards.redirect_to = elsewhere.url + "/landing"
+    client = DashboardsClient(DashboardsSettings(url=dashboards.url, username="u", password="p"))
+    assert client.request("GET", "/api/status", tenant="global").status == 200
+    assert dashboards.seen == [("/api/status", "Basic dTpw")]
+    assert elsewhere.seen == [("/landing", None)]
