@@ -26,8 +26,9 @@ from indexer.cluster import ClusterError, ClusterUnavailable, SearchClient
 from indexer.deadletter import DEFAULT_MAX_ORIGINAL_BYTES, deadletter_document
 from indexer.decode import DecodeError, decode
 from indexer.dlq import DeadLetter, DeadLetterTopic, DeadLetterTopicRefused
-from indexer.encode import encode
+from indexer.encode import action_id, action_id_text, action_index, encode, pointed_at
 from indexer.indices import IndexEnsurer, IndexNotReady, IndexRejected
+from indexer.kafka_time import CLOCK_SET_MILLIS, KAFKA_MILLIS_MAX, clockless, message_seconds
 from indexer.outcome import Outcome, classify
 from indexer.retry import Abandoned, Backoff, RetryableCondition
 from indexer.route import iso_timestamp
@@ -35,6 +36,20 @@ from indexer.salvage import SALVAGEABLE, salvage
 from indexer.settings import RetrySettings
 
 log = structlog.get_logger(__name__)
+
+# Names importers have found here; message and action-line facts live where they are made.
+__all__ = [
+    "CLOCK_SET_MILLIS",
+    "KAFKA_MILLIS_MAX",
+    "BulkResult",
+    "BulkWriter",
+    "DeadLetterRejected",
+    "action_id",
+    "action_id_text",
+    "action_index",
+    "clockless",
+    "message_seconds",
+]
 
 FILTER_PATH = "errors,items.*.status,items.*.error.type,items.*.error.reason"
 TOO_LARGE = "request_entity_too_large"
@@ -89,41 +104,6 @@ class _NotReady:
     """An index that could not be re-created for now, with the condition it answered."""
 
     reason: str
-
-
-# The Kafka timestamps routing accepts, in milliseconds: 2000-01-01 to 9999-12-31T23:59:59.999Z.
-# A producer may stamp a record with any 64-bit number. One beyond 9999 (what the date functions
-# and an index name's yyyy can represent) is clamped to that bound, never replaced by the wall
-# clock, so routing stays a pure function of the message (a re-delivery meets its first copy,
-# whatever day it arrives on).
-KAFKA_MILLIS_MAX = 253_402_300_799_999
-# One before 2000 (1970 and the years after it, negative numbers) comes from a clock that was
-# never set: a node that booted without one stamps its lines and records from 1970. Routed by it,
-# they would go to an index whose day is past every retention, which the sweeper (or ILM, which
-# counts from the day in the name) deletes on its next pass, after their offsets were committed.
-# Such a record is treated like one without a timestamp: routed by the wall clock when it is
-# consumed, in an index the retention keeps (docs/failure-handling.md, "Kafka timestamps").
-CLOCK_SET_MILLIS = 946_684_800_000  # 2000-01-01T00:00:00Z
-
-
-def message_seconds(message: Any) -> float:
-    """The Kafka timestamp of a message in seconds: beyond 9999 clamped to what routing can
-    represent; now if the broker gave none or the producer's clock was never set (before 2000):
-    such a record has nothing else to be routed by."""
-    kind: int
-    millis: int
-    kind, millis = message.timestamp()
-    if kind and CLOCK_SET_MILLIS <= millis <= KAFKA_MILLIS_MAX:  # the hot path: one comparison
-        return millis / 1000.0
-    if not kind or millis < CLOCK_SET_MILLIS:  # no timestamp (-1 too), or a clock never set
-        return time.time()
-    return KAFKA_MILLIS_MAX / 1000.0
-
-
-def clockless(message: Any) -> bool:
-    """Whether the message carries a Kafka timestamp from a clock that was never set."""
-    kind, millis = message.timestamp()
-    return bool(kind) and millis != -1 and millis < CLOCK_SET_MILLIS
 
 
 class BulkWriter:
@@ -500,7 +480,7 @@ class BulkWriter:
         if isinstance(target, _Rejection):
             return _Rejection(position, target.error_type, target.reason, index)
         if target != index:
-            lines[position] = _pointed_at(lines[position], index, target)
+            lines[position] = pointed_at(lines[position], index, target)
         return None
 
     def _deadletter(self, batch: Batch, rejections: list[_Rejection], result: BulkResult) -> None:
@@ -613,10 +593,6 @@ def _halve(lines: list[bytes], chunk: list[int], state: _SendState) -> list[list
     return []
 
 
-def _pointed_at(line: bytes, index: str, target: str) -> bytes:
-    return line.replace(b'"_index":"%s"' % index.encode(), b'"_index":"%s"' % target.encode(), 1)
-
-
 def _well_formed(items: object, documents: int) -> bool:
     """Whether a bulk response's `items` has one `{action: {"status": int, ...}}` per document."""
     if not isinstance(items, list) or len(items) != documents:
@@ -634,7 +610,7 @@ def _retarget(batch: Batch, granted: dict[str, str]) -> None:
     for position, line in enumerate(batch.lines):
         index = action_index(line)
         if index in granted:
-            batch.lines[position] = _pointed_at(line, index, granted[index])
+            batch.lines[position] = pointed_at(line, index, granted[index])
     counts: dict[str, int] = {}
     for index, documents in batch.indices.items():
         target = granted.get(index, index)
@@ -659,23 +635,3 @@ def _status_and_error(item: dict[str, Any]) -> tuple[int, dict[str, Any] | None]
 
 def _index_of(batch: Batch, position: int) -> str:
     return action_index(batch.lines[position])
-
-
-def action_id(line: bytes) -> bytes:
-    """The `_id` of one of our own action lines, JSON-escaped as it stands there."""
-    # {"create":{"_index":"NAME","_id":"ID"}}\n  (an escaped id holds no bare quote)
-    start = line.index(b'"_id":"') + 7
-    return line[start : line.index(b"\n") - 3]
-
-
-def action_id_text(line: bytes) -> str:
-    """`action_id`, unescaped (for requests that name the document)."""
-    text: str = orjson.loads(b'"%b"' % action_id(line))
-    return text
-
-
-def action_index(line: bytes) -> str:
-    """The `_index` of one of our own `create` action lines."""
-    # Our own action lines: {"create":{"_index":"NAME","_id":...
-    start = line.index(b'"_index":"') + 10
-    return line[start : line.index(b'"', start)].decode()
