@@ -93,6 +93,7 @@ STAGES = (
     ("elasticsearch/", "writer: client and transport overhead"),
     ("tenacity/", "writer: retry wrapper (tenacity)"),
     ("BulkWriter.", "writer: bulk writer logic"),
+    ("indexer/bulk/", "writer: bulk writer logic"),  # its rounds, targets, dead letters
     ("indices.py", "writer: index checks"),
     ("admin/", "writer: index checks"),
     ("decode (indexer/decode.py", "poll: decode (orjson)"),

@@ -45,7 +45,7 @@ class Batch:
     deadletters: dict[int, str] = field(default_factory=dict)
     """Positions whose line already is a dead letter (undecodable messages), with the reason."""
     unprepared: set[int] = field(default_factory=set)
-    """Positions parked before their index could be prepared (bulk.py): prepared first when
+    """Positions parked before their index could be prepared (bulk/targets.py): prepared first when
     their retry comes."""
 
     def __len__(self) -> int:

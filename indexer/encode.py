@@ -7,6 +7,10 @@ document twice; the id itself comes from `docid.py`. An event also gets its Kafk
 once per batch the poll loop takes from Kafka (`ingested_field`), so it is at most a batch's age
 plus one bulk early (later only for a retried or parked document). It is not part of the
 `_id`, so a re-delivered copy still meets its first one (409), which keeps the first stamp.
+
+Our own action lines are read back here too, where their shape is written (`action_id`,
+`action_index`, `pointed_at`): they assume a line made by `encode` or `encode_event` and raise
+ValueError for any other.
 """
 
 from __future__ import annotations
@@ -91,3 +95,28 @@ def encode_event(
             tail,
         )
     )
+
+
+def action_id(line: bytes) -> bytes:
+    """The `_id` of one of our own action lines, JSON-escaped as it stands there."""
+    # {"create":{"_index":"NAME","_id":"ID"}}\n  (an escaped id holds no bare quote)
+    start = line.index(b'"_id":"') + 7
+    return line[start : line.index(b"\n") - 3]
+
+
+def action_id_text(line: bytes) -> str:
+    """`action_id`, unescaped (for requests that name the document)."""
+    text: str = orjson.loads(b'"%b"' % action_id(line))
+    return text
+
+
+def action_index(line: bytes) -> str:
+    """The `_index` of one of our own `create` action lines."""
+    # Our own action lines: {"create":{"_index":"NAME","_id":...
+    start = line.index(b'"_index":"') + 10
+    return line[start : line.index(b'"', start)].decode()
+
+
+def pointed_at(line: bytes, index: str, target: str) -> bytes:
+    """One of our own lines for `index`, written to `target` instead (the rest unchanged)."""
+    return line.replace(b'"_index":"%s"' % index.encode(), b'"_index":"%s"' % target.encode(), 1)
