@@ -658,7 +658,7 @@ def _child(event: dict[str, Any], key: str) -> dict[str, Any]:
 
 def _pairs(line: str) -> dict[str, str] | None:
     """The pairs of a logfmt line, or None. Split on spaces (cheaper than an expression that
-    finds the pairs); a quoted value with spaces is found in the line by `_CLOSING` and its
+    finds the pairs); a quoted value with spaces is found in the line by `_closing_end` and its
     tokens skipped, so each character is looked at a bounded number of times. A repeated key
     makes it None: one field cannot hold both values, and the line stays whole rather than lose
     one."""
@@ -682,10 +682,9 @@ def _pairs(line: str) -> dict[str, str] | None:
                 # join of tokens used to copy the value so far: quadratic in their number).
                 start = mark_at + sum(map(len, tokens[mark_index:index])) + index - mark_index
                 opening = start + len(key) + 1
-                closing = _CLOSING.match(line, opening + 1)
-                if closing is None:
+                end = _closing_end(line, opening + 1)
+                if end is None:
                     return None
-                end = closing.end()
                 skipped = line.count(" ", opening, end)
                 next(islice(pairs, skipped - 1, None))  # the value's other tokens
                 mark_index, mark_at = index + skipped + 1, end + 1
@@ -698,11 +697,31 @@ def _pairs(line: str) -> dict[str, str] | None:
     return fields
 
 
-# The rest of a quoted logfmt value up to the `"` that ends a token (followed by a space or the
-# end) and is not escaped: escapes are taken in pairs, so a run of backslashes before a `"`
-# escapes it when odd, as Go's quoting writes them. Linear: the alternatives start with distinct
-# characters and the quantifiers are possessive (Python 3.11), so nothing is tried twice.
-_CLOSING = re.compile(r'(?:[^"\\]++|\\.|"(?! |$))*+"(?= |$)', re.DOTALL)
+# A backslash or a quote: what `_closing_end` stops at.
+_SPECIAL = re.compile(r'[\\"]')
+
+
+def _closing_end(line: str, start: int) -> int | None:
+    """Where the quoted value that starts at `start` ends (just after its closing `"`), or None.
+
+    The closing `"` is one followed by a space or the end of the line (a trailing newline
+    counts as the end) and not escaped: a backslash escapes the character after it, whatever it
+    is, as Go's quoting writes them. Linear: each character is looked at once. (A possessive
+    regular expression did this until Python 3.11.2's `re` was found to get possessive
+    quantifiers wrong: the image's Debian Python missed every such value.)"""
+    at = start
+    while True:
+        found = _SPECIAL.search(line, at)
+        if found is None:
+            return None
+        where = found.start()
+        if line[where] == "\\":
+            at = where + 2  # the escaped character, whatever it is
+            continue
+        after = line[where + 1 : where + 3]
+        if after == "" or after[0] == " " or after == "\n":
+            return where + 1
+        at = where + 1
 
 
 def _closed(token: str, shortest: int) -> bool:
