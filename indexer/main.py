@@ -16,10 +16,17 @@ from indexer import build
 from indexer.admin import metrics as admin_metrics
 from indexer.admin.errors import SetupError
 from indexer.admin.preparer import IndexPreparer
+from indexer.admin.runtime_check import check_runtime
 from indexer.admin.setup import run_setup
 from indexer.admin.sweeper import RetentionSweeper
 from indexer.bulk import BulkWriter
-from indexer.cluster import ClusterError, ClusterInfo, ClusterUnavailable, SearchClient, connect
+from indexer.cluster import (
+    ClusterError,
+    ClusterInfo,
+    ClusterUnavailable,
+    SearchClient,
+    connect,
+)
 from indexer.consume import create_consumer, total_lag
 from indexer.core import CoreUnavailable, choose_core, native_take
 from indexer.dlq import DeadLetterTopic
@@ -62,7 +69,6 @@ def build_indexer(settings: Settings, stop: threading.Event | None = None) -> In
     )
     server = HealthServer(settings.metrics.host, settings.metrics.port, health.checks())
     log.info("listening", metrics_port=server.port)
-    health.setup_ok = not settings.lifecycle.setup_on_start
     client = _until_done(
         stop,
         health,
@@ -91,6 +97,7 @@ def build_indexer(settings: Settings, stop: threading.Event | None = None) -> In
         cluster=cluster,
         on_reachability=functools.partial(setattr, health, "elasticsearch_ok"),
         on_namespace=_on_demand(settings, background_stop),
+        on_templates=functools.partial(setattr, health, "setup_ok"),
     )
     kafka_log = KafkaLogBridge("consumer")
     health.kafka_problem = kafka_log.problem
@@ -115,14 +122,21 @@ def build_writer(
     cluster: ClusterInfo | None = None,
     on_reachability: Callable[[bool], None] = lambda ok: None,
     on_namespace: Callable[[str], None] | None = None,
+    on_templates: Callable[[bool], None] = lambda ok: None,
 ) -> BulkWriter:
     """The bulk writer every command writes with (`run`, the replays), so a message always lands
-    in the index `indexer run` would pick."""
+    in the index `indexer run` would pick. `on_templates`: see IndexPreparer."""
     topic = settings.deadletter.topic
     keep = settings.deadletter.max_original_bytes
     return BulkWriter(
         client,
-        IndexPreparer(client, settings, cluster=cluster, on_namespace=on_namespace),
+        IndexPreparer(
+            client,
+            settings,
+            cluster=cluster,
+            on_namespace=on_namespace,
+            on_templates=on_templates,
+        ),
         settings.retry,
         functools.partial(deadletter_index, settings.routing.index_prefix),
         stop,
@@ -136,6 +150,9 @@ def _kibana_on_demand(settings: Settings, stop: threading.Event) -> Callable[[st
     """With `kibana.url` set: the background worker that makes each new namespace's Kibana
     objects (indexer.kibana.ondemand), as the callback the preparer calls."""
     if settings.kibana.url is None:
+        return None
+    if settings.kibana.space_per_namespace and not settings.lifecycle.setup_on_start:
+        _skip_tenancy("kibana", "kibana.space_per_namespace")
         return None
     from indexer.kibana.ondemand import KibanaProvisioner
 
@@ -165,10 +182,25 @@ def _dashboards_on_demand(
     OpenSearch Dashboards objects (indexer.dashboards.ondemand)."""
     if settings.dashboards.url is None:
         return None
+    if settings.dashboards.tenant_per_namespace and not settings.lifecycle.setup_on_start:
+        _skip_tenancy("dashboards", "dashboards.tenant_per_namespace")
+        return None
     from indexer.dashboards.ondemand import DashboardsProvisioner
 
     log.info("dashboards_on_demand", dashboards=settings.dashboards.url)
     return DashboardsProvisioner(settings, stop).start().submit
+
+
+def _skip_tenancy(target: str, setting: str) -> None:
+    """A space (tenant) and a role per namespace need security privileges (Kibana's
+    `manage_security`), which the runtime role does not hold: the setup path makes them
+    (`indexer kibana setup` / `indexer dashboards setup`, docs/operations.md)."""
+    log.warning(
+        "on_demand_skipped",
+        target=target,
+        reason=f"{setting} needs security privileges; lifecycle.setup_on_start is false, so "
+        f"this runs with the runtime role: run `indexer {target} setup` from the setup path",
+    )
 
 
 def run_indexer(settings: Settings) -> int:
@@ -209,9 +241,19 @@ def run_indexer(settings: Settings) -> int:
 def _apply_setup(
     client: SearchClient, settings: Settings, health: Health, stop: threading.Event
 ) -> ClusterInfo | None:
-    if not settings.lifecycle.setup_on_start:
-        return None
+    """With setup on start: apply it (retried). Without (the runtime role): wait until setup has
+    run (indexer/admin/runtime_check.py), changing nothing; readiness fails meanwhile."""
     health.setup_ok = False
+    if not settings.lifecycle.setup_on_start:
+        cluster = _until_done(
+            stop,
+            health,
+            "templates_check",
+            lambda: check_runtime(client, settings),
+            on_failure=lambda: None,
+        )
+        health.setup_ok = cluster is not None
+        return cluster
     report = _until_done(
         stop,
         health,

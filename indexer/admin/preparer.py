@@ -21,6 +21,16 @@ index name, never per event, and writes to the name it gets back:
   before the alias; found by `service.name` in any case) keeps that app for the day too, and
   gets the alias.
 
+Without setup privileges (`lifecycle.setup_on_start: false`: the runtime role of
+deploy/roles/, which may not manage templates), nothing privileged is sent: no namespace
+template is put; on ILM a namespace's own policy goes into the create-index request instead
+(`index.lifecycle.name`, which the request's settings may carry with `create_index` alone), and
+on ISM the policies' `ism_template` patterns, which `indexer setup` puts, already name it. Each
+index's mappings are then read once (`GET /<index>/_mapping`, `view_index_metadata`): an index
+whose mappings do not carry our `_meta.managed_by` was shaped without our templates (setup has
+not run): `TemplatesMissing` (retried and parked, readiness fails naming `indexer setup`), never
+a document written into it.
+
 How the cluster answers the race, on Elasticsearch and OpenSearch alike (and osmem):
 creating an index whose name is an alias: 400 `invalid_index_name_exception`, `Invalid index
 name [<name>], already exists as alias` (`ES: server/src/main/java/org/elasticsearch/cluster/
@@ -42,7 +52,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import structlog
 
@@ -52,7 +62,7 @@ from indexer.admin.definitions import Definitions
 from indexer.admin.errors import SetupError
 from indexer.admin.index_body import create_body
 from indexer.admin.naming import parse_index, shared_index
-from indexer.admin.render import namespace_template
+from indexer.admin.render import MANAGED_BY, namespace_template
 from indexer.admin.setup import load_checked_definitions, plan_one
 from indexer.cluster import ClusterError, ClusterInfo, SearchClient, detect
 from indexer.indices import IndexNotReady, IndexRejected
@@ -79,6 +89,13 @@ class ShardBudgetExhausted(IndexNotReady):
     reason = "shard_budget_exhausted"
 
 
+class TemplatesMissing(IndexNotReady):
+    """The index exists without our templates' mappings (`indexer setup` has not run, or
+    someone else's template won): retry later, nothing is written into it meanwhile."""
+
+    reason = "templates_missing"
+
+
 class _NameIsAlias(PrepareRejected):
     """Creating an index failed because its name is an alias (another replica fell back)."""
 
@@ -95,11 +112,16 @@ class IndexPreparer:
         definitions: Definitions | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_namespace: Callable[[str], None] | None = None,
+        on_templates: Callable[[bool], None] = lambda ok: None,
     ) -> None:
         """`on_namespace` hears each namespace whose index was prepared (the background Kibana
-        setup, indexer.kibana.ondemand); it must not block."""
+        setup, indexer.kibana.ondemand); it must not block. `on_templates` hears, without setup
+        privileges, whether the last index checked carried our templates (readiness)."""
         self._client = client
         self._on_namespace = on_namespace
+        self._on_templates = on_templates
+        # Without setup on start the API key is the runtime role's: it may not put templates.
+        self._privileged = settings.lifecycle.setup_on_start
         self._settings = settings
         self._lifecycle = settings.lifecycle
         self._prefix = settings.routing.index_prefix
@@ -136,6 +158,8 @@ class IndexPreparer:
                     raise PrepareRejected(index, exc.error_type, reason) from exc
                 except ClusterError as exc:
                     _reraise(index, exc)
+                if not self._privileged:
+                    self._check_templates(target)
                 self._targets[index] = target
                 if namespace is not None and self._on_namespace is not None:
                     self._on_namespace(namespace)
@@ -232,9 +256,7 @@ class IndexPreparer:
 
     def _create(self, index: str, cost: int | None = None) -> None:
         try:
-            self._client.request(
-                "PUT", f"/{index}", create_body(self._cluster_(), self._prefix, index)
-            )
+            self._client.request("PUT", f"/{index}", self._create_body(index))
         except ClusterError as exc:
             if exc.error_type == "resource_already_exists_exception":
                 metrics.INDICES_PREPARED.labels("existing").inc()
@@ -250,6 +272,50 @@ class IndexPreparer:
         )
         metrics.INDICES_PREPARED.labels("created").inc()
         log.info("index_created", index=index)
+
+    def _create_body(self, index: str) -> dict[str, Any] | None:
+        """The create-index body; without setup privileges, on ILM, with the namespace's own
+        policy (which a namespace template would carry otherwise)."""
+        body = create_body(self._cluster_(), self._prefix, index)
+        if self._privileged or self._cluster_().lifecycle != "ilm":
+            return body
+        owned = parse_index(self._prefix, index)
+        policy = self._namespace_policy(owned.namespace) if owned else None
+        if policy is None:
+            return body
+        body = dict(body or {})
+        body["settings"] = {"index.lifecycle.name": policy}
+        return body
+
+    def _namespace_policy(self, namespace: str | None) -> str | None:
+        """The namespace's own policy when it is not the default one (and lifecycle is on)."""
+        if namespace is None or self._lifecycle.mode == "off":
+            return None
+        policy = self._lifecycle.policy_for_namespace(namespace)
+        return None if policy in (None, self._lifecycle.default_policy) else policy
+
+    def _check_templates(self, index: str) -> None:
+        """TemplatesMissing unless `index`'s mappings carry our `_meta.managed_by`."""
+        try:
+            answer = self._client.request("GET", f"/{index}/_mapping")
+        except ClusterError as exc:
+            _reraise(index, exc)
+        owners = {
+            str(((entry.get("mappings") or {}).get("_meta") or {}).get("managed_by"))
+            for entry in answer.values()
+            if isinstance(entry, dict)
+        }
+        if owners != {MANAGED_BY}:
+            self._on_templates(False)
+            log.error(
+                "templates_missing",
+                index=index,
+                hint="run `indexer setup` (the log-indexer-setup Job) with the setup role",
+            )
+            raise TemplatesMissing(
+                f"index {index} has no mappings of our templates: run `indexer setup`"
+            )
+        self._on_templates(True)
 
     def _exists(self, index: str) -> bool:
         return self._client.exists(f"/{index}")
@@ -269,12 +335,8 @@ class IndexPreparer:
     def _ensure_namespace_template(self, namespace: str) -> None:
         if namespace in self._namespaces:
             return
-        policy = self._lifecycle.policy_for_namespace(namespace)
-        if (
-            policy is not None
-            and policy != self._lifecycle.default_policy
-            and self._lifecycle.mode != "off"
-        ):
+        policy = self._namespace_policy(namespace)
+        if policy is not None and self._privileged:
             self._put_namespace_template(namespace, policy)
         self._namespaces.add(namespace)
 

@@ -31,7 +31,8 @@ class LifecycleSettings(BaseModel):
     setup_on_start: bool = Field(
         True,
         description="Apply templates and policies at start (as `indexer setup`, never overwriting); "
-        "readiness fails while the cluster refuses them.",
+        "readiness fails while the cluster refuses them. false: the runtime role of deploy/roles/ "
+        "(no template or policy is changed; the indexer waits until `indexer setup` has run).",
     )
     templates_dir: Path = Field(
         DEFAULT_TEMPLATES_DIR,

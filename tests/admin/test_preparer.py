@@ -18,9 +18,10 @@ from indexer.admin.preparer import (
     IndexPreparer,
     PrepareRejected,
     ShardBudgetExhausted,
+    TemplatesMissing,
 )
 from indexer.admin.setup import run_setup
-from indexer.cluster import ClusterError, SearchClient
+from indexer.cluster import ClusterError, ClusterInfo, SearchClient
 from indexer.embedded import CompatProxy, Reply
 from indexer.retry import retryable
 from tests.support import cluster, days_ago
@@ -161,6 +162,55 @@ def test_replicas_racing_on_a_new_namespace_and_index_all_succeed(
     assert metrics.NAMESPACE_TEMPLATES._value.get() == templates_before + 1
     assert prepared.labels("created")._value.get() == created_before + 1
     assert prepared.labels("existing")._value.get() == existing_before + replicas - 1
+
+
+def test_without_setup_privileges_a_namespace_policy_goes_into_the_create_request_on_ilm(
+    client: SearchClient, es_url: str, es_proxy: CompatProxy
+) -> None:
+    settings = make_settings(
+        es_url, namespace_policies={"pay*": "k8s-logs-30d"}, setup_on_start=False
+    )
+    run_setup(client, settings)
+    es_proxy.requests.clear()
+
+    def without_lifecycle(method: str, path: str, body: bytes) -> Reply | None:
+        """osmem has no ILM and refuses the setting: pass the request on without it."""
+        if method == "PUT" and path.startswith("/k8s-logs-pay") and body:
+            stripped = {k: v for k, v in json.loads(body).items() if k != "settings"}
+            return Reply(forward=True, send=json.dumps(stripped).encode())
+        return None
+
+    es_proxy.fault = without_lifecycle
+    ilm = ClusterInfo(client.distribution, client.version, "ilm")
+    preparer = IndexPreparer(client, settings, cluster=ilm)
+    assert preparer.ensure("k8s-logs-payments_api-2026.11.26") == "k8s-logs-payments_api-2026.11.26"
+    preparer.ensure("k8s-logs-shop_cart-2026.11.26")
+    puts = {path: body for _, path, body in sent(es_proxy, "PUT")}
+    assert list(puts) == ["/k8s-logs-payments_api-2026.11.26", "/k8s-logs-shop_cart-2026.11.26"]
+    assert puts["/k8s-logs-payments_api-2026.11.26"]["settings"] == {
+        "index.lifecycle.name": "k8s-logs-30d"
+    }
+    assert "settings" not in puts["/k8s-logs-shop_cart-2026.11.26"]  # the default policy
+
+
+def test_without_setup_privileges_an_index_without_our_mappings_is_not_written_to(
+    client: SearchClient, es_url: str
+) -> None:
+    settings = make_settings(es_url, setup_on_start=False)
+    heard: list[bool] = []
+    preparer = IndexPreparer(client, settings, on_templates=heard.append)
+    index = "k8s-logs-shop_cart-2026.11.26"
+    with pytest.raises(TemplatesMissing, match=f"index {index} .* run `indexer setup`"):
+        preparer.ensure(index)  # no templates: the index was created bare
+    assert heard == [False]
+    assert retryable(TemplatesMissing("x"))  # parked and retried, never dead-lettered
+
+    run_setup(client, settings)
+    with pytest.raises(TemplatesMissing):
+        preparer.ensure(index)  # the bare index is still there: still not written to
+    client.request("DELETE", f"/{index}")  # the runbook's step
+    assert preparer.ensure(index) == index
+    assert heard == [False, False, True]
 
 
 def test_an_existing_index_is_used_without_creating_anything(
