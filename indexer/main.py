@@ -250,9 +250,11 @@ def _apply_setup(
             health,
             "templates_check",
             lambda: check_runtime(client, settings),
-            on_failure=lambda: None,
+            on_failure=functools.partial(admin_metrics.SETUP_OK.set, 0),
         )
-        health.setup_ok = cluster is not None
+        if cluster is not None:
+            admin_metrics.SETUP_OK.set(1)
+            health.setup_ok = True
         return cluster
     report = _until_done(
         stop,

@@ -33,5 +33,6 @@ RETENTION_LAST_RUN = Gauge(
 )
 SETUP_OK = Gauge(
     "indexer_lifecycle_setup_ok",
-    "1 when the last template and policy setup succeeded, 0 when the cluster refused it.",
+    "1 when the last template and policy setup succeeded (without setup on start: when the "
+    "templates were found), 0 when the cluster refused it (or they were missing).",
 )

@@ -41,9 +41,9 @@ def fresh_loggers() -> Iterator[None]:
     import structlog
 
     from indexer import cluster
-    from indexer.admin import preparer, setup, sweeper
+    from indexer.admin import preparer, runtime_check, setup, sweeper
 
     structlog.reset_defaults()
-    for module in (cluster, preparer, setup, sweeper):
+    for module in (cluster, preparer, runtime_check, setup, sweeper):
         setattr(module, "log", structlog.get_logger())  # noqa: B010
     yield
