@@ -10,7 +10,7 @@ export CONTAINERS_CONF ?= $(CURDIR)/deploy/images/containers.conf
 LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet
 SCRIPTS := deploy/images
 
-.PHONY: demo test lint typecheck unit venv clean lock image image-smoke core core-check
+.PHONY: demo test lint typecheck unit venv clean lock image image-smoke core core-check core-fuzz
 
 $(BIN)/.installed: pyproject.toml requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,16 @@ core-check: $(BIN)/.installed
 	  echo "SKIP native core checks: cargo not found"; \
 	fi
 
+# The coverage-guided fuzz target (rust/indexer-core/fuzz, docs/native-core.md "Fuzzing"): built on
+# stable with libFuzzer, run for FUZZ_SECONDS; its corpus is kept between runs.
+FUZZ_SECONDS ?= 60
+core-fuzz: $(BIN)/.installed
+	@if command -v $(CARGO) >/dev/null 2>&1; then \
+	  $(CORE_ENV) $(CORE)/fuzz/run $(FUZZ_SECONDS); \
+	else \
+	  echo "SKIP native core fuzzing: cargo not found"; \
+	fi
+
 # Re-resolve every lock file against PyPI (the runtime one first: dev is constrained to it, so
 # both install the same versions). uv comes from the dev lock itself.
 lock: $(BIN)/.installed
@@ -80,7 +90,7 @@ typecheck: $(BIN)/.installed
 # and its own processes, and most of a test's time is spent waiting on them.
 TEST_WORKERS ?= 2
 
-test: lint typecheck core-check $(BIN)/.core
+test: lint typecheck core-check core-fuzz $(BIN)/.core
 	$(BIN)/indexer templates validate
 	$(BIN)/pytest -n $(TEST_WORKERS)
 
