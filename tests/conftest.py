@@ -31,11 +31,19 @@ def _no_indexer_left_running() -> Iterator[None]:
     stop_leftovers()
 
 
+@pytest.hookimpl(tryfirst=True)  # before the `product` fixture parametrizes itself
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """A test marked `reference_core` runs once per core (`[native]`, `[python]`): spawned
-    indexers run the native core everywhere it is built, and the reference keeps this subset."""
-    if metafunc.definition.get_closest_marker("reference_core") is not None:
-        metafunc.fixturenames.append("spawned_core")
+    indexers run the native core everywhere it is built, and the reference keeps this subset.
+    On both test beds the native core runs; the reference on the first only (the core and the
+    test bed are independent, and each run is a few processes more in the suite)."""
+    if metafunc.definition.get_closest_marker("reference_core") is None:
+        return
+    metafunc.fixturenames.append("spawned_core")
+    if "product" in metafunc.fixturenames:
+        cases = [(product, "native") for product in PRODUCTS] + [(PRODUCTS[0], "python")]
+        metafunc.parametrize(("product", "spawned_core"), cases)
+    else:
         metafunc.parametrize("spawned_core", CORES)
 
 
