@@ -5,7 +5,8 @@
 #   indexer agent      -> the node agent beside filebeat in the DaemonSet
 #   indexer setup      -> the Job that installs templates and policies
 #
-# Build:  docker build -t log-indexer:0.1.0 .
+# Build:  make core-wheel && docker build -t log-indexer:0.1.0 .
+#         (the native core's wheel must be in dist/core/: docs/operations.md, "Images")
 # The final stage has no compiler, no pip cache and runs as uid/gid 10001 (numeric, so
 # Kubernetes' runAsNonRoot can verify it).
 
@@ -31,6 +32,17 @@ RUN python -m venv /opt/build \
 RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip install --require-hashes --no-compile -r requirements/runtime.txt
 ENV PATH=/opt/venv/bin:$PATH
+# The native core (rust/indexer-core), built from this tree outside the image by the machine's
+# Rust toolchain (`make core-wheel`, or a Rust toolchain container: docs/operations.md, "The
+# native core in the image") and installed from the wheel: no Rust compiler ever enters an image.
+COPY dist/core/ /tmp/core/
+RUN set -e; wheels=$(ls /tmp/core/indexer_core-*.whl 2>/dev/null || true); \
+    if [ -z "$wheels" ]; then \
+      echo "no native core wheel in dist/core/: run \`make core-wheel\` first (docs/operations.md)" >&2; \
+      exit 1; \
+    fi; \
+    pip install --no-deps --no-compile $wheels \
+ && python -c "import indexer_core._core as c; print('native core', c.__version__, 'contract', c.CONTRACT)"
 COPY pyproject.toml README.md ./
 COPY indexer ./indexer
 # The package itself: a wheel built with the locked setuptools (no build isolation, so nothing is
@@ -50,9 +62,12 @@ RUN groupadd --system --gid 10001 indexer \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin indexer
 COPY --from=build /opt/venv /opt/venv
+# INDEXER_CORE=native: an image that lost its native core refuses to start (and fails its smoke
+# test) instead of running on the slower reference path.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1
+    PYTHONUNBUFFERED=1 \
+    INDEXER_CORE=native
 USER 10001:10001
 EXPOSE 9180
 ENTRYPOINT ["indexer"]

@@ -10,7 +10,8 @@ export CONTAINERS_CONF ?= $(CURDIR)/deploy/images/containers.conf
 LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet
 SCRIPTS := deploy/images
 
-.PHONY: demo test lint typecheck unit venv clean lock image image-smoke core core-check
+.PHONY: demo test lint typecheck unit venv clean lock image image-smoke core core-check core-fuzz \
+  core-wheel
 
 $(BIN)/.installed: pyproject.toml requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +45,17 @@ $(BIN)/.core: $(BIN)/.installed $(CORE_SOURCES)
 
 core: $(BIN)/.core
 
+# The wheel the image installs (Dockerfile): the one `core` built with this machine's toolchain
+# for .venv's Python (3.11, as the image's), copied into dist/core/ (the only part of the build
+# context besides the package). No wheel (no cargo or maturin here) is an error: the image runs
+# with INDEXER_CORE=native.
+core-wheel: $(BIN)/.core
+	@rm -rf dist/core && mkdir -p dist/core
+	@cp $(CORE)/target/wheels/indexer_core-*.whl dist/core/ 2>/dev/null || { \
+	  echo "no native core wheel: the image needs cargo and maturin to build it (docs/operations.md)"; \
+	  exit 1; }
+	@echo "core wheel: $$(ls dist/core)"
+
 # The crate's own gates: formatting, clippy with warnings as errors, its unit tests.
 core-check: $(BIN)/.installed
 	@if command -v $(CARGO) >/dev/null 2>&1; then \
@@ -52,6 +64,16 @@ core-check: $(BIN)/.installed
 	  $(CORE_ENV) $(CARGO) test --quiet --locked; \
 	else \
 	  echo "SKIP native core checks: cargo not found"; \
+	fi
+
+# The coverage-guided fuzz target (rust/indexer-core/fuzz, docs/native-core.md "Fuzzing"): built on
+# stable with libFuzzer, run for FUZZ_SECONDS; its corpus is kept between runs.
+FUZZ_SECONDS ?= 60
+core-fuzz: $(BIN)/.installed
+	@if command -v $(CARGO) >/dev/null 2>&1; then \
+	  $(CORE_ENV) $(CORE)/fuzz/run $(FUZZ_SECONDS); \
+	else \
+	  echo "SKIP native core fuzzing: cargo not found"; \
 	fi
 
 # Re-resolve every lock file against PyPI (the runtime one first: dev is constrained to it, so
@@ -80,7 +102,7 @@ typecheck: $(BIN)/.installed
 # and its own processes, and most of a test's time is spent waiting on them.
 TEST_WORKERS ?= 2
 
-test: lint typecheck core-check $(BIN)/.core
+test: lint typecheck core-check core-fuzz $(BIN)/.core
 	$(BIN)/indexer templates validate
 	$(BIN)/pytest -n $(TEST_WORKERS)
 
@@ -89,12 +111,13 @@ unit: $(BIN)/.installed
 	$(BIN)/pytest -q -n $(TEST_WORKERS) tests/unit
 
 # Build the indexer image from the Dockerfile (on a locally bootstrapped Debian base when the
-# upstream Python image is not present and PULL_PYTHON_IMAGE is not 1) and print its size.
-image: $(BIN)/.installed
+# upstream Python image is not present and PULL_PYTHON_IMAGE is not 1) and print its size. The
+# native core's wheel is built first (core-wheel): the image installs it.
+image: $(BIN)/.installed core-wheel
 	$(BIN)/python deploy/images/podman_images.py build --image $(IMAGE)
 
 # Build both images and run their smoke tests (tests/deploy/test_images.py).
-image-smoke: $(BIN)/.installed
+image-smoke: $(BIN)/.installed core-wheel
 	$(BIN)/python deploy/images/podman_images.py smoke --image $(IMAGE) \
 	  --app-base-image $(APP_BASE_IMAGE)
 

@@ -3,16 +3,20 @@
 Starts the Tansu broker and the bench sink, proves the sink is not the bottleneck, preloads the
 backlog, then measures `--runs` times, back to back in each run: consume only, transform only,
 the bare loop, the lean bare loop (issue 16's yardstick, bench/lean_loop.py), the indexer
-(1 process) and the indexer (2 processes in one group). Then one
-indexer run with injected 429 items and one latency run at a steady rate. Prints medians with
-min-max, and writes everything (plus the children's logs) under bench/results/<time>/.
+(1 process) on each core of `--cores` (the native core and the Python reference, where the
+native one is built) and the indexer (2 processes in one group) on the first. Then one
+indexer run with injected 429 items and one latency run at a steady rate, on the first core.
+Prints medians with min-max, and writes everything (plus the children's logs) under
+bench/results/<time>/.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
+import importlib.util
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -71,11 +75,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(a git worktree of an older commit, say), interleaved with this one's: before and "
         "after in the same weather",
     )
+    parser.add_argument(
+        "--cores",
+        default=None,
+        metavar="CORE[,CORE]",
+        help="the cores the indexer x1 drain runs on, each in every run (INDEXER_CORE: native, "
+        "python); the first is the figures' core (its rows are `indexer x1`, `indexer x2`, the "
+        "429 and latency runs), the others are named `indexer x1, <core> core`. Default: "
+        "native,python where the native core is built, else python",
+    )
     parser.add_argument("--out", type=Path, default=None, help="results directory")
     args = parser.parse_args(argv)
+    args.cores = parse_cores(args.cores)
     if args.quick:
         args.runs, args.events = 1, min(args.events, 200_000)
     return args
+
+
+def parse_cores(text: str | None) -> list[str]:
+    """`--cores`: the cores to run, the figures' core first."""
+    if text is None:
+        built = importlib.util.find_spec("indexer_core") is not None
+        return ["native", "python"] if built else ["python"]
+    cores = [core.strip() for core in text.split(",") if core.strip()]
+    if not cores or any(core not in ("native", "python") for core in cores):
+        raise SystemExit(f"--cores {text!r}: expected native and/or python, comma-separated")
+    if len(set(cores)) != len(cores):
+        raise SystemExit(f"--cores {text!r}: a core named twice")
+    return cores
 
 
 def parse_variant(text: str) -> dict[str, str]:
@@ -121,9 +148,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         return result
 
+    print(f"cores: {', '.join(args.cores)} (figures: {args.cores[0]})", flush=True)
     with servers() as (kafka, sink):
         bootstrap = f"127.0.0.1:{kafka.port}"
-        bench = Bench(bootstrap, TOPIC, args.events, sink, out / "logs")
+        bench = Bench(bootstrap, TOPIC, args.events, sink, out / "logs", core=args.cores[0])
+        others = [dataclasses.replace(bench, core=core) for core in args.cores[1:]]
         for _ in range(args.runs):
             record(lambda: measure.sink_capacity(bench, 1_000_000))
         count, seconds = preload(bootstrap, TOPIC, backlog(args.events))
@@ -135,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
             record(lambda: measure.bare_loop(bench))
             record(lambda: measure.lean_loop(bench))
             record(lambda: measure.indexer(bench, 1))
+            for other in others:
+                record(functools.partial(measure.indexer, other, 1, label=f", {other.core} core"))
             record(lambda: measure.indexer(bench, 2))
             for variant in variants:
                 record(functools.partial(measure.indexer, bench, 1, overrides=variant))
@@ -153,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(report.table(by_name))
     print()
+    print(report.cores_table(by_name))
+    print()
     print(report.stage_table(by_name))
     print()
     print(report.ratios(by_name))
@@ -165,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         "fail_rate": args.fail_rate,
         "variants": args.variant,
         "against": str(args.against) if args.against else None,
+        "cores": args.cores,
     }
     (out / "results.json").write_bytes(
         orjson.dumps(report.as_json(machine, by_name, settings), option=orjson.OPT_INDENT_2)

@@ -6,7 +6,8 @@ are not.
     (and again with --events 0)
 
 Instructions per event = (total with N events - total with 0) / N: the difference leaves out
-the interpreter's start, the imports and building the events. `--kind` keeps only the events of
+the interpreter's start, the imports and building the events. `python -m bench.instruction_counts`
+does all four runs for both cores and prints the table. `--kind` keeps only the events of
 one message layout of bench/events.py (`--events` of them), `--no-parse` turns structured-line
 parsing off (`parsing.enabled=false`), for the cost of parsing per layout.
 """

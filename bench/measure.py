@@ -57,6 +57,8 @@ class Bench:
     events: int
     sink: SinkProcess
     logs: Path
+    core: str | None = None
+    """INDEXER_CORE of the indexers it starts (`native`, `python`); None: the setting's default."""
 
 
 def python_module(module: str, *args: str) -> list[str]:
@@ -161,20 +163,25 @@ def indexer(
     fail_rate: float = 0.0,
     on_start: Callable[[list[int]], None] | None = None,
     overrides: dict[str, str] | None = None,
+    label: str = "",
 ) -> Result:
-    """Drain the backlog with `processes` indexers in one fresh group.
+    """Drain the backlog with `processes` indexers in one fresh group, on `bench.core`.
 
-    `overrides` (INDEXER_* variables) are for experiments; the figures use none.
+    `overrides` (INDEXER_* variables) are for experiments; the figures use none. `label` is
+    added to the name (`, python core`). The result's `extra["core"]` is the core it ran
+    (INDEXER_CORE=native fails start-up without the native core, so it is the one that ran).
     """
     group = f"bench-indexer-{uuid.uuid4().hex[:8]}"
     envs = [
         {**indexer_env(bench, group, bench.topic), **(overrides or {})} for _ in range(processes)
     ]
-    name = f"indexer x{processes}" + (f", {fail_rate:.0%} 429s" if fail_rate else "")
+    name = f"indexer x{processes}" + label + (f", {fail_rate:.0%} 429s" if fail_rate else "")
     if overrides:
         name += ", " + " ".join(f"{k.removeprefix('INDEXER_')}={v}" for k, v in overrides.items())
     commands = [python_module("indexer", "run")] * processes
-    return _drain(name, bench, commands, envs, fail_rate, on_start)
+    result = _drain(name, bench, commands, envs, fail_rate, on_start)
+    result.extra["core"] = envs[0].get("INDEXER_CORE", "default")
+    return result
 
 
 def indexer_of(bench: Bench, checkout: Path) -> Result:
@@ -190,6 +197,7 @@ def indexer_of(bench: Bench, checkout: Path) -> Result:
     ).stdout.strip()
     group = f"bench-indexer-{uuid.uuid4().hex[:8]}"
     env = {**indexer_env(bench, group, bench.topic), "PYTHONPATH": str(checkout.resolve())}
+    env.pop("INDEXER_CORE", None)  # its own default: an older checkout may not know the setting
     name = f"indexer x1, code of {commit or checkout}"
     # -P: the working directory (this checkout) is not put before PYTHONPATH
     return _drain(name, bench, [[sys.executable, "-P", "-m", "indexer", "run"]], [env])
@@ -206,6 +214,7 @@ def indexer_env(bench: Bench, group: str, topic: str) -> dict[str, str]:
         "INDEXER_METRICS__HOST": "127.0.0.1",
         "INDEXER_METRICS__PORT": str(free_port()),
         "INDEXER_LOG__FORMAT": "json",
+        **({"INDEXER_CORE": bench.core} if bench.core else {}),
     }
 
 
@@ -294,6 +303,9 @@ def _explain(metrics: dict[str, float], stats: dict[str, Any], processes: int) -
         "paused_share": metrics.get("indexer_paused_seconds_total", 0.0) / (span * processes),
         "bulk_seconds_mean": metrics.get("indexer_bulk_duration_seconds_sum", 0.0) / count,
         "items_retried": metrics.get("indexer_bulk_items_retried_total", 0.0),
+        # Events the native core left to the reference path, of those consumed (0 on python).
+        "declined_share": metrics.get("indexer_core_declined_total", 0.0)
+        / (metrics.get("indexer_events_consumed_total") or 1.0),
     }
 
 

@@ -79,6 +79,53 @@ def table(by_name: dict[str, list[Result]]) -> str:
     return _render(rows)
 
 
+def core_rows(by_name: dict[str, list[Result]]) -> list[str]:
+    """The indexer x1 drains of each core (`--cores`), the figures' core first."""
+    return [
+        name
+        for name, results in by_name.items()
+        if (name == ONE or (name.startswith(ONE + ", ") and name.endswith(" core")))
+        and results
+        and "core" in results[0].extra
+    ]
+
+
+def cores_table(by_name: dict[str, list[Result]]) -> str:
+    """The cores side by side in the same runs: rate and CPU, each ÷ the lean loop's run by
+    run, and the share of events the native core declined (left to the reference path)."""
+    names = core_rows(by_name)
+    if not names:
+        return ""
+    rows: list[Sequence[str]] = [
+        ("indexer x1 on", "events/s", "CPU µs/event", "÷ lean: rate", "÷ lean: CPU", "declined")
+    ]
+    lean = by_name.get(LEAN, [])
+    if lean:
+        rate, cpu = spread(lean, lambda r: r.rate), spread(lean, lambda r: r.cpu_us_per_event)
+        rows.append(
+            ("lean bare loop", rate.show() if rate else "", _show(cpu, "{:.2f}"), "1", "1", "")
+        )
+    for name in names:
+        results = by_name[name]
+        rate, cpu = spread(results, lambda r: r.rate), spread(results, lambda r: r.cpu_us_per_event)
+        declined = spread(results, lambda r: _percent(r.extra.get("declined_share")))
+        rows.append(
+            (
+                f"{results[0].extra['core']} core" + (" (figures)" if name == ONE else ""),
+                rate.show() if rate else "",
+                _show(cpu, "{:.2f}"),
+                _show(paired(by_name, name, LEAN), "{:.2f}"),
+                _show(_paired_value(by_name, name, LEAN, lambda r: r.cpu_us_per_event), "{:.2f}"),
+                _show(declined, "{:.2f}%"),
+            )
+        )
+    return _render(rows)
+
+
+def _show(value: Spread | None, fmt: str) -> str:
+    return value.show(fmt) if value else ""
+
+
 def _percent(share: float | None) -> float | None:
     return None if share is None else share * 100
 
@@ -135,6 +182,17 @@ def targets(by_name: dict[str, list[Result]]) -> list[Target]:
                 cpu.median <= 0.7,
             )
         )
+    first = by_name.get(ONE, [])
+    declined = spread(first, lambda r: r.extra.get("declined_share"))
+    if declined and first[0].extra.get("core") == "native":
+        out.append(
+            Target(
+                "events the native core declines (bench mix)",
+                "< 1%",
+                f"{declined.median:.2%}",
+                declined.median < 0.01,
+            )
+        )
     rss = spread(by_name.get(ONE, []), lambda r: r.peak_rss_mb)
     if rss:
         out.append(
@@ -181,7 +239,9 @@ def targets_table(found: list[Target]) -> str:
 
 def ratios(by_name: dict[str, list[Result]]) -> str:
     lines = []
-    for top, bottom in ((ONE, LEAN), (TWO, LEAN), (ONE, BARE), (TWO, ONE)):
+    pairs = [(ONE, LEAN), (TWO, LEAN), (ONE, BARE), (TWO, ONE)]
+    pairs += [(ONE, other) for other in core_rows(by_name) if other != ONE]
+    for top, bottom in pairs:
         value = paired(by_name, top, bottom)
         if value:
             lines.append(f"{top} ÷ {bottom}: {value.show('{:.2f}')}")

@@ -11,6 +11,7 @@ WANTED = (
     "indexer_bulk_duration_seconds_count",
     "indexer_bulk_items_retried_total",
     "indexer_events_consumed_total",
+    "indexer_core_declined_total",
 )
 
 

@@ -19,7 +19,9 @@ from indexer.embedded import (
     start_kafka,
     start_opensearch,
 )
-from tests.support import stop_leftovers
+from tests.support import DEFAULT_CORE, NATIVE_BUILT, stop_leftovers, use_core
+
+CORES = ("native", "python")
 
 
 @pytest.fixture(autouse=True)
@@ -27,6 +29,35 @@ def _no_indexer_left_running() -> Iterator[None]:
     """Every `indexer run` a test starts is killed at teardown, even when the test failed."""
     yield
     stop_leftovers()
+
+
+@pytest.hookimpl(tryfirst=True)  # before the `product` fixture parametrizes itself
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `reference_core` runs once per core (`[native]`, `[python]`): spawned
+    indexers run the native core everywhere it is built, and the reference keeps this subset.
+    On both test beds the native core runs; the reference on the first only (the core and the
+    test bed are independent, and each run is a few processes more in the suite)."""
+    if metafunc.definition.get_closest_marker("reference_core") is None:
+        return
+    metafunc.fixturenames.append("spawned_core")
+    if "product" in metafunc.fixturenames:
+        cases = [(product, "native") for product in PRODUCTS] + [(PRODUCTS[0], "python")]
+        metafunc.parametrize(("product", "spawned_core"), cases)
+    else:
+        metafunc.parametrize("spawned_core", CORES)
+
+
+@pytest.fixture(autouse=True)
+def _spawned_core(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The core spawned indexers of this test run (tests.support.spawned_core): the test's
+    `spawned_core` parameter, else the native core when it is built, else the reference."""
+    callspec = getattr(request.node, "callspec", None)
+    chosen = callspec.params.get("spawned_core", DEFAULT_CORE) if callspec else DEFAULT_CORE
+    if chosen == "native" and not NATIVE_BUILT:
+        pytest.skip("the native core is not built here (`make core`); the [python] run covers it")
+    use_core(chosen)
+    yield
+    use_core(DEFAULT_CORE)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ reading back what Elasticsearch holds."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -25,6 +26,23 @@ from indexer.settings import ElasticsearchSettings, ParsingSettings, RoutingSett
 from indexer.structured import LineParser
 
 FAST_GROUP = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
+
+# Which core spawned indexers run (INDEXER_CORE, indexer/core.py). The native one wherever it is
+# built, so the end-to-end, fault and exactly-once tests run on it; the tests marked
+# `reference_core` run on the Python reference too (tests/conftest.py sets it per test).
+NATIVE_BUILT = importlib.util.find_spec("indexer_core") is not None
+DEFAULT_CORE = "native" if NATIVE_BUILT else "python"
+_spawned_core = {"name": DEFAULT_CORE}
+
+
+def use_core(name: str) -> None:
+    """Spawned indexers of the running test use core `name` (`native` or `python`)."""
+    _spawned_core["name"] = name
+
+
+def spawned_core() -> str:
+    """The core spawned indexers of the running test use, unless their env sets INDEXER_CORE."""
+    return _spawned_core["name"]
 
 
 def days_ago(days: int) -> datetime:
@@ -102,7 +120,12 @@ class IndexerProcess:
     _port: int | None = field(default=None, init=False)
 
     def start(self) -> IndexerProcess:
-        env = {**os.environ, "INDEXER_METRICS__PORT": "0", **self.env}
+        env = {
+            **os.environ,
+            "INDEXER_METRICS__PORT": "0",
+            "INDEXER_CORE": spawned_core(),
+            **self.env,
+        }
         self._log = self.log_path.open("ab")
         self._offset = self.log_path.stat().st_size
         self.proc = subprocess.Popen(
@@ -146,6 +169,13 @@ class IndexerProcess:
         self.proc.kill()
         self.proc.wait(10)
         self._log.close()
+
+    def core(self) -> str | None:
+        """The core this process said it runs (its first `started` line), or None before."""
+        for line in self.log_lines():
+            if line.get("event") == "started":
+                return str(line.get("core"))
+        return None
 
     def log_lines(self) -> list[dict[str, Any]]:
         lines = []
@@ -335,6 +365,7 @@ def finish_and_check(
     """The end of every fault test: wait until everything is stored, then prove it was stored
     and not dead-lettered, once, with its content, and committed.
 
+    - every running indexer said it runs the core the test chose (`spawned_core`);
     - every running indexer's counters settle, none counted a dead letter, and (unless
       `duplicates_possible`: a request that may have reached the server was re-sent) none
       counted a duplicate; each stops cleanly;
@@ -353,6 +384,8 @@ def finish_and_check(
         raise AssertionError(f"{exc} ({found})") from None
     for indexer in running:
         wait_for(lambda i=indexer: settled(i), 30, "the indexer's outcome counters to settle")  # type: ignore[misc]
+        expected_core = indexer.env.get("INDEXER_CORE", spawned_core())
+        assert indexer.core() == expected_core, (indexer.core(), expected_core, indexer.log_path)
         assert indexer.metric("indexer_events_deadlettered_total") == 0, indexer.log_path
         if not duplicates_possible:
             assert indexer.metric("indexer_events_duplicate_total") == 0, indexer.log_path

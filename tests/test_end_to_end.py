@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
@@ -23,12 +24,14 @@ from tests.support import (
     finish_and_check,
     indexer_env,
     produce,
+    spawned_core,
     wait_for,
 )
 
 DAY1 = days_ago(2)
 
 
+@pytest.mark.reference_core
 def test_ten_thousand_events_over_three_partitions_are_each_indexed_once_in_their_daily_index(
     kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
 ) -> None:
@@ -47,6 +50,7 @@ def test_ten_thousand_events_over_three_partitions_are_each_indexed_once_in_thei
     assert indexer.metric("indexer_namespace_documents_total") == len(produced)
     assert indexer.metric("indexer_event_latency_seconds_count") > 0
     assert indexer.metric("indexer_bulk_last_success_timestamp_seconds") > 0
+    assert indexer.core() == spawned_core()
     # Lag comes from librdkafka's statistics (every 5 s): present for each partition, and zero.
     wait_for(
         lambda: indexer.metric_samples("indexer_consumer_lag") == {"0": 0.0, "1": 0.0, "2": 0.0},
@@ -114,6 +118,7 @@ def test_replaying_the_topic_from_the_beginning_stores_nothing_twice(
     assert committed_offsets(bootstrap) == ends_of(produced)
 
 
+@pytest.mark.reference_core
 def test_kill_9_while_bulks_are_in_flight_then_restart_indexes_everything_exactly_once(
     kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
 ) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from indexer import __version__
 from indexer.embedded import CompatProxy, ServerProcess
-from tests.support import IndexerProcess, indexer_env, wait_for
+from tests.support import IndexerProcess, indexer_env, spawned_core, wait_for
 
 
 def test_the_started_line_masks_the_credentials_of_the_cluster_url(
@@ -28,5 +28,5 @@ def test_the_started_line_masks_the_credentials_of_the_cluster_url(
     (started,) = [line for line in indexer.log_lines() if line.get("event") == "started"]
     assert started["elasticsearch"] == [es_proxy.url.replace("http://", "http://**********@")]
     assert json.loads(env["INDEXER_ELASTICSEARCH__HOSTS"]) == [with_credentials]
-    # The start-up line also names what runs.
-    assert (started["version"], started["core"]) == (__version__, "python")
+    # The start-up line also names what runs (the core the harness chose: native where built).
+    assert (started["version"], started["core"]) == (__version__, spawned_core())

@@ -9,6 +9,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from indexer.embedded import CompatProxy, Product, Reply, ServerProcess
 from tests.cluster_rules import AutoCreateOff
 from tests.support import (
@@ -23,6 +25,7 @@ from tests.support import (
     ends_of,
     indexer_env,
     produce,
+    spawned_core,
     wait_for,
 )
 
@@ -59,6 +62,7 @@ POISON: dict[str, bytes] = {
 }
 
 
+@pytest.mark.reference_core
 def test_every_poison_message_is_indexed_or_dead_lettered_with_its_reason(
     kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path
 ) -> None:
@@ -71,6 +75,7 @@ def test_every_poison_message_is_indexed_or_dead_lettered_with_its_reason(
 
     indexer = IndexerProcess(indexer_env(bootstrap, es_proxy.url), tmp_path / "i.log").start()
     wait_for(lambda: count(es_proxy.url, EVERYWHERE) >= len(POISON), 60, "every message to land")
+    assert indexer.core() == spawned_core()
     assert indexer.stop() == 0
 
     found = documents(es_proxy.url, EVERYWHERE)

@@ -83,6 +83,16 @@ def test_config_show_resolves_settings_from_the_environment() -> None:
     assert "c2VjcmV0" not in out, "the API key must be masked"
 
 
+def test_the_image_runs_the_native_core() -> None:
+    """The image sets INDEXER_CORE=native and carries the core built from this tree: the core
+    passes its start-up self-check in the image's own Python (an image that lost its core, or
+    carries one of another contract, says `none, start-up would fail` here)."""
+    config = json.loads(podman("image", "inspect", INDEXER_IMAGE).stdout)[0]["Config"]
+    assert "INDEXER_CORE=native" in config["Env"]
+    out = run(INDEXER_IMAGE, "config", "show").stdout
+    assert out.splitlines()[-1] == "# core in use: native (core: native)", out[-500:]
+
+
 def test_the_image_runs_as_uid_10001_without_compilers_or_pip_caches() -> None:
     config = json.loads(podman("image", "inspect", INDEXER_IMAGE).stdout)[0]["Config"]
     assert config["User"] == f"{APP_UID}:{APP_UID}"
@@ -91,7 +101,8 @@ def test_the_image_runs_as_uid_10001_without_compilers_or_pip_caches() -> None:
     assert ids[:2] == [f"uid={APP_UID}(indexer)", f"gid={APP_UID}(indexer)"]
     script = (
         "for c in gcc cc c++ g++ clang make as ld x86_64-linux-gnu-gcc aarch64-linux-gnu-gcc; do"
-        " command -v $c; done; ls -d /root/.cache/pip /opt/build /tmp/wheels 2>/dev/null; true"
+        " command -v $c; done; ls -d /root/.cache/pip /opt/build /tmp/wheels /tmp/core 2>/dev/null;"
+        " command -v rustc cargo maturin; true"
     )
     found = run("--entrypoint", "sh", INDEXER_IMAGE, "-c", script).stdout.split()
     assert found == []
@@ -163,6 +174,8 @@ def test_indexer_run_in_the_image_indexes_events_end_to_end(container_names: lis
             time.sleep(0.5)
         logs = podman("logs", name)
         assert count == EVENTS, f"{count} of {EVENTS} documents\n{logs.stderr[-3000:]}"
+        started = [line for line in (logs.stdout + logs.stderr).splitlines() if '"started"' in line]
+        assert started and json.loads(started[0])["core"] == "native", started
         hits = _get(search.port, f"/*/_search?size={EVENTS * 2}")
         assert isinstance(hits, dict)
         indexed = [hit["_source"].get("message") for hit in hits["hits"]["hits"]]
