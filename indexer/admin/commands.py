@@ -44,7 +44,8 @@ def register(commands: Any) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from indexer.admin.definitions import read_sources
+    from indexer.admin.definitions import missing_policies
+    from indexer.admin.sources import read_sources
     from indexer.admin.validate import routing_conflicts, validate_sources
     from indexer.cli import settings_from
     from indexer.kibana.objects import KibanaObjectsError
@@ -59,11 +60,7 @@ def _validate(args: argparse.Namespace) -> int:
     problems += [str(p) for p in routing_conflicts(sources, settings.routing.max_past)]
     policies = {s.name for s in sources if s.kind == "ilm_policy"}
     if args.policies_dir is None:
-        named = {lifecycle.default_policy, *lifecycle.namespace_policies.values()}
-        problems += [
-            f"settings: lifecycle names policy {name!r}, which has no file in {policies_dir}"
-            for name in sorted(named - policies)
-        ]
+        problems += missing_policies(lifecycle, policies, policies_dir)
     kibana_files = 0
     try:
         kibana_files = len(read_kibana_sources(settings.kibana.objects_dir))
