@@ -47,7 +47,7 @@ def _validate(args: argparse.Namespace) -> int:
     from indexer.admin.definitions import missing_policies
     from indexer.admin.sources import read_sources
     from indexer.admin.validate import routing_conflicts, validate_sources
-    from indexer.cli import settings_from
+    from indexer.cli_settings import settings_from
     from indexer.kibana.objects import KibanaObjectsError
     from indexer.kibana.objects import read_sources as read_kibana_sources
 
@@ -118,7 +118,7 @@ def _setup(args: argparse.Namespace) -> int:
 
 
 def _connect(args: argparse.Namespace) -> tuple[Any, SearchClient]:
-    from indexer.cli import settings_from
+    from indexer.cli_settings import settings_from
     from indexer.cluster import connect
 
     settings = settings_from(args)
