@@ -10,25 +10,9 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from indexer.settings import Settings, SettingsError, load_settings
+from indexer.cli_settings import settings_from
 
 Handler = Callable[[argparse.Namespace], int]
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    """Load the settings named by `--config` (and the environment); exit 2 on a bad value.
-
-    Also sets up logging from them, so every command logs the same way (to standard error).
-    """
-    from indexer.log import configure_logging
-
-    try:
-        settings = load_settings(args.config)
-    except SettingsError as exc:
-        print(str(exc), file=sys.stderr)
-        raise SystemExit(2) from None
-    configure_logging(settings.log)
-    return settings
 
 
 def _run(args: argparse.Namespace) -> int:

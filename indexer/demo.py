@@ -12,6 +12,7 @@ as OpenSearch instead.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import threading
@@ -160,8 +161,8 @@ def _show_malformed(es: SearchClient, prefix: str, produced: int) -> None:
 
 def _show_reading(es_url: str, prefix: str, source: Any) -> None:
     """The `indexer logs` commands that read the demo's logs back, and one of them, run."""
-    from indexer.cli import build_parser
     from indexer.logs.cli import Plan, read_logs
+    from indexer.logs.cli import register as register_logs
 
     pod = f"{source.namespace}/{source.app}/{source.pod}"
     print("\nread the logs back from the terminal, like kubectl logs (docs/reading-logs.md):")
@@ -174,7 +175,10 @@ def _show_reading(es_url: str, prefix: str, source: Any) -> None:
         print(f"  {command:<64} # {what}")
     args = ["logs", pod, "--tail", "5", "-o", "wide"]
     print(f"\n$ INDEXER_ELASTICSEARCH__HOSTS='[\"{es_url}\"]' indexer {' '.join(args)}")
-    plan = Plan(build_parser().parse_args(args), prefix)
+    # The `logs` command alone: the demo is itself a command of `indexer.cli`, not its user.
+    parser = argparse.ArgumentParser(prog="indexer")
+    register_logs(parser.add_subparsers(dest="command"))
+    plan = Plan(parser.parse_args(args), prefix)
     sys.stdout.flush()
     read_logs(plan, ElasticsearchSettings(hosts=[es_url]), sys.stdout, colour=False)
 

@@ -29,7 +29,7 @@ from indexer.cluster import (
 )
 from indexer.consume import create_consumer, total_lag
 from indexer.core import CoreUnavailable, choose_core, native_take
-from indexer.dlq import DeadLetterTopic
+from indexer.dead_letter_topic import DeadLetterTopic
 from indexer.health import Health, HealthServer
 from indexer.kafka_log import KafkaLogBridge
 from indexer.log import configure_logging

@@ -26,7 +26,7 @@ from indexer.bulk import BulkResult, BulkWriter
 from indexer.commit import OffsetTracker
 from indexer.consume import forget_lag
 from indexer.core import NativeTake
-from indexer.deadletter import DeadLetterBreaker
+from indexer.dead_letter_breaker import DeadLetterBreaker
 from indexer.encode import ingested_field
 from indexer.health import Health
 from indexer.kafka_time import CLOCK_SET_MILLIS, KAFKA_MILLIS_MAX, clockless, message_seconds

@@ -3,7 +3,7 @@
 Index names:
     <prefix>-<namespace>_<app>-<yyyy.MM.dd>   events whose path matched a layout
     <prefix>-unmatched-<yyyy.MM.dd>          events whose path matched none (or had none)
-    <prefix>-deadletter-<yyyy.MM.dd>         messages that could not be indexed (see deadletter.py)
+    <prefix>-deadletter-<yyyy.MM.dd>         messages that could not be indexed (see dead_letter_shape.py)
 
 Every name reads back one way. The prefix and the namespace (a DNS-1123 label) never contain
 `_`, so the first `_` after `<prefix>-` ends the namespace, and the app is what lies between it

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import orjson
 
-from indexer.deadletter import deadletter_document
+from indexer.dead_letter_shape import deadletter_document
 from indexer.decode import DecodeError, decode
 from indexer.docid import event_id, message_id
 from indexer.encode import encode, encode_event, ingested_field

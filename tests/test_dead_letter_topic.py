@@ -8,7 +8,7 @@ import time
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
-from indexer.dlq import DeadLetter, DeadLetterTopic
+from indexer.dead_letter_topic import DeadLetter, DeadLetterTopic
 from indexer.embedded import ServerProcess
 from indexer.settings import KafkaSettings
 from tests.support import create_topic

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from indexer.admin import metrics
-from indexer.admin.definitions import Definitions, flatten_settings
+from indexer.admin.definitions import Definitions
 from indexer.admin.validate import winning_template
+from indexer.admin.values import flatten_settings
 from indexer.cluster import ClusterError, SearchClient
 
 DEFAULT_MAX_SHARDS_PER_NODE = 1000

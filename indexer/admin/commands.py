@@ -44,9 +44,10 @@ def register(commands: Any) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from indexer.admin.definitions import read_sources
+    from indexer.admin.definitions import missing_policies
+    from indexer.admin.sources import read_sources
     from indexer.admin.validate import routing_conflicts, validate_sources
-    from indexer.cli import settings_from
+    from indexer.cli_settings import settings_from
     from indexer.kibana.objects import KibanaObjectsError
     from indexer.kibana.objects import read_sources as read_kibana_sources
 
@@ -59,11 +60,7 @@ def _validate(args: argparse.Namespace) -> int:
     problems += [str(p) for p in routing_conflicts(sources, settings.routing.max_past)]
     policies = {s.name for s in sources if s.kind == "ilm_policy"}
     if args.policies_dir is None:
-        named = {lifecycle.default_policy, *lifecycle.namespace_policies.values()}
-        problems += [
-            f"settings: lifecycle names policy {name!r}, which has no file in {policies_dir}"
-            for name in sorted(named - policies)
-        ]
+        problems += missing_policies(lifecycle, policies, policies_dir)
     kibana_files = 0
     try:
         kibana_files = len(read_kibana_sources(settings.kibana.objects_dir))
@@ -121,7 +118,7 @@ def _setup(args: argparse.Namespace) -> int:
 
 
 def _connect(args: argparse.Namespace) -> tuple[Any, SearchClient]:
-    from indexer.cli import settings_from
+    from indexer.cli_settings import settings_from
     from indexer.cluster import connect
 
     settings = settings_from(args)

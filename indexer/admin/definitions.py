@@ -1,56 +1,33 @@
-"""The reviewed files: component templates, index templates and lifecycle policies.
+"""The checked definitions: the files as read (`sources.py`), with nothing `validate.py` finds
+wrong, by name. Setup renders and plans from them; the runtime (the preparer, the sweeper)
+reads them too, and neither needs the setup command for that.
 
-Layout (each file name, without `.json`, is the object's name in the cluster):
-
-    index_templates/component/<name>.json   body of PUT _component_template/<name>
-    index_templates/index/<name>.json       body of PUT _index_template/<name>
-    ilm/<name>.json                         body of PUT _ilm/policy/<name>
-
-Templates carry their `version`; an ILM policy carries it in `policy._meta.version` (the
-cluster's own policy version counts updates, not reviews).
+`load_definitions` checks the files alone (raises DefinitionError); `load_checked_definitions`
+also checks them against the settings that use them (raises SetupError). Both only read files.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
-Kind = Literal["component_template", "index_template", "ilm_policy"]
+from indexer.admin.errors import SetupError
+from indexer.admin.sources import SourceFile, read_sources
+from indexer.admin.validate import routing_conflicts, validate_sources
+from indexer.admin.values import flatten_settings, parse_duration
 
-KIND_DIRS: dict[Kind, tuple[str, str]] = {
-    "component_template": ("templates", "component"),
-    "index_template": ("templates", "index"),
-    "ilm_policy": ("policies", ""),
-}
+if TYPE_CHECKING:
+    from indexer.admin.settings import LifecycleSettings
+    from indexer.settings import Settings
 
-PHASES = ("hot", "warm", "cold", "frozen", "delete")
-
-_DURATION = re.compile(r"^(?P<n>\d+)(?P<unit>nanos|micros|ms|s|m|h|d)$")
-_UNIT_SECONDS = {
-    "nanos": 1e-9,
-    "micros": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-    "d": 86400.0,
-}
+# The index template every app index gets (the file `index_templates/index/<name>.json`).
+BASE_TEMPLATE = "k8s-logs-apps"
 
 
 class DefinitionError(ValueError):
     """The files cannot be read as definitions (run `indexer templates validate`)."""
-
-
-@dataclass(frozen=True)
-class SourceFile:
-    kind: Kind
-    name: str
-    path: Path
-    body: Any  # parsed JSON, not yet validated
 
 
 @dataclass(frozen=True)
@@ -76,58 +53,48 @@ class Definitions:
         return None if value is None else str(value)
 
 
-def parse_duration(text: str) -> timedelta:
-    """An Elasticsearch time value (`7d`, `12h`, `0ms`); ValueError otherwise."""
-    match = _DURATION.match(text)
-    if match is None:
-        raise ValueError(f"{text!r} is not a time value such as 7d, 12h or 0ms")
-    return timedelta(seconds=int(match["n"]) * _UNIT_SECONDS[match["unit"]])
-
-
-def flatten_settings(settings: Any, prefix: str = "") -> dict[str, Any]:
-    """Index settings as dotted keys, each starting with `index.` (as Elasticsearch reads them)."""
-    flat: dict[str, Any] = {}
-    if not isinstance(settings, dict):
-        return flat
-    for key, value in settings.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten_settings(value, dotted + "."))
-        else:
-            flat[dotted] = value
-    if not prefix:
-        flat = {k if k.startswith("index.") else "index." + k: v for k, v in flat.items()}
-    return flat
-
-
-def read_sources(templates_dir: Path, policies_dir: Path) -> tuple[list[SourceFile], list[str]]:
-    """Every definition file, parsed. JSON syntax errors come back as messages naming the file."""
-    sources: list[SourceFile] = []
-    errors: list[str] = []
-    roots = {"templates": templates_dir, "policies": policies_dir}
-    for kind, (root, sub) in KIND_DIRS.items():
-        directory = roots[root] / sub if sub else roots[root]
-        if not directory.is_dir():
-            errors.append(f"{directory}: not a directory")
-            continue
-        for path in sorted(directory.glob("*.json")):
-            try:
-                body = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError) as exc:
-                errors.append(f"{path}: cannot read: {exc}")
-                continue
-            except json.JSONDecodeError as exc:
-                errors.append(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}")
-                continue
-            sources.append(SourceFile(kind, path.stem, path, body))
-    return sources, errors
-
-
 def load_definitions(templates_dir: Path, policies_dir: Path) -> Definitions:
     """The definitions, once `indexer.admin.validate` finds nothing wrong with the files."""
-    from indexer.admin.validate import validate_sources
-
     sources, errors = read_sources(templates_dir, policies_dir)
+    return _definitions(sources, errors)
+
+
+def load_checked_definitions(settings: Settings) -> Definitions:
+    """The files, validated, checked against the routing bounds and the policy names the
+    settings use (those two only while a lifecycle is on), and holding the base template.
+    Raises SetupError naming what is wrong."""
+    lifecycle = settings.lifecycle
+    sources, errors = read_sources(lifecycle.templates_dir, lifecycle.policies_dir)
+    try:
+        definitions = _definitions(sources, errors)
+    except DefinitionError as exc:
+        raise SetupError(str(exc)) from None
+    conflicts = routing_conflicts(sources, settings.routing.max_past)
+    if conflicts and lifecycle.mode != "off":
+        raise SetupError("; ".join(str(p) for p in conflicts))
+    missing = missing_policies(lifecycle, set(definitions.policies), lifecycle.policies_dir)
+    if missing and lifecycle.mode != "off":
+        raise SetupError("; ".join(missing))
+    if BASE_TEMPLATE not in definitions.index_templates:
+        raise SetupError(
+            f"{lifecycle.templates_dir}/index/{BASE_TEMPLATE}.json is required (the base)"
+        )
+    return definitions
+
+
+def missing_policies(
+    lifecycle: LifecycleSettings, policies: set[str], policies_dir: Path
+) -> list[str]:
+    """One message per policy the settings name (default or namespace rule) that `policies`,
+    the policy files found in `policies_dir`, do not hold."""
+    named = {lifecycle.default_policy, *lifecycle.namespace_policies.values()}
+    return [
+        f"settings: lifecycle names policy {name!r}, which has no file in {policies_dir}"
+        for name in sorted(named - policies)
+    ]
+
+
+def _definitions(sources: list[SourceFile], errors: list[str]) -> Definitions:
     problems = errors + [str(p) for p in validate_sources(sources)]
     if problems:
         shown = "\n".join(problems[:20])

@@ -58,12 +58,12 @@ import structlog
 
 from indexer.admin import metrics
 from indexer.admin.budget import ShardBudget, is_shard_limit_error, shards_of_new_index
-from indexer.admin.definitions import Definitions
+from indexer.admin.definitions import Definitions, load_checked_definitions
 from indexer.admin.errors import SetupError
 from indexer.admin.index_body import create_body
 from indexer.admin.naming import parse_index, shared_index
+from indexer.admin.plan import plan_one
 from indexer.admin.render import MANAGED_BY, namespace_template
-from indexer.admin.setup import load_checked_definitions, plan_one
 from indexer.cluster import ClusterError, ClusterInfo, SearchClient, detect
 from indexer.indices import IndexNotReady, IndexRejected
 from indexer.outcome import BLOCKED
@@ -346,21 +346,17 @@ class IndexPreparer:
         )
         what = f"namespace template {desired.name}"
         try:
-            outcome = plan_one(self._client, desired, overwrite=False)
+            plan = plan_one(self._client, desired, overwrite=False)
         except ClusterError as exc:
             _reraise(what, exc)
-        except SetupError as exc:  # the refusal of the read, in setup's words
-            if isinstance(exc.__cause__, ClusterError):
-                _reraise(what, exc.__cause__)
-            raise PrepareRejected(what, "setup_error", str(exc)) from exc
-        if outcome.action == "foreign":
+        if plan.action == "foreign":
             raise PrepareRejected(
-                desired.name, "foreign_template", f"the cluster's copy belongs to {outcome.owner}"
+                desired.name, "foreign_template", f"the cluster's copy belongs to {plan.owner}"
             )
-        if outcome.request is None:
-            log.info("namespace_template", name=desired.name, action=outcome.action)
+        if plan.request is None:
+            log.info("namespace_template", name=desired.name, action=plan.action)
             return
-        params = {"create": "true"} if outcome.action == "create" else None
+        params = {"create": "true"} if plan.action == "create" else None
         try:
             self._client.request("PUT", desired.path, desired.body, params)
         except ClusterError as exc:
@@ -368,7 +364,7 @@ class IndexPreparer:
                 return  # another replica put it between our GET and PUT
             _reraise(what, exc)
         metrics.NAMESPACE_TEMPLATES.inc()
-        log.info("namespace_template", name=desired.name, action=outcome.action, policy=policy)
+        log.info("namespace_template", name=desired.name, action=plan.action, policy=policy)
 
     def _definitions_(self) -> Definitions:
         if self._definitions is None:

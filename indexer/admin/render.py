@@ -22,15 +22,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from indexer.admin.definitions import PHASES, Definitions, flatten_settings
+from indexer.admin.definitions import BASE_TEMPLATE, Definitions
 from indexer.admin.naming import namespace_pattern
 from indexer.admin.settings import LifecycleSettings
+from indexer.admin.values import PHASES, flatten_settings
 from indexer.cluster import ISM_POLICIES, ClusterInfo
 
 # Priorities: every Elasticsearch built-in sits at 100 (120 for logs-*.otel-*), Fleet's at up to
 # 200, and Elastic advises above 500 for a template that could overlap them (REAL-CLUSTERS.md
 # §1.5). Ours: the app template 510, a namespace's own 520, dead letters and unmatched 530.
-BASE_TEMPLATE = "k8s-logs-apps"
 NAMESPACE_TEMPLATE_PRIORITY = 520
 NAMESPACE_RULE_PRIORITY = 699  # ISM: the first namespace rule gets 699, the next 698, ...
 MANAGED_BY = "log-indexer"

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import structlog
 
+from indexer.admin.definitions import load_checked_definitions
 from indexer.admin.errors import SetupError
 from indexer.admin.render import MANAGED_BY, desired_objects
-from indexer.admin.setup import load_checked_definitions
 from indexer.cluster import ClusterError, ClusterInfo, SearchClient, detect
 from indexer.settings import Settings
 

@@ -15,9 +15,8 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from indexer.admin import metrics
-from indexer.admin.definitions import Definitions
+from indexer.admin.definitions import Definitions, load_checked_definitions
 from indexer.admin.naming import OwnedIndex, parse_index
-from indexer.admin.setup import load_checked_definitions
 from indexer.admin.validate import winning_template
 from indexer.cluster import ClusterError, SearchClient
 from indexer.settings import Settings

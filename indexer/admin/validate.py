@@ -16,7 +16,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from indexer.admin.definitions import PHASES, SourceFile, flatten_settings, parse_duration
+from indexer.admin.sources import SourceFile
+from indexer.admin.values import PHASES, flatten_settings, parse_duration
 
 COMPONENT_KEYS = {"template", "version", "_meta", "deprecated"}
 INDEX_TEMPLATE_KEYS = {

@@ -34,7 +34,7 @@ def register(commands: Any) -> None:
 
 
 def _settings(args: argparse.Namespace) -> AgentSettings:
-    from indexer.cli import settings_from
+    from indexer.cli_settings import settings_from
 
     agent: AgentSettings = settings_from(args).agent
     return agent

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from indexer import metrics
-from indexer.bulk.deadletters import settle_deadletter
+from indexer.bulk.dead_letter_router import settle_deadletter
 from indexer.bulk.result import BulkResult, Rejection
 from indexer.bulk.service import BulkService, ItemsToRetry, status_and_error
 from indexer.bulk.targets import IndexTargets, Recreated

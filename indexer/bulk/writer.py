@@ -11,7 +11,7 @@ that the batch's lines may have been rewritten in place to point at the index ac
 
 The jobs it strings together each have their own file: `service.py` (the HTTP call),
 `rounds.py` (413 halving, item retries, parking), `targets.py` (index preparation),
-`salvaging.py` (mapping-refused documents, once more) and `deadletters.py` (topic or index).
+`salvaging.py` (mapping-refused documents, once more) and `dead_letter_router.py` (topic or index).
 """
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from indexer.batch import Batch
-from indexer.bulk.deadletters import DeadLetters, undecodable_rejection
+from indexer.bulk.dead_letter_router import DeadLetters, undecodable_rejection
 from indexer.bulk.result import BulkResult, Rejection
 from indexer.bulk.rounds import Sender
 from indexer.bulk.salvaging import salvage_rejected
 from indexer.bulk.service import BulkService
 from indexer.bulk.targets import IndexTargets, index_of, park_waiting, split_refused
 from indexer.cluster import SearchClient
-from indexer.deadletter import DEFAULT_MAX_ORIGINAL_BYTES
-from indexer.dlq import DeadLetterTopic
+from indexer.dead_letter_shape import DEFAULT_MAX_ORIGINAL_BYTES
+from indexer.dead_letter_topic import DeadLetterTopic
 from indexer.indices import IndexEnsurer
 from indexer.retry import Backoff
 from indexer.settings import RetrySettings
@@ -50,7 +50,7 @@ class BulkWriter:
         max_original_bytes: int = DEFAULT_MAX_ORIGINAL_BYTES,
     ) -> None:
         """With `deadletter_topic`, dead letters go to Kafka instead of the dead-letter index.
-        A dead letter keeps at most `max_original_bytes` of its message (see deadletter.py)."""
+        A dead letter keeps at most `max_original_bytes` of its message (see dead_letter_shape.py)."""
         self._park_after = retry.park_after_attempts
         backoff = Backoff(retry, stop)
         self._service = BulkService(client, on_reachability)

@@ -128,7 +128,7 @@ def _count(text: str) -> int:
 
 
 def _logs(args: argparse.Namespace) -> int:
-    from indexer.cli import settings_from
+    from indexer.cli_settings import settings_from
 
     settings = settings_from(args)
     if settings.log.level == "info":  # the client's `cluster_connected` is noise here

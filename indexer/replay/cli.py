@@ -121,7 +121,7 @@ def _scope(args: argparse.Namespace) -> Scope:
 
 def _replay_deadletters(args: argparse.Namespace) -> int:
     from indexer.bulk import DeadLetterRejected
-    from indexer.cli import settings_from
+    from indexer.cli_settings import settings_from
     from indexer.cluster import ClusterError, ClusterUnavailable
     from indexer.replay.deadletters import DeadLetterReplay
     from indexer.replay.report import describe_deadletters
@@ -154,7 +154,7 @@ def _replay_window(args: argparse.Namespace) -> int:
     from confluent_kafka import KafkaException
 
     from indexer.bulk import BulkWriter, DeadLetterRejected
-    from indexer.cli import settings_from
+    from indexer.cli_settings import settings_from
     from indexer.replay.moved import MovedGuard
     from indexer.replay.report import describe_window
     from indexer.replay.window import ReplayError, WindowReplay

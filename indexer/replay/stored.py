@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from indexer.deadletter import original_bytes
+from indexer.dead_letter_shape import original_bytes
 
 TIMESTAMP_CREATE_TIME = 1  # confluent_kafka.TIMESTAMP_CREATE_TIME, without importing it
 

@@ -16,7 +16,7 @@ def settings_with_flags(args: argparse.Namespace, section: str, flags: tuple[str
     """The settings, the `flags` given (those not None) overriding the `section` section,
     merged with the environment (so `--username` goes with INDEXER_<SECTION>__PASSWORD).
     Bad settings: the message on standard error and SystemExit(2)."""
-    from indexer.cli import settings_from
+    from indexer.cli_settings import settings_from
     from indexer.log import configure_logging
     from indexer.settings import SettingsError, load_settings
 

@@ -12,7 +12,7 @@ from indexer.admin.errors import SetupError
 from indexer.admin.setup import run_setup
 from indexer.cli import main
 from indexer.cluster import ClusterError, SearchClient
-from indexer.deadletter import deadletter_document
+from indexer.dead_letter_shape import deadletter_document
 from indexer.elastic_builtins import REGISTRY_VERSION
 from indexer.embedded import CompatProxy, Product
 

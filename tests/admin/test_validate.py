@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from indexer.admin.definitions import read_sources
 from indexer.admin.settings import DEFAULT_POLICIES_DIR, DEFAULT_TEMPLATES_DIR
+from indexer.admin.sources import read_sources
 from indexer.admin.validate import globs_overlap, validate_sources
 from indexer.cli import main
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from indexer.bulk import KAFKA_MILLIS_MAX, clockless, message_seconds
-from indexer.deadletter import deadletter_document, keep_original
+from indexer.dead_letter_shape import deadletter_document, keep_original
 from indexer.route import day_of_epoch, iso_timestamp
 
 CREATE_TIME = 1  # confluent_kafka.TIMESTAMP_CREATE_TIME

@@ -1,6 +1,6 @@
 """Dead letters to a Kafka topic, for operators who want them out of Elasticsearch.
 
-The original message bytes (at most `max_original_bytes` of them, see `deadletter.keep_original`)
+The original message bytes (at most `max_original_bytes` of them, see `dead_letter_shape.keep_original`)
 and key travel as the record's value and key; why and where from travel in headers
 (`error.type`, `error.message`, `source.topic`, `source.partition`, `source.offset`,
 `source.timestamp`, `target.index` when Elasticsearch refused the document, and
@@ -24,7 +24,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from indexer.deadletter import DEFAULT_MAX_ORIGINAL_BYTES, keep_original
+from indexer.dead_letter_shape import DEFAULT_MAX_ORIGINAL_BYTES, keep_original
 from indexer.kafka_log import KafkaLogBridge
 from indexer.retry import RetryableCondition
 from indexer.settings import KafkaSettings

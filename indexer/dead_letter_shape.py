@@ -1,4 +1,4 @@
-"""Dead letters: what is written when a message cannot be indexed as itself.
+"""The shape of a dead letter: what is written when a message cannot be indexed as itself.
 
 A dead letter keeps the original message byte-exact (`event.original`, or
 `event.original_base64` when it is not UTF-8) up to `max_original_bytes`, says why (`error.type`,
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -98,38 +97,3 @@ def original_bytes(document: dict[str, Any]) -> bytes:
     if "original_base64" in event:
         return base64.b64decode(event["original_base64"])
     return str(event.get("original", "")).encode("utf-8")
-
-
-class DeadLetterBreaker:
-    """Trips when too large a share of the recent messages were dead-lettered.
-
-    A few dead letters are bad data; most of them means a broken template or cluster, and
-    dead-lettering everything would only move the whole stream aside. Fed per finished batch.
-    """
-
-    def __init__(self, share: float, window: int) -> None:
-        self._share = share
-        self._window = window
-        self._recent: deque[tuple[int, int]] = deque()
-        self._documents = 0
-        self._deadlettered = 0
-
-    def record(self, documents: int, deadlettered: int) -> str | None:
-        """Add a batch's counts; return why the breaker trips, or None."""
-        self._recent.append((documents, deadlettered))
-        self._documents += documents
-        self._deadlettered += deadlettered
-        while self._recent and self._documents - self._recent[0][0] >= self._window:
-            old_documents, old_deadlettered = self._recent.popleft()
-            self._documents -= old_documents
-            self._deadlettered -= old_deadlettered
-        if self._share >= 1 or self._documents < self._window:
-            return None
-        if self._deadlettered > self._share * self._documents:
-            return (
-                f"dead-letter circuit breaker: {self._deadlettered} of the last {self._documents} "
-                f"messages were dead-lettered (more than {self._share:.0%}); a template, mapping "
-                "or cluster problem is likely. Offsets after them are not committed; fix the "
-                "cause, then restart (and replay the dead letters with `indexer deadletter replay`)"
-            )
-        return None

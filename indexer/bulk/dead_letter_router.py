@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from indexer.batch import Batch
 from indexer.bulk.result import BulkResult, DeadLetterRejected, Rejection
-from indexer.deadletter import deadletter_document
+from indexer.dead_letter_shape import deadletter_document
+from indexer.dead_letter_topic import DeadLetter, DeadLetterTopic, DeadLetterTopicRefused
 from indexer.decode import DecodeError, decode
-from indexer.dlq import DeadLetter, DeadLetterTopic, DeadLetterTopicRefused
 from indexer.encode import action_id, encode
 from indexer.indices import IndexEnsurer, IndexRejected
 from indexer.kafka_time import message_seconds
