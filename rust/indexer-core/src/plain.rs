@@ -476,15 +476,40 @@ fn normalize_ascii(b: &[u8]) -> R<Option<String>> {
         // and `strftime("%Y")` writes a year before 1000 unpadded on glibc: leave both to Python.
         return Err(Decline);
     }
-    let text = format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60,
-        // millis are three ASCII digits
-        std::str::from_utf8(&millis).unwrap_or("000"),
-    );
-    Ok(Some(text))
+    let mut out = Vec::with_capacity(24);
+    push_number(&mut out, y, 4);
+    out.push(b'-');
+    push_number(&mut out, m, 2);
+    out.push(b'-');
+    push_number(&mut out, d, 2);
+    out.push(b'T');
+    push_number(&mut out, rest / 3600, 2);
+    out.push(b':');
+    push_number(&mut out, rest % 3600 / 60, 2);
+    out.push(b':');
+    push_number(&mut out, rest % 60, 2);
+    out.push(b'.');
+    out.extend_from_slice(&millis);
+    out.push(b'Z');
+    Ok(Some(to_string(out)))
+}
+
+/// The last `N` decimal digits of `value`, zero-padded.
+fn decimal<const N: usize>(value: i64) -> [u8; N] {
+    let mut out = [b'0'; N];
+    let mut rest = value.unsigned_abs();
+    for slot in out.iter_mut().rev() {
+        *slot = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    out
+}
+
+fn push_number(out: &mut Vec<u8>, value: i64, width: usize) {
+    match width {
+        4 => out.extend_from_slice(&decimal::<4>(value)),
+        _ => out.extend_from_slice(&decimal::<2>(value)),
+    }
 }
 
 /// `LineParser._iso(stamp)` for a time `_ISO_LEVEL` matched (ASCII).
@@ -881,8 +906,11 @@ fn yearless(month: &[u8], day: &[u8], clock: &[u8], ingest: f64) -> R<Stamp> {
         year += 1;
     }
     let mut stamp = Stamp::new();
+    if year > 9999 {
+        stamp.push(b"1"); // `f"{year:04d}"` of 10000, the one year past 9999 reached here
+    }
     stamp
-        .push(format!("{year:04}").as_bytes())
+        .push(&decimal::<4>(year))
         .push(b"-")
         .push(month)
         .push(b"-")
