@@ -114,7 +114,7 @@ def reference_normalize(text: str) -> str | None:
 # What `_level_key` may return that the native level tables hold (else the native declines).
 NATIVE_WORDS = set(_LEVELS) | {
     "silly", "trce", "dbug", "fail", "assert", "any", "dpanic", "unknown", "success", "off",
-    "all", "default", "none", "log", "config", "fine", "warnings", "errors",
+    "all", "default", "none", "log", "config", "warnings", "errors",
 }  # fmt: skip
 
 

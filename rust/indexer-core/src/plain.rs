@@ -123,6 +123,18 @@ fn count_negated(b: &[u8], i: usize, max: usize, stop: fn(u8) -> bool) -> R<usiz
     Ok(n)
 }
 
+/// Whether the character that begins at byte `i` may be a digit to Python (`str.isdigit`,
+/// `\d`): Rust's `char::is_numeric` (categories Nd, Nl, No, of a Unicode version at least
+/// Python's) takes every such character, and more.
+fn numeric_at(b: &[u8], i: usize) -> bool {
+    let end = b.len().min(i + 4);
+    let text = match std::str::from_utf8(&b[i.min(end)..end]) {
+        Ok(text) => text,
+        Err(error) => std::str::from_utf8(&b[i.min(end)..i + error.valid_up_to()]).unwrap_or(""),
+    };
+    text.chars().next().is_none_or(char::is_numeric)
+}
+
 /// `(?=[\s<extra>]|$)` at `i`.
 #[inline]
 fn ahead(b: &[u8], i: usize, extra: &[u8]) -> R<bool> {
@@ -202,7 +214,7 @@ pub fn level_word(word: &[u8]) -> Option<&'static str> {
 /// other tables' words and a few level names of other loggers. Any other word is declined.
 pub const KNOWN_WORDS: &[&str] = &[
     "silly", "trce", "dbug", "fail", "assert", "any", "dpanic", "unknown", "success", "off", "all",
-    "default", "none", "log", "config", "fine", "warnings", "errors",
+    "default", "none", "log", "config", "warnings", "errors",
 ];
 
 /// `_level_key`'s word (ASCII letters), lower-cased, as a `&'static str`, or a decline.
@@ -648,7 +660,12 @@ fn digit_start_inner(b: &[u8]) -> R<DigitStart> {
         return Err(Decline);
     };
     if first >= 0x80 {
-        return Err(Decline); // `str.isdigit` takes other digits
+        // `str.isdigit` takes other scripts' digits: decline what may be one.
+        return if numeric_at(b, 0) {
+            Err(Decline)
+        } else {
+            Ok(DigitStart::Other)
+        };
     }
     if !first.is_ascii_digit() {
         return Ok(DigitStart::Other);
@@ -1173,7 +1190,10 @@ fn apache_word(b: &[u8], i: usize) -> Option<(usize, usize)> {
 fn upper_led(b: &[u8], ingest: f64) -> R<Plain<'_>> {
     // A sentence (`Connection reset…`) is no layout but a month's.
     let second_lower = match at(b, 1) {
-        Some(c) if c >= 0x80 => return Err(Decline), // `str.islower`
+        // Lower-case or not (`str.islower`), a second character that is not ASCII leaves no
+        // alternative of `_UPPER_HEAD` but klog's, whose `\d` may take it if it is a digit.
+        Some(c) if c >= 0x80 && numeric_at(b, 1) => return Err(Decline),
+        Some(c) if c >= 0x80 => return Ok((None, None)),
         Some(c) => c.is_ascii_lowercase(),
         None => false,
     };
@@ -1406,7 +1426,10 @@ fn plain(b: &[u8], ingest: f64) -> R<Plain<'_>> {
         return Ok((None, None));
     };
     match first {
-        0x80.. => Err(Decline), // `str.isdigit` of another script
+        // `str.isdigit` takes other scripts' digits: decline what may be one; any other
+        // character leads no layout.
+        0x80.. if numeric_at(b, 0) => Err(Decline),
+        0x80.. => Ok((None, None)),
         b'0'..=b'9' => digit_led(b, ingest),
         b'[' => bracket_led(b),
         b'A'..=b'Z' => upper_led(b, ingest),
@@ -1639,10 +1662,15 @@ mod tests {
 
     #[test]
     fn non_ascii_where_it_is_read_declines() {
-        assert_eq!(plain("\u{e9}t\u{e9}"), None);
-        assert_eq!(plain("E\u{e9}"), None); // `str.islower`
-        assert_eq!(plain("10:00:00.123 [m\u{e9}] DEBUG x"), None); // a thread's characters
-                                                                   // ... and not where it is not read
+        assert_eq!(plain("\u{663}26/12/01 10:10:40 INFO x"), None); // `str.isdigit`
+        assert_eq!(plain("E\u{663}201 10:00:00.123456 x"), None); // klog's `\d`
+                                                                  // a thread's characters are counted
+        assert_eq!(plain("10:00:00.123 [m\u{e9}] DEBUG x"), None);
+        // ... and not where it is not read, or cannot change the answer
+        assert_eq!(plain("\u{e9}t\u{e9}"), some(None, None));
+        assert_eq!(plain("\u{e9}t\u{e9} level=warn"), some(Some("warn"), None));
+        assert_eq!(plain("E\u{e9}"), some(None, None));
+        assert_eq!(digit_start("\u{e9}"), Some(DigitStart::Other));
         assert_eq!(plain("Error \u{e9}t\u{e9}"), some(None, None));
         assert_eq!(
             plain("2026/12/01 10:00:00 [error] \u{e9}"),
