@@ -490,3 +490,23 @@ def test_normalize_edges() -> None:
     ]:  # fmt: skip
         tally.check_normalize(text)
     assert tally.unexplained("normalize") <= 2, tally.counts  # year 1 / 9999 with an offset
+
+
+def test_every_character_python_reads_as_a_digit_is_declined_where_it_leads() -> None:
+    """Where the native reader takes a non-ASCII character for no digit (a line's first
+    character, klog's second), `char::is_numeric` must cover `str.isdigit` and `\\d`."""
+    digit = re.compile(r"\d")
+    digits = [
+        chr(cp)
+        for cp in range(0x80, 0x110000)
+        if not 0xD800 <= cp <= 0xDFFF and (chr(cp).isdigit() or digit.match(chr(cp)))
+    ]
+    assert len(digits) > 700
+    for c in digits:
+        assert probe_digit_start(c + "6-12-01T10:00:00Z INFO x") is None, hex(ord(c))
+        assert probe_plain(c + "6/12/01 10:10:40 INFO x", INGESTS[0]) is None, hex(ord(c))
+        assert probe_plain("E" + c + "201 10:00:00.123456 x", INGESTS[0]) is None, hex(ord(c))
+    # and other scripts' words lead no layout, as in the reference
+    for line in ["\u00e9t\u00e9 level=warn", "\u041e\u0448\u0438\u0431\u043a\u0430", "E\u00e9"]:
+        Tally().check_plain(line, INGESTS[0])
+        assert probe_plain(line, INGESTS[0]) is not None
