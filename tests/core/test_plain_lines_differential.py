@@ -510,3 +510,30 @@ def test_every_character_python_reads_as_a_digit_is_declined_where_it_leads() ->
     for line in ["\u00e9t\u00e9 level=warn", "\u041e\u0448\u0438\u0431\u043a\u0430", "E\u00e9"]:
         Tally().check_plain(line, INGESTS[0])
         assert probe_plain(line, INGESTS[0]) is not None
+
+
+TSV_LINES = tsv_lines()
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.randoms(use_true_random=False), st.sampled_from(INGESTS))
+def test_mutated_tsv_lines_are_declined_or_equal(r: random.Random, ingest: float) -> None:
+    """Real layouts one to four ASCII edits away (substitutions, insertions, deletions, cuts):
+    no ASCII line is declined beyond the documented declines."""
+    line = r.choice(TSV_LINES)
+    for _ in range(r.randint(1, 4)):
+        at = r.randint(0, len(line))
+        roll = r.random()
+        if roll < 0.4:
+            line = line[:at] + r.choice(string.printable + "\x1c") + line[at + 1 :]
+        elif roll < 0.7:
+            line = line[:at] + r.choice(string.printable + "\x1c") + line[at:]
+        elif roll < 0.9:
+            line = line[:at] + line[at + 1 :]
+        else:
+            line = line[:at]
+    tally = Tally()
+    check_line(tally, line, ingest)
+    if line:
+        tally.check_digit_start(line)
+    assert tally.unexplained("plain") == tally.unexplained("digit_start") == 0, line
