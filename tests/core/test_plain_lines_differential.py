@@ -344,7 +344,11 @@ def layout_line(r: random.Random) -> str:  # noqa: PLR0911 (one layout per retur
     if kind == 18:  # winston, .NET
         return word(r).lower() + r.choice([": x", ":", ":\n", ":x", " x", ": Microsoft[14]"])
     if kind == 19:  # an early `level=`
-        prefix = r.choice(["", "x ", "\t", "msg=a ", "ts=1 ", "x" * r.randint(240, 260) + " "])
+        prefix = r.choice(
+            ["", "x ", "\t", "msg=a ", "ts=1 ", "x" * r.randint(240, 260) + " ",
+             r.choice(["\u00e9", "\U0001f600", "\u4e2d"]) * r.randint(240, 260) + " ",
+             "x" * r.randint(1000, 1030) + " "]
+        )  # fmt: skip
         quote = r.choice(["", '"'])
         return f"{prefix}level={quote}{word(r)}{r.choice(['', ' x', '1', '_', quote])}"
     if kind == 20:  # s6-log-like and 29-character times

@@ -606,8 +606,10 @@ fn iso_level(b: &[u8]) -> Option<(usize, Option<(usize, usize)>)> {
 /// `_level_key(body)` and the `"level=" in body` test before it: Ok(None) when there is no
 /// such key.
 fn level_key(b: &[u8]) -> R<Option<&'static str>> {
-    // `"level=" in body`: the whole line.
-    let Some(first) = find_level_equals(b, b.len()) else {
+    // `"level=" in body` then `body.find("level=", 0, 256)`: only a first one within 256
+    // characters counts, and 256 characters take at most 1,024 bytes (one that begins later
+    // has more than 255 characters before it), so a long line is not read to its end.
+    let Some(first) = find_level_equals(b, 1024) else {
         return Ok(None);
     };
     // `body.find("level=", 0, 256)`: the first one that ends within 256 characters. Bytes are
@@ -1636,6 +1638,14 @@ mod tests {
         assert_eq!(plain(""), some(None, None));
         assert_eq!(plain("x level=\"Warn\" y"), some(Some("warn"), None));
         assert_eq!(plain("xlevel=warn"), some(None, None));
+        let far = format!("{} level=warn", "x".repeat(249));
+        assert_eq!(plain(&far), some(Some("warn"), None));
+        let far = format!("{} level=warn", "x".repeat(250));
+        assert_eq!(plain(&far), some(None, None));
+        let far = format!("{} level=warn", "\u{e9}".repeat(249));
+        assert_eq!(plain(&far), some(Some("warn"), None));
+        let far = format!("{} level=warn", "\u{1f600}".repeat(250));
+        assert_eq!(plain(&far), some(None, None));
     }
 
     #[test]
