@@ -9,6 +9,8 @@
 
 pub mod event;
 pub mod json;
+pub mod plain;
+mod probes;
 pub mod time;
 
 use std::collections::HashMap;
@@ -311,5 +313,6 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<Core>()?;
     module.add("CONTRACT", CONTRACT)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    probes::register(module)?;
     Ok(())
 }
