@@ -8,7 +8,7 @@ The RSS bound carries a stated allocator slack (freed memory glibc keeps, transi
 measured at 29 to 46 MiB over the budgets here and given 72 MiB, so a loaded machine does not
 make it flaky; parking's own account is exact. Before (7b710fd), each parked line kept its
 whole batch while the budget counted the line alone: here the old code counted 0.97 MiB for
-the 1.97 MiB it parked, and its peak RSS was 117 and 133 MiB over the base (bound: 88)."""
+the 1.97 MiB it parked, and its peak RSS was 117 and 133 MiB over the base (bound: 96)."""
 
 from __future__ import annotations
 
