@@ -5,10 +5,11 @@ states, while every other app is stored and committed; once the index heals ever
 stored once.
 
 The RSS bound carries a stated allocator slack (freed memory glibc keeps, transient copies),
-measured at 29 to 46 MiB over the budgets here and given 72 MiB, so a loaded machine does not
-make it flaky; parking's own account is exact. Before (7b710fd), each parked line kept its
-whole batch while the budget counted the line alone: here the old code counted 0.97 MiB for
-the 1.97 MiB it parked, and its peak RSS was 117 and 133 MiB over the base (bound: 96)."""
+measured at 29 to 58 MiB over the budgets in five runs and given 80 MiB, so a loaded machine
+does not make it flaky; parking's own account is exact. Before (7b710fd), each parked line kept
+its whole batch while the budget counted the line alone: here the old code counted 1.21 MiB for
+the 2.46 MiB it parked, and its peak RSS was 174 MiB over the base (bound: 104). Each of the two
+assertions fails on it alone."""
 
 from __future__ import annotations
 
@@ -41,14 +42,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 TOPIC = "filebeat-mem"
 PARTITIONS = 4
 APPS = 12
-EVENTS = 8_000
+EVENTS = 10_000
 RED_EVERY = 200
 RED_AT = (1, 2, 3)  # 1.5% of the backlog, in partitions 1 to 3 (3/4 of it); partition 0 has none
 RED_APP = "payments"
 RED_PREFIX = f"k8s-logs-shop_{RED_APP}"
 FILLER = "f" * 8000  # big events: memory, not the test server's document rate, is what is tested
 MIB = 1024 * 1024
-BUDGETS = {  # small, so the backlog (about 130 MB of values and lines) is many times their sum
+BUDGETS = {  # small, so the backlog (about 165 MB of values and lines) is many times their sum
     "INDEXER_BATCH__MAX_DOCS": "500",
     "INDEXER_BATCH__MAX_BYTES": str(1 * MIB),
     "INDEXER_BATCH__MAX_BUFFERED_BYTES": str(4 * MIB),
@@ -59,7 +60,7 @@ BUDGETS = {  # small, so the backlog (about 130 MB of values and lines) is many 
     "INDEXER_RETRY__INITIAL_BACKOFF_SECONDS": "0.05",
 }
 PREFETCH_KIB = 2048  # librdkafka's queued.max.messages.kbytes, one of the bound's terms
-ALLOCATOR_SLACK_MIB = 72  # docs/operations.md, "Memory": 29 to 46 MiB measured here
+ALLOCATOR_SLACK_MIB = 80  # docs/operations.md, "Memory": 29 to 58 MiB measured here
 UNAVAILABLE = {
     "type": "unavailable_shards_exception",
     "reason": f"[{RED_PREFIX}-{DAY}][0] primary shard is not active Timeout: [1m]",
