@@ -12,10 +12,16 @@ baseline phase builds the same events without parsing them. Instructions per lin
 baseline) / 20,000. Or one layout per run: `layout --name NAME --lines 20000` against
 `--lines 0` (`--list` prints the names).
 
-Hostile logfmt-looking lines against well-formed logfmt lines of the same length (CPU µs per line,
-the best of five rounds; the shape of the growth is the point, not the µs):
+Hostile logfmt-looking lines against well-formed logfmt lines of the same length, 1 to 64 KiB (CPU
+µs per line, the best of five rounds; the shape of the growth is the point, not the µs):
 
     PYTHONPATH=. .venv/bin/python -m bench.parse_cost growth
+
+or in instructions per line (callgrind, one phase per length and kind, as above):
+
+    PYTHONHASHSEED=0 PYTHONPATH=. valgrind --tool=callgrind \\
+        --callgrind-out-file=/tmp/parse_cost/growth.out .venv/bin/python -m bench.parse_cost \\
+        growth --instructions --out /tmp/parse_cost/growth.out
 """
 
 from __future__ import annotations
@@ -90,12 +96,26 @@ void cg_dump(const char *name) { CALLGRIND_DUMP_STATS_AT(name); }
 """
 
 
-def every_layout(lines: int, out: Path) -> None:
-    """One phase per layout in this process (run under callgrind); prints the table."""
+def _callgrind_helper() -> Any:
     build = Path(tempfile.mkdtemp())
     (build / "cg.c").write_text(_HELPER)
     subprocess.run(["cc", "-shared", "-fPIC", "-o", build / "cg.so", build / "cg.c"], check=True)
-    helper = ctypes.CDLL(str(build / "cg.so"))
+    return ctypes.CDLL(str(build / "cg.so"))
+
+
+def _phase(helper: Any, out: Path, name: str, run: Any) -> int:
+    """Instructions `run()` took, from the dump callgrind writes for this phase."""
+    before = set(out.parent.glob(out.name + "*"))
+    helper.cg_zero()
+    run()
+    helper.cg_dump(name.encode())
+    (dump,) = set(out.parent.glob(out.name + "*")) - before
+    return int(re.findall(r"^summary: (\d+)", dump.read_text(), re.M)[-1])
+
+
+def every_layout(lines: int, out: Path) -> None:
+    """One phase per layout in this process (run under callgrind); prints the table."""
+    helper = _callgrind_helper()
     parser, _ = _parser()
     path = {"file": {"path": "/data/logs/shop/cart/cart-0/log/app.log"}}
     counts: dict[str, int] = {}
@@ -127,20 +147,58 @@ def every_layout(lines: int, out: Path) -> None:
         print(f"| {name} | {(counts[name] - counts['baseline']) / lines:,.0f} |")
 
 
+GROWTH_KIB = (1, 8, 16, 32, 64)
+
+
+def _growth_lines(kib: int) -> tuple[str, str]:
+    """A well-formed logfmt line and a hostile one of the same length: one quoted value of
+    plain words against one quoted value of `\\"` tokens (each looked like the end of the
+    value)."""
+    size = kib * 1024 - 16
+    room = size - len('level=info msg=""')
+
+    def quoted(token: str) -> str:
+        count, pad = divmod(room, len(token))
+        return 'level=info msg="' + token * count + "x" * pad + '"'
+
+    hostile, fine = quoted('\\" '), quoted("word ")
+    assert len(hostile) == len(fine) == size
+    return fine, hostile
+
+
 def growth() -> None:
     parser, _ = _parser()
     print("| length | well-formed logfmt µs/line | hostile µs/line | hostile / well-formed |")
     print("|---|---|---|---|")
-    for kib in (8, 16, 32, 64):
-        size = kib * 1024 - 16
-        words = (size - 24) // 5
-        # One quoted value of `\"` tokens (each one looked like the end of the value) against
-        # one quoted value of plain words: the same number of tokens, the same length.
-        hostile = ('level=info msg="' + '\\" ' * ((size - 24) // 3))[: size - 1] + '"'
-        fine = ('level=info msg="' + "word " * words)[: size - 1] + '"'
-        assert len(hostile) <= 65_536 and len(fine) <= 65_536
-        cost = [_best(parser, line) for line in (fine, hostile)]
+    for kib in GROWTH_KIB:
+        cost = [_best(parser, line) for line in _growth_lines(kib)]
         print(f"| {kib} KiB | {cost[0]:,.0f} | {cost[1]:,.0f} | {cost[1] / cost[0]:.2f} |")
+
+
+def growth_instructions(out: Path, lines: int = 10) -> None:
+    """`growth` in instructions per line (run under callgrind): each phase parses one line
+    `lines` times; the empty line's phase (the call alone) is taken off."""
+    helper = _callgrind_helper()
+    parser, _ = _parser()
+
+    def parsing(line: str) -> Any:
+        return lambda: [parser.parse({"message": line}, NOW) for _ in range(lines)]
+
+    base = _phase(helper, out, "empty", parsing(""))
+    print(
+        "| length | well-formed logfmt instructions/line | hostile instructions/line | "
+        "hostile / well-formed | per byte (hostile) |"
+    )
+    print("|---|---|---|---|---|")
+    for kib in GROWTH_KIB:
+        fine, hostile = (
+            (_phase(helper, out, f"{kind}-{kib}", parsing(line)) - base) / lines
+            for kind, line in zip(("fine", "hostile"), _growth_lines(kib), strict=True)
+        )
+        print(
+            f"| {kib} KiB | {fine:,.0f} | {hostile:,.0f} | {hostile / fine:.2f} | "
+            f"{hostile / (kib * 1024 - 16):.0f} |"
+        )
 
 
 def _best(parser: LineParser, line: str) -> float:
@@ -160,12 +218,16 @@ def main() -> None:
     one.add_argument("--name", choices=sorted(LAYOUTS))
     one.add_argument("--lines", type=int, default=20_000)
     one.add_argument("--list", action="store_true")
-    sub.add_parser("growth", help="hostile vs well-formed logfmt, 8 to 64 KiB")
+    grow = sub.add_parser("growth", help="hostile vs well-formed logfmt, 1 to 64 KiB")
+    grow.add_argument("--instructions", action="store_true", help="under callgrind")
+    grow.add_argument("--out", type=Path, default=Path("/tmp/parse_cost/growth.out"))
     every = sub.add_parser("all", help="every layout, one callgrind phase each")
     every.add_argument("--lines", type=int, default=20_000)
     every.add_argument("--out", type=Path, default=Path("/tmp/parse_cost/cg.out"))
     args = parser.parse_args()
-    if args.what == "growth":
+    if args.what == "growth" and args.instructions:
+        growth_instructions(args.out)
+    elif args.what == "growth":
         growth()
     elif args.what == "all":
         every_layout(args.lines, args.out)
