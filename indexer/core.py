@@ -71,6 +71,7 @@ def choose_core(settings: Settings) -> CoreChoice:
     if choice is None:
         choice = _choices[key] = _choose(settings)
         _active["name"] = choice.name
+        metrics.set_build_core(choice.name)
     return choice
 
 

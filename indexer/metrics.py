@@ -15,7 +15,14 @@ BUILD_INFO = Gauge(
     "Always 1; its labels say which version runs and which core processes events.",
     ["version", "core"],
 )
-BUILD_INFO.labels(build.VERSION, build.core()).set(1)
+BUILD_INFO.labels(build.VERSION, "python").set(1)
+
+
+def set_build_core(core: str) -> None:
+    """Name the core start-up chose (`native` or `python`) in `indexer_build_info`: one series."""
+    BUILD_INFO.clear()
+    BUILD_INFO.labels(build.VERSION, core).set(1)
+
 
 EVENTS_CONSUMED = Counter(
     "indexer_events_consumed_total", "Kafka messages taken from the assigned partitions."

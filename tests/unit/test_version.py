@@ -30,13 +30,21 @@ def test_indexer_version_prints_the_version_and_the_core() -> None:
         check=False,
     )
     assert result.returncode == 0
-    assert result.stdout.strip() == f"indexer {__version__} (core: python)"
+    built = "native core installed" if build.native_core_installed() else "reference core only"
+    assert result.stdout.strip() == f"indexer {__version__} ({built})"
 
 
-def test_the_build_info_metric_names_the_version_and_the_core() -> None:
+def test_the_build_info_metric_names_the_version_and_the_core_start_up_chose() -> None:
     assert metrics.BUILD_INFO is not None
     text = generate_latest().decode()
     assert f'indexer_build_info{{core="python",version="{__version__}"}} 1.0' in text
+    try:
+        metrics.set_build_core("native")
+        text = generate_latest().decode()
+        assert f'indexer_build_info{{core="native",version="{__version__}"}} 1.0' in text
+        assert 'indexer_build_info{core="python"' not in text  # one series, never two
+    finally:
+        metrics.set_build_core("python")
 
 
 def test_the_image_is_labelled_with_the_version() -> None:
