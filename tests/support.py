@@ -121,9 +121,8 @@ class IndexerProcess:
         deadline = time.monotonic() + 30
         while self._port is None:
             own = self.log_path.read_bytes()[self._offset :].decode(errors="replace")
-            for raw in own.splitlines():
-                if '"listening"' in raw:
-                    self._port = int(json.loads(raw)["metrics_port"])
+            for line in log_events(own, "listening"):
+                self._port = int(line["metrics_port"])
             if self._port is None:
                 assert self.proc is not None and self.proc.poll() is None, "the indexer exited"
                 assert time.monotonic() < deadline, "the indexer never said where it listens"
@@ -380,3 +379,25 @@ def count(es_url: str, index: str = STORED) -> int:
 def decoded(value: bytes) -> dict[str, Any]:
     parsed: dict[str, Any] = orjson.loads(value)
     return parsed
+
+
+def log_events(lines: str | Iterable[dict[str, Any]], *names: str) -> list[dict[str, Any]]:
+    """Our own log lines (ECS JSON, indexer/log.py) named `names` (their `event.action`), in
+    order; every one of our lines when no name is given. The one reader of our log lines by
+    event name. `lines`: a log's text (lines that are not JSON, such as a traceback, are
+    skipped) or lines already parsed."""
+    if isinstance(lines, str):
+        parsed = []
+        for raw in lines.splitlines():
+            try:
+                parsed.append(json.loads(raw))
+            except ValueError:
+                continue
+        lines = parsed
+    found = []
+    for line in lines:
+        event = line.get("event") if isinstance(line, dict) else None
+        name = event.get("action") if isinstance(event, dict) else None
+        if name is not None and (not names or name in names):
+            found.append(line)
+    return found
