@@ -239,18 +239,53 @@ def _until_done(
     on_failure: Callable[[], object],
 ) -> T | None:
     """Repeat `attempt` with capped backoff until it succeeds or `stop` is set (then None).
-    Meanwhile readiness fails and liveness holds: nothing can be written before it succeeds."""
+    Meanwhile readiness fails and liveness holds: nothing can be written before it succeeds.
+
+    `stop` interrupts an attempt too: a cluster that accepts the connection and never answers
+    holds a request for its whole timeout, longer than a pod's grace period may be. Nothing is
+    consumed yet, so an abandoned attempt loses nothing."""
     delay = 1.0
     while not stop.is_set():
         health.beat()
         try:
-            return attempt()
+            return _interruptible(stop, health, attempt)
+        except _Stopped:
+            return None
         except (SetupError, ClusterError, ClusterUnavailable) as exc:
             on_failure()
             log.error(f"{what}_failed", error=f"{type(exc).__name__}: {exc}"[:500], retry_in=delay)
             stop.wait(delay)
             delay = min(delay * 2, 60.0)
     return None
+
+
+class _Stopped(Exception):
+    """`stop` was set while an attempt was waiting."""
+
+
+def _interruptible(stop: threading.Event, health: Health, attempt: Callable[[], T]) -> T:
+    """`attempt()` in a daemon thread: its result or its exception, or _Stopped as soon as
+    `stop` is set (within 0.1 s), the attempt left to end or die with the process."""
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome.append(attempt())
+        except BaseException as exc:  # handed to the caller's thread as it is
+            failure.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="startup-attempt", daemon=True).start()
+    while not done.wait(0.1):
+        if stop.is_set():
+            raise _Stopped
+        health.beat()
+    if failure:
+        raise failure[0]
+    return outcome[0]
 
 
 def _stop_on_signals(stop: threading.Event, pipelines: list[Pipeline]) -> None:

@@ -234,7 +234,9 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 def cluster(url: str) -> SearchClient:
     """The indexer's own client on `url`, in the dialect the bed answers with."""
-    return connect(ElasticsearchSettings(hosts=[url], request_timeout_seconds=30))
+    return connect(
+        ElasticsearchSettings(hosts=[url], request_timeout_seconds=30, startup_timeout_seconds=30)
+    )
 
 
 # Where events are stored: app, shared and unmatched indices, never the dead letters (a dead
