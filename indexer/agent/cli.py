@@ -52,15 +52,16 @@ def _run(args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     liveness = Liveness(settings.metrics.liveness_timeout_seconds)
+    agent = Agent(settings, maintenance=Maintenance(settings), beat=liveness.beat)
     server = None
     if settings.metrics.port:
         if settings.filebeat.stats_url:
             REGISTRY.register(
                 FilebeatStats(settings.filebeat.stats_url, settings.filebeat.stats_timeout_seconds)
             )
-        server = serve(settings.metrics.host, settings.metrics.port, liveness)
+        server = serve(settings.metrics.host, settings.metrics.port, liveness, agent.paths.ready)
     try:
-        Agent(settings, maintenance=Maintenance(settings), beat=liveness.beat).run(stop)
+        agent.run(stop)
     finally:
         if server is not None:
             server.close()
