@@ -34,6 +34,10 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 
+class MetricsUnavailable(Exception):
+    """The metrics and health server cannot listen where the settings say."""
+
+
 @dataclass
 class Indexer:
     """Every long-lived part of a running indexer, wired from settings."""
@@ -53,14 +57,21 @@ class Indexer:
 def build_indexer(settings: Settings, stop: threading.Event | None = None) -> Indexer | None:
     """Wire the indexer. With `lifecycle.setup_on_start`, first apply templates and policies,
     retrying until the cluster takes them (readiness fails meanwhile, liveness does not).
-    Returns None if `stop` is set before that succeeded."""
+    Returns None if `stop` is set before that succeeded; raises MetricsUnavailable when the
+    health server cannot listen."""
     stop = stop or threading.Event()
     health = Health(
         liveness_timeout=settings.metrics.liveness_timeout_seconds,
         stall_seconds=settings.metrics.readiness_stall_seconds,
         lag=total_lag,
     )
-    server = HealthServer(settings.metrics.host, settings.metrics.port, health.checks())
+    try:
+        server = HealthServer(settings.metrics.host, settings.metrics.port, health.checks())
+    except OSError as exc:  # the port is taken, or the address is not this host's
+        raise MetricsUnavailable(
+            f"cannot listen on {settings.metrics.host}:{settings.metrics.port} "
+            f"(INDEXER_METRICS__HOST, __PORT): {exc.strerror or exc}"
+        ) from exc
     log.info("listening", metrics_port=server.port)
     health.setup_ok = not settings.lifecycle.setup_on_start
     client = _until_done(
@@ -183,7 +194,11 @@ def run_indexer(settings: Settings) -> int:
     stop = threading.Event()
     holder: list[Pipeline] = []
     _stop_on_signals(stop, holder)
-    indexer = build_indexer(settings, stop)
+    try:
+        indexer = build_indexer(settings, stop)
+    except MetricsUnavailable as exc:
+        log.error("exiting", reason=str(exc))
+        return 1
     if indexer is None:
         return 0
     holder.append(indexer.pipeline)

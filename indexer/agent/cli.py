@@ -59,7 +59,17 @@ def _run(args: argparse.Namespace) -> int:
             REGISTRY.register(
                 FilebeatStats(settings.filebeat.stats_url, settings.filebeat.stats_timeout_seconds)
             )
-        server = serve(settings.metrics.host, settings.metrics.port, liveness, agent.paths.ready)
+        try:
+            server = serve(
+                settings.metrics.host, settings.metrics.port, liveness, agent.paths.ready
+            )
+        except OSError as exc:  # the port is taken, or the address is not this host's
+            print(
+                f"indexer agent: cannot listen on {settings.metrics.host}:{settings.metrics.port} "
+                f"(INDEXER_AGENT__METRICS__HOST, __PORT): {exc.strerror or exc}",
+                file=sys.stderr,
+            )
+            return 1
     try:
         agent.run(stop)
     finally:
