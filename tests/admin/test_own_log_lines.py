@@ -14,9 +14,10 @@ import structlog
 
 from indexer.admin.setup import run_setup
 from indexer.cluster import ClusterError, SearchClient
-from indexer.log import ECS_VERSION, configure_logging
+from indexer.log import ECS_OBJECTS, ECS_VERSION, configure_logging
 from indexer.settings import LogSettings, ParsingSettings
 from indexer.structured import LineParser
+from tests.ecs_table import load_table
 from tests.support import log_events
 
 from .conftest import make_settings
@@ -82,3 +83,12 @@ def test_our_lines_index_into_our_own_template_with_no_mapping_conflict(
 
 def _serialized(line: dict[str, Any]) -> str:
     return orjson.dumps(line).decode()
+
+
+def test_every_ecs_object_our_templates_know_is_kept_free_of_plain_values() -> None:
+    """indexer/log.py's list of ECS objects covers the first part of every dotted ECS name in
+    tests/data/ecs_fields.yml, and ECS_VERSION is that table's release."""
+    table = load_table()
+    assert f"v{ECS_VERSION}" == table["ecs_version"]
+    objects = {name.split(".")[0] for name in table["fields"] if "." in name}
+    assert objects <= ECS_OBJECTS, objects - ECS_OBJECTS
