@@ -90,8 +90,14 @@ def start(tmp_path: Path) -> Iterator[Callable[[AgentSettings, Path], RunningAge
     started: list[RunningAgent] = []
 
     def run(settings: AgentSettings, registry_dir: Path) -> RunningAgent:
-        started.append(RunningAgent(settings, registry_dir, tmp_path / f"agent{len(started)}.log"))
-        return started[-1]
+        for _ in range(3):  # the free port found may be taken before the agent binds it
+            agent = RunningAgent(settings, registry_dir, tmp_path / f"agent{len(started)}.log")
+            started.append(agent)
+            while agent.proc.poll() is None and agent.get("/healthz")[0] != 200:
+                time.sleep(0.1)
+            if agent.proc.poll() is None:
+                return agent
+        raise AssertionError(f"the agent never listened: {agent.log_path.read_text()}")
 
     yield run
     for agent in started:
