@@ -26,6 +26,7 @@ import orjson
 import structlog
 
 from indexer.admin.settings import LifecycleSettings
+from indexer.redact import redact_text
 from indexer.settings import ElasticsearchSettings
 
 Distribution = Literal["elasticsearch", "opensearch"]
@@ -83,6 +84,48 @@ def read_error(status: int, body: Any) -> tuple[str, str]:
         text = body.decode(errors="replace") if isinstance(body, bytes) else body
         return f"http_{status}", text[:500]
     return f"http_{status}", ""
+
+
+@dataclass(frozen=True)
+class Patience:
+    """How long a client waits for an answer, and the setting that says so (named in the
+    error when the cluster accepts the connection and never answers)."""
+
+    seconds: float
+    setting: str
+
+    @staticmethod
+    def running(settings: ElasticsearchSettings) -> Patience:
+        return Patience(
+            settings.request_timeout_seconds, "INDEXER_ELASTICSEARCH__REQUEST_TIMEOUT_SECONDS"
+        )
+
+    @staticmethod
+    def at_startup(settings: ElasticsearchSettings) -> Patience:
+        return Patience(
+            settings.startup_timeout_seconds, "INDEXER_ELASTICSEARCH__STARTUP_TIMEOUT_SECONDS"
+        )
+
+    def exhausted(self, hosts: list[str]) -> ClusterUnavailable:
+        """The error for a request that got no answer in time (connect or read)."""
+        return ClusterUnavailable(
+            f"no answer from {redact_text(', '.join(hosts))} within {self.seconds:g} s "
+            f"({self.setting}): the cluster is overloaded, or the endpoint accepts connections "
+            "but does not answer (a proxy or load balancer without a healthy backend?)"
+        )
+
+
+def not_found_hint(hosts: list[str], error: ClusterError) -> ClusterError:
+    """`GET /` answered 404: the URL is not the root of a cluster's API. The same error, with
+    the URL and what to check."""
+    where = redact_text(", ".join(hosts))
+    return ClusterError(
+        error.status,
+        error.body,
+        f"GET / on {where} (is it an Elasticsearch or OpenSearch endpoint? a path after the "
+        "host in INDEXER_ELASTICSEARCH__HOSTS must be where the cluster's API is served, as a "
+        "proxy's path prefix is)",
+    )
 
 
 def not_json(method: str, path: str, detail: object) -> ClusterUnavailable:
@@ -181,7 +224,9 @@ class SearchClient:
 class _Elasticsearch(SearchClient):
     distribution = "elasticsearch"
 
-    def __init__(self, settings: ElasticsearchSettings, version: str) -> None:
+    def __init__(
+        self, settings: ElasticsearchSettings, version: str, patience: Patience | None = None
+    ) -> None:
         from elasticsearch import Elasticsearch
         from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
 
@@ -196,8 +241,10 @@ class _Elasticsearch(SearchClient):
             def dumps(self, data: Any) -> bytes:
                 return data if isinstance(data, bytes) else super().dumps(data)
 
+        self._patience = patience or Patience.running(settings)
+        self._hosts = settings.hosts
         options: dict[str, Any] = {
-            "request_timeout": settings.request_timeout_seconds,
+            "request_timeout": self._patience.seconds,
             "max_retries": 0,  # the writer retries with its own policy
             "retry_on_timeout": False,
             "http_compress": settings.compress,
@@ -217,7 +264,7 @@ class _Elasticsearch(SearchClient):
         self.version = version
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        from elastic_transport import TransportError
+        from elastic_transport import ConnectionTimeout, TransportError
         from elasticsearch import ApiError, UnsupportedProductError
 
         try:
@@ -229,6 +276,8 @@ class _Elasticsearch(SearchClient):
             ) from exc
         except ApiError as exc:
             raise ClusterError(exc.meta.status, exc.body) from exc
+        except ConnectionTimeout as exc:
+            raise self._patience.exhausted(self._hosts) from exc
         except TransportError as exc:  # its SerializationError too: a body that is not JSON
             raise ClusterUnavailable(f"{type(exc).__name__}: {exc}") from exc
         if isinstance(body, str):  # a text/plain 2xx: a proxy's page, not the cluster's answer
@@ -280,7 +329,9 @@ class _Elasticsearch(SearchClient):
 class _OpenSearch(SearchClient):
     distribution = "opensearch"
 
-    def __init__(self, settings: ElasticsearchSettings, version: str) -> None:
+    def __init__(
+        self, settings: ElasticsearchSettings, version: str, patience: Patience | None = None
+    ) -> None:
         from opensearchpy import OpenSearch
         from opensearchpy.serializer import JSONSerializer
 
@@ -294,8 +345,10 @@ class _OpenSearch(SearchClient):
             def dumps(self, data: Any) -> Any:
                 return data if isinstance(data, str | bytes) else orjson.dumps(data).decode()
 
+        self._patience = patience or Patience.running(settings)
+        self._hosts = settings.hosts
         options: dict[str, Any] = {
-            "timeout": settings.request_timeout_seconds,
+            "timeout": self._patience.seconds,
             "max_retries": 0,
             "retry_on_timeout": False,
             "http_compress": settings.compress,
@@ -314,10 +367,12 @@ class _OpenSearch(SearchClient):
 
     def _perform(self, method: str, path: str, **kwargs: Any) -> Any:
         from opensearchpy.exceptions import ConnectionError as NoAnswer
-        from opensearchpy.exceptions import SerializationError, TransportError
+        from opensearchpy.exceptions import ConnectionTimeout, SerializationError, TransportError
 
         try:
             answer = self._client.transport.perform_request(method, path, **kwargs)
+        except ConnectionTimeout as exc:
+            raise self._patience.exhausted(self._hosts) from exc
         except NoAnswer as exc:
             raise ClusterUnavailable(f"{type(exc).__name__}: {exc.info or exc}") from exc
         except TransportError as exc:
@@ -378,13 +433,19 @@ def connect(settings: ElasticsearchSettings) -> SearchClient:
     """A client for the cluster `settings` name, in its own dialect.
 
     With `distribution: auto`, `GET /` decides (one request, plain `application/json`, which
-    both products accept). Raises ClusterUnavailable when nothing answers, ClusterError when the
-    cluster refuses (401, say): the caller retries, as for any other call.
+    both products accept), waiting at most `startup_timeout_seconds` for the answer. Raises
+    ClusterUnavailable when nothing answers in time (the message names the hosts, the timeout
+    and its setting), ClusterError when the cluster refuses (401, say; a 404 names the URL and
+    what to check): the caller retries, as for any other call.
     """
     distribution = settings.distribution
-    probe = _OpenSearch(settings, "unknown")
+    probe = _OpenSearch(settings, "unknown", Patience.at_startup(settings))
     try:
         root = probe.request("GET", "/")
+    except ClusterError as exc:
+        if exc.status == 404:
+            raise not_found_hint(settings.hosts, exc) from exc
+        raise
     finally:
         probe.close()
     version = root.get("version", {}) if isinstance(root, dict) else {}

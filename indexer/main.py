@@ -41,6 +41,10 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 
+class MetricsUnavailable(Exception):
+    """The metrics and health server cannot listen where the settings say."""
+
+
 @dataclass
 class Indexer:
     """Every long-lived part of a running indexer, wired from settings."""
@@ -60,14 +64,21 @@ class Indexer:
 def build_indexer(settings: Settings, stop: threading.Event | None = None) -> Indexer | None:
     """Wire the indexer. With `lifecycle.setup_on_start`, first apply templates and policies,
     retrying until the cluster takes them (readiness fails meanwhile, liveness does not).
-    Returns None if `stop` is set before that succeeded."""
+    Returns None if `stop` is set before that succeeded; raises MetricsUnavailable when the
+    health server cannot listen."""
     stop = stop or threading.Event()
     health = Health(
         liveness_timeout=settings.metrics.liveness_timeout_seconds,
         stall_seconds=settings.metrics.readiness_stall_seconds,
         lag=total_lag,
     )
-    server = HealthServer(settings.metrics.host, settings.metrics.port, health.checks())
+    try:
+        server = HealthServer(settings.metrics.host, settings.metrics.port, health.checks())
+    except OSError as exc:  # the port is taken, or the address is not this host's
+        raise MetricsUnavailable(
+            f"cannot listen on {settings.metrics.host}:{settings.metrics.port} "
+            f"(INDEXER_METRICS__HOST, __PORT): {exc.strerror or exc}"
+        ) from exc
     log.info("listening", metrics_port=server.port)
     client = _until_done(
         stop,
@@ -215,7 +226,11 @@ def run_indexer(settings: Settings) -> int:
     stop = threading.Event()
     holder: list[Pipeline] = []
     _stop_on_signals(stop, holder)
-    indexer = build_indexer(settings, stop)
+    try:
+        indexer = build_indexer(settings, stop)
+    except MetricsUnavailable as exc:
+        log.error("exiting", reason=str(exc))
+        return 1
     if indexer is None:
         return 0
     holder.append(indexer.pipeline)
@@ -283,18 +298,53 @@ def _until_done(
     on_failure: Callable[[], object],
 ) -> T | None:
     """Repeat `attempt` with capped backoff until it succeeds or `stop` is set (then None).
-    Meanwhile readiness fails and liveness holds: nothing can be written before it succeeds."""
+    Meanwhile readiness fails and liveness holds: nothing can be written before it succeeds.
+
+    `stop` interrupts an attempt too: a cluster that accepts the connection and never answers
+    holds a request for its whole timeout, longer than a pod's grace period may be. Nothing is
+    consumed yet, so an abandoned attempt loses nothing."""
     delay = 1.0
     while not stop.is_set():
         health.beat()
         try:
-            return attempt()
+            return _interruptible(stop, health, attempt)
+        except _Stopped:
+            return None
         except (SetupError, ClusterError, ClusterUnavailable) as exc:
             on_failure()
             log.error(f"{what}_failed", error=f"{type(exc).__name__}: {exc}"[:500], retry_in=delay)
             stop.wait(delay)
             delay = min(delay * 2, 60.0)
     return None
+
+
+class _Stopped(Exception):
+    """`stop` was set while an attempt was waiting."""
+
+
+def _interruptible(stop: threading.Event, health: Health, attempt: Callable[[], T]) -> T:
+    """`attempt()` in a daemon thread: its result or its exception, or _Stopped as soon as
+    `stop` is set (within 0.1 s), the attempt left to end or die with the process."""
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome.append(attempt())
+        except BaseException as exc:  # handed to the caller's thread as it is
+            failure.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="startup-attempt", daemon=True).start()
+    while not done.wait(0.1):
+        if stop.is_set():
+            raise _Stopped
+        health.beat()
+    if failure:
+        raise failure[0]
+    return outcome[0]
 
 
 def _stop_on_signals(stop: threading.Event, pipelines: list[Pipeline]) -> None:

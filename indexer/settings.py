@@ -160,7 +160,17 @@ class ElasticsearchSettings(Section):
     ca_certs: Path | None = Field(None, description="CA bundle to verify the cluster's TLS.")
     verify_certs: bool = Field(True, description="Verify the cluster's TLS certificate.")
     request_timeout_seconds: float = Field(
-        60.0, gt=0, description="Timeout of one HTTP request (bulk included)."
+        60.0,
+        gt=0,
+        description="Longest wait for the cluster's answer to one HTTP request while running "
+        "(bulk included): a cluster that accepts the connection and never answers is an outage "
+        "after this.",
+    )
+    startup_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Longest wait for the answer to the first request (`GET /`, which finds the "
+        "product): a wrong or hanging endpoint is named this soon after start.",
     )
     compress: bool = Field(False, description="Gzip request bodies (saves network, costs CPU).")
 

@@ -144,9 +144,8 @@ class IndexerProcess:
         deadline = time.monotonic() + 30
         while self._port is None:
             own = self.log_path.read_bytes()[self._offset :].decode(errors="replace")
-            for raw in own.splitlines():
-                if '"listening"' in raw:
-                    self._port = int(json.loads(raw)["metrics_port"])
+            for line in log_events(own, "listening"):
+                self._port = int(line["metrics_port"])
             if self._port is None:
                 assert self.proc is not None and self.proc.poll() is None, "the indexer exited"
                 assert time.monotonic() < deadline, "the indexer never said where it listens"
@@ -172,9 +171,8 @@ class IndexerProcess:
 
     def core(self) -> str | None:
         """The core this process said it runs (its first `started` line), or None before."""
-        for line in self.log_lines():
-            if line.get("event") == "started":
-                return str(line.get("core"))
+        for line in log_events(self.log_lines(), "started"):
+            return str(line.get("core"))
         return None
 
     def log_lines(self) -> list[dict[str, Any]]:
@@ -265,7 +263,9 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 def cluster(url: str) -> SearchClient:
     """The indexer's own client on `url`, in the dialect the bed answers with."""
-    return connect(ElasticsearchSettings(hosts=[url], request_timeout_seconds=30))
+    return connect(
+        ElasticsearchSettings(hosts=[url], request_timeout_seconds=30, startup_timeout_seconds=30)
+    )
 
 
 # Where events are stored: app, shared and unmatched indices, never the dead letters (a dead
@@ -413,3 +413,25 @@ def count(es_url: str, index: str = STORED) -> int:
 def decoded(value: bytes) -> dict[str, Any]:
     parsed: dict[str, Any] = orjson.loads(value)
     return parsed
+
+
+def log_events(lines: str | Iterable[dict[str, Any]], *names: str) -> list[dict[str, Any]]:
+    """Our own log lines (ECS JSON, indexer/log.py) named `names` (their `event.action`), in
+    order; every one of our lines when no name is given. The one reader of our log lines by
+    event name. `lines`: a log's text (lines that are not JSON, such as a traceback, are
+    skipped) or lines already parsed."""
+    if isinstance(lines, str):
+        parsed = []
+        for raw in lines.splitlines():
+            try:
+                parsed.append(json.loads(raw))
+            except ValueError:
+                continue
+        lines = parsed
+    found = []
+    for line in lines:
+        event = line.get("event") if isinstance(line, dict) else None
+        name = event.get("action") if isinstance(event, dict) else None
+        if name is not None and (not names or name in names):
+            found.append(line)
+    return found

@@ -16,6 +16,7 @@ from tests.support import (
     create_topic,
     days_ago,
     indexer_env,
+    log_events,
     produce,
     wait_for,
 )
@@ -37,8 +38,8 @@ def test_a_few_lines_into_an_idle_indexer_are_indexed_long_before_the_batch_age(
     try:
         wait_for(
             lambda: any(
-                line.get("event") == "partitions_assigned" and line.get("partitions")
-                for line in indexer.log_lines()
+                line.get("partitions")
+                for line in log_events(indexer.log_lines(), "partitions_assigned")
             ),
             60,
             "assignment",

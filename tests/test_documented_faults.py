@@ -26,6 +26,7 @@ from tests.support import (
     ends_of,
     expected_source,
     indexer_env,
+    log_events,
     produce,
     wait_for,
 )
@@ -133,7 +134,7 @@ def test_the_dead_letter_index_refusing_a_letter_stops_the_indexer_without_commi
     assert indexer.proc is not None
     assert indexer.proc.wait(60) != 0
     assert rule.refused >= 1
-    exiting = [line for line in indexer.log_lines() if line.get("event") == "exiting"]
+    exiting = log_events(indexer.log_lines(), "exiting")
     assert exiting and "dead-letter" in exiting[0]["reason"]
     # Nothing at or after the poison message was committed: a restart reads it again.
     assert committed_offsets(bootstrap).get((TOPIC, 0), 0) <= poison
@@ -198,7 +199,7 @@ def test_no_rebalance_happens_while_backpressure_keeps_the_indexer_paused(
     finally:
         es_server.resume()
     wait_for(lambda: count(es_proxy.url) >= len(produced), 60, "the rest stored after resume")
-    before_stop = [line.get("event") for line in indexer.log_lines()]
+    before_stop = [line["event"]["action"] for line in log_events(indexer.log_lines())]
     assert indexer.stop() == 0
 
     assert before_stop.count("partitions_assigned") == 1

@@ -23,6 +23,7 @@ from tests.support import (
     expected_source,
     finish_and_check,
     indexer_env,
+    log_events,
     produce,
     spawned_core,
     wait_for,
@@ -162,10 +163,7 @@ def test_two_indexers_share_the_partitions_and_one_stopping_midway_loses_and_dup
 
     def both_assigned() -> bool:
         return all(
-            any(
-                line.get("event") == "partitions_assigned" and line["partitions"]
-                for line in p.log_lines()
-            )
+            any(line["partitions"] for line in log_events(p.log_lines(), "partitions_assigned"))
             for p in (first, second)
         )
 

@@ -29,6 +29,7 @@ from tests.support import (
     documents_by_id,
     finish_and_check,
     indexer_env,
+    log_events,
     produce,
     wait_for,
 )
@@ -120,7 +121,7 @@ def test_elasticsearch_frozen_for_30_s_pauses_the_indexer_with_flat_memory_and_i
         frozen_for = time.monotonic() - frozen_at
     wait_for(lambda: count(es_proxy.url) >= len(produced), 150, "the rest indexed after resume")
     assert _readyz(indexer) == 200
-    retry_lines = [line for line in indexer.log_lines() if line.get("event") == "retrying"]
+    retry_lines = log_events(indexer.log_lines(), "retrying")
     # At most one line every five seconds of the freeze (which lasts longer on a loaded machine),
     # one more as it ends.
     assert 1 <= len(retry_lines) <= frozen_for / 5 + 2, (len(retry_lines), frozen_for)
@@ -394,8 +395,7 @@ def test_scaling_from_one_to_two_to_one_member_mid_stream_loses_and_doubles_noth
     second = IndexerProcess(env, tmp_path / "second.log").start()
     wait_for(
         lambda: any(
-            line.get("event") == "partitions_assigned" and line["partitions"]
-            for line in second.log_lines()
+            line["partitions"] for line in log_events(second.log_lines(), "partitions_assigned")
         ),
         60,  # a join (3 s here) and the first member's revoke drain; slower on a loaded machine
         "the second member to get partitions",
@@ -403,7 +403,7 @@ def test_scaling_from_one_to_two_to_one_member_mid_stream_loses_and_doubles_noth
     wait_for(lambda: count(es_proxy.url) >= 5000, 40, "both members indexing")
     assert second.stop() == 0
     es_proxy.fault = None
-    revoked = [line for line in first.log_lines() if line.get("event") == "partitions_revoked"]
+    revoked = log_events(first.log_lines(), "partitions_revoked")
     assert revoked and all(line["drained"] and line["committed"] != "failed" for line in revoked)
     # The second stopped cleanly after a drain and a commit: its partitions were handed over
     # committed, and the first re-met nothing.
@@ -425,7 +425,7 @@ def test_a_dead_letter_storm_trips_the_breaker_and_stops_with_a_clear_error(
     indexer = IndexerProcess(env, tmp_path / "i.log").start()
     assert indexer.proc is not None
     assert indexer.proc.wait(40) == 1
-    errors = [line for line in indexer.log_lines() if line.get("event") == "exiting"]
+    errors = log_events(indexer.log_lines(), "exiting")
     assert errors and "dead-letter circuit breaker" in errors[0]["reason"]
     # It trips once the window (200) is full of dead letters, in the batch (50 messages at most)
     # that fills it: no offset past that batch is committed, and the rest is never written.

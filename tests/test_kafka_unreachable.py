@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from indexer.embedded import CompatProxy, ServerProcess
-from tests.support import FAST_GROUP, IndexerProcess, indexer_env, wait_for
+from tests.support import FAST_GROUP, IndexerProcess, indexer_env, log_events, wait_for
 
 
 def _closed_port() -> int:
@@ -44,12 +44,12 @@ def test_an_unreachable_kafka_logs_few_structured_lines_and_fails_readiness_with
     assert indexer.stop() == 0
     raw = log_path.read_text().splitlines()
     events = [json.loads(line) for line in raw]  # every line is JSON: raises otherwise
-    kafka = [e for e in events if str(e.get("event", "")).startswith("kafka_")]
-    assert [e["event"] for e in kafka].count("kafka_unreachable") == 1
+    kafka = [e for e in log_events(events) if e["event"]["action"].startswith("kafka_")]
+    assert [e["event"]["action"] for e in kafka].count("kafka_unreachable") == 1
     # One line per kind (facility or error code) per 30 s: a handful in this run.
-    kinds = {(e["event"], e.get("facility"), e.get("code")) for e in kafka}
+    kinds = {(e["event"]["action"], e.get("facility"), e.get("code")) for e in kafka}
     assert len(kafka) == len(kinds) <= 10, kafka
-    assert all(e["client"] == "consumer" for e in kafka)
+    assert all(e["labels"]["client"] == "consumer" for e in kafka)  # ECS `client` is an object
 
 
 def test_a_refused_authentication_is_one_clear_event_and_the_readiness_reason(
@@ -77,7 +77,11 @@ def test_a_refused_authentication_is_one_clear_event_and_the_readiness_reason(
     assert indexer.stop() == 0
     text = log_path.read_text()
     assert "kafka-pw-123" not in text
-    events = [json.loads(line) for line in text.splitlines()]
-    names = [e["event"] for e in events if str(e.get("event", "")).startswith("kafka_")]
+    events = [json.loads(line) for line in text.splitlines()]  # every line is JSON
+    names = [
+        e["event"]["action"]
+        for e in log_events(events)
+        if e["event"]["action"].startswith("kafka_")
+    ]
     assert names.count("kafka_auth_refused") == 1
     assert "kafka_unreachable" not in names

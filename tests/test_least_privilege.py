@@ -27,6 +27,7 @@ from tests.support import (
     days_ago,
     finish_and_check,
     indexer_env,
+    log_events,
     produce,
     wait_for,
 )
@@ -163,16 +164,16 @@ def test_without_setup_the_runtime_stays_unready_naming_setup_and_indexes_once_i
     indexer = _runtime(bootstrap, runtime.url, tmp_path, product)
 
     def failures() -> list[dict[str, Any]]:
-        return [x for x in indexer.log_lines() if x.get("event") == "templates_check_failed"]
+        return log_events(indexer.log_lines(), "templates_check_failed")
 
     wait_for(lambda: len(failures()) >= 2, 60, "two templates_check_failed events")
-    assert "run `indexer setup`" in failures()[0]["error"], failures()[0]
+    assert "run `indexer setup`" in failures()[0]["error"]["message"], failures()[0]
     status, reason = _readyz(indexer)
     assert status == 503 and "templates and policies are not applied" in reason, reason
     assert indexer.proc is not None and indexer.proc.poll() is None, "the indexer exited"
     # It consumed nothing, so it created no index without our mappings.
     assert not [path for method, path in _rule(runtime).allowed if method == "PUT"]
-    assert not any(line.get("event") == "Traceback" for line in indexer.log_lines())
+    assert "Traceback" not in indexer.log_path.read_text(errors="replace")
 
     assert _setup(setup.url, tmp_path, product).returncode == 0
     finish_and_check(bootstrap, admin.url, produced, [indexer], duplicates_possible=False)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from indexer import __version__
 from indexer.embedded import CompatProxy, ServerProcess
-from tests.support import IndexerProcess, indexer_env, spawned_core, wait_for
+from tests.support import IndexerProcess, indexer_env, log_events, spawned_core, wait_for
 
 
 def test_the_started_line_masks_the_credentials_of_the_cluster_url(
@@ -18,14 +18,14 @@ def test_the_started_line_masks_the_credentials_of_the_cluster_url(
     env = indexer_env(f"127.0.0.1:{kafka.port}", with_credentials)
     indexer = IndexerProcess(env, tmp_path / "indexer.log").start()
     wait_for(
-        lambda: any(line.get("event") == "started" for line in indexer.log_lines()),
+        lambda: bool(log_events(indexer.log_lines(), "started")),
         30,
         "the started line",
     )
     assert indexer.stop() == 0
     text = (tmp_path / "indexer.log").read_text()
     assert "es-pw-123" not in text
-    (started,) = [line for line in indexer.log_lines() if line.get("event") == "started"]
+    (started,) = log_events(indexer.log_lines(), "started")
     assert started["elasticsearch"] == [es_proxy.url.replace("http://", "http://**********@")]
     assert json.loads(env["INDEXER_ELASTICSEARCH__HOSTS"]) == [with_credentials]
     # The start-up line also names what runs (the core the harness chose: native where built).

@@ -20,7 +20,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartiti
 from confluent_kafka.admin import AdminClient
 
 from indexer.embedded import CompatProxy
-from tests.support import IndexerProcess, count, days_ago, indexer_env, wait_for
+from tests.support import IndexerProcess, count, days_ago, indexer_env, log_events, wait_for
 
 TOPIC = "filebeat-reset"
 STAMP = days_ago(1).strftime("%Y-%m-%dT10:00:00.000Z")
@@ -61,9 +61,9 @@ def test_an_offset_the_broker_no_longer_has_is_counted_logged_and_read_from_the_
         "the reset counted",
     )
     assert indexer.stop() == 0
-    resets = [line for line in indexer.log_lines() if line.get("event") == "offset_reset"]
+    resets = log_events(indexer.log_lines(), "offset_reset")
     assert len(resets) == 1
-    assert resets[0]["level"] == "error"
+    assert resets[0]["log.level"] == "error"
     assert (resets[0]["topic"], resets[0]["partition"]) == (TOPIC, 0)
     assert resets[0]["at"].startswith("offset 1000")
     assert "Offset out of range" in resets[0]["reason"]

@@ -20,6 +20,7 @@ from tests.support import (
     ends_of,
     finish_and_check,
     indexer_env,
+    log_events,
     produce,
     wait_for,
 )
@@ -35,7 +36,7 @@ def _produce(kafka: ServerProcess, events: int, partitions: int) -> tuple[str, d
 
 
 def _events(indexer: IndexerProcess, name: str) -> list[dict[str, object]]:
-    return [line for line in indexer.log_lines() if line.get("event") == name]
+    return log_events(indexer.log_lines(), name)
 
 
 def test_a_member_frozen_past_its_session_timeout_loses_its_partitions_and_nothing_is_lost(
@@ -158,11 +159,13 @@ def test_a_dynamic_member_that_stops_leaves_the_group_and_its_partitions_move_at
 def _owned(indexer: IndexerProcess) -> set[str]:
     """What a member holds by its own log lines: assigned, less revoked and lost, in order."""
     owned: set[str] = set()
-    for line in indexer.log_lines():
+    for line in log_events(
+        indexer.log_lines(), "partitions_assigned", "partitions_revoked", "partitions_lost"
+    ):
         partitions = set(line.get("partitions") or ())
-        if line.get("event") == "partitions_assigned":
+        if line["event"]["action"] == "partitions_assigned":
             owned |= partitions
-        elif line.get("event") in ("partitions_revoked", "partitions_lost"):
+        else:
             owned -= partitions
     return owned
 

@@ -16,6 +16,7 @@ from tests.support import (
     days_ago,
     documents,
     indexer_env,
+    log_events,
     produce,
     wait_for,
 )
@@ -62,7 +63,7 @@ def test_a_refused_setup_fails_readiness_not_liveness_and_nothing_is_written_unt
     # Retried with backoff (0, 1, 3, 7 s): long past the group join and the batch age, so
     # without the wait for setup a bulk would have gone out by now.
     wait_for(
-        lambda: sum(line.get("event") == "setup_failed" for line in indexer.log_lines()) >= 4,
+        lambda: len(log_events(indexer.log_lines(), "setup_failed")) >= 4,
         20,
         "the refusal to be retried",
     )

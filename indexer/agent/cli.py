@@ -52,15 +52,26 @@ def _run(args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     liveness = Liveness(settings.metrics.liveness_timeout_seconds)
+    agent = Agent(settings, maintenance=Maintenance(settings), beat=liveness.beat)
     server = None
     if settings.metrics.port:
         if settings.filebeat.stats_url:
             REGISTRY.register(
                 FilebeatStats(settings.filebeat.stats_url, settings.filebeat.stats_timeout_seconds)
             )
-        server = serve(settings.metrics.host, settings.metrics.port, liveness)
+        try:
+            server = serve(
+                settings.metrics.host, settings.metrics.port, liveness, agent.paths.ready
+            )
+        except OSError as exc:  # the port is taken, or the address is not this host's
+            print(
+                f"indexer agent: cannot listen on {settings.metrics.host}:{settings.metrics.port} "
+                f"(INDEXER_AGENT__METRICS__HOST, __PORT): {exc.strerror or exc}",
+                file=sys.stderr,
+            )
+            return 1
     try:
-        Agent(settings, maintenance=Maintenance(settings), beat=liveness.beat).run(stop)
+        agent.run(stop)
     finally:
         if server is not None:
             server.close()

@@ -97,6 +97,20 @@ STATUS_TIMESTAMP = Gauge(
     "When the unshipped and volume figures were last measured (Unix time).",
     registry=REGISTRY,
 )
+PATH_MISSING = Gauge(
+    "indexer_agent_path_missing",
+    "1 while a directory the agent depends on is missing, by the setting that names it "
+    "(indexer.agent.node_paths): the logs root, filebeat's registry directory.",
+    ["setting"],
+    registry=REGISTRY,
+)
+MISSING_DIRECTORY = Counter(
+    "indexer_agent_missing_directory_total",
+    "Times a directory the agent depends on was found missing (once until it is back), by the "
+    "setting that names it.",
+    ["setting"],
+    registry=REGISTRY,
+)
 HEARTBEAT = Gauge(
     "indexer_agent_heartbeat_timestamp_seconds",
     "When the main loop last turned (Unix time).",

@@ -11,6 +11,7 @@ import structlog
 
 from indexer.agent import node_status, skips
 from indexer.agent.maintenance import Maintenance
+from indexer.agent.node_paths import NodePaths
 from indexer.agent.reconcile import Outcome, Reconciler
 from indexer.agent.scan import scan
 from indexer.agent.settings import AgentSettings
@@ -37,6 +38,7 @@ class Agent:
         beat: Callable[[], None] = lambda: None,
     ) -> None:
         self.settings = settings
+        self.paths = NodePaths(settings)
         self.reconciler = Reconciler(settings, wall_clock)
         self.watcher = watcher or Watcher(settings.logs_root)
         self.maintenance = maintenance
@@ -79,7 +81,9 @@ class Agent:
             self.measure()
 
     def measure(self) -> None:
-        """Measure what filebeat has not shipped and the logs volume, for /metrics."""
+        """Check the directories the agent depends on; measure what filebeat has not shipped
+        and the logs volume, for /metrics."""
+        self.paths.check()
         started = self._wall_clock()
         try:
             node_status.publish(node_status.measure(self.settings, started), started)

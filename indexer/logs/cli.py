@@ -198,8 +198,9 @@ def read_logs(plan: Plan, cluster: Any, out: IO[str], colour: bool) -> int:
     """Run one read (and its follow) against the cluster `cluster` (ElasticsearchSettings)
     names, writing lines to `out`. Returns the exit status; errors are one line on stderr."""
     from indexer.cluster import ClusterError, ClusterUnavailable
+    from indexer.redact import redact_text
 
-    hosts = ", ".join(cluster.hosts)
+    hosts = redact_text(", ".join(cluster.hosts))  # named in errors: never a URL's password
     client = _connect(cluster, hosts, plan)
     if client is None:
         return 1

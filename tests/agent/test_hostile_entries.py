@@ -26,12 +26,14 @@ from pathlib import Path
 import pytest
 import registry_files
 from conftest import Clock
-from structlog.testing import capture_logs
 
 from indexer.agent import metrics, registry, state
 from indexer.agent.maintenance import Maintenance
 from indexer.agent.rotate import run_rotation
 from indexer.agent.settings import AgentSettings, RotateSettings
+from indexer.log import configure_logging
+from indexer.settings import LogSettings
+from tests.support import log_events
 
 OLD = "20240101T000000Z"  # a generation of an earlier run
 UNREAD_UID = 1234  # owns what the agent may not read
@@ -213,7 +215,7 @@ def test_rotate_now_handles_every_other_file_and_pod_and_reports_each_hostile_en
         )
     assert done.returncode == 0, done.stderr
     _assert_the_node_was_handled(tree)
-    skipped = [json.loads(line) for line in done.stderr.splitlines() if "entry_skipped" in line]
+    skipped = log_events(done.stderr, "agent.entry_skipped")
     seen = {(s["stage"], s["kind"], s["path"]) for s in skipped}
     assert len(seen) == len(skipped), "an entry was logged twice"
     evil = tree.evil
@@ -235,8 +237,9 @@ def test_rotate_now_handles_every_other_file_and_pod_and_reports_each_hostile_en
 
 
 def test_the_slot_advances_and_a_second_pass_counts_again_but_logs_nothing_new(
-    tree: Tree, clock: Clock
+    tree: Tree, clock: Clock, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    configure_logging(LogSettings(format="json"))
     settings = tree.settings
     state.save(settings.state_dir, state.RotationState(last_slot=clock() - 7200))
     maintenance = Maintenance(settings, clock)
@@ -246,20 +249,23 @@ def test_the_slot_advances_and_a_second_pass_counts_again_but_logs_nothing_new(
         return metrics.REGISTRY.get_sample_value("indexer_agent_errors_total", labels) or 0.0
 
     before = count("rotate", "wrong_type"), count("rotate", "bad_name")
-    with _s6_lock_held(tree.web / "lock", tree.evil / "lock"), capture_logs() as first:
+    capsys.readouterr()
+    with _s6_lock_held(tree.web / "lock", tree.evil / "lock"):
         assert maintenance.tick()
         maintenance.wait()
+    first = log_events(capsys.readouterr().err)
     assert maintenance.last_slot == state.load(settings.state_dir).last_slot == clock() - 1800
     assert count("rotate", "bad_name") - before[1] == 2
     assert count("rotate", "wrong_type") - before[0] >= 7
-    assert [e for e in first if e["event"] == "agent.rotation_run_failed"] == []
+    assert first and log_events(first, "agent.rotation_run_failed") == []
     clock.advance(3600)
-    with _s6_lock_held(tree.web / "lock", tree.evil / "lock"), capture_logs() as second:
+    with _s6_lock_held(tree.web / "lock", tree.evil / "lock"):
         assert maintenance.tick()
         maintenance.close()
+    second = log_events(capsys.readouterr().err)
     assert maintenance.last_slot == clock() - 1800
     assert count("rotate", "bad_name") - before[1] == 4
-    assert [e for e in second if e["event"] == "agent.entry_skipped"] == []
+    assert second and log_events(second, "agent.entry_skipped") == []
 
 
 def test_the_running_agent_stops_within_its_grace_while_a_fifo_waits_to_be_compressed(
@@ -289,7 +295,7 @@ def test_the_running_agent_stops_within_its_grace_while_a_fifo_waits_to_be_compr
                 agent.kill()
                 agent.wait()
     assert agent.returncode == 0, stderr
-    assert '"agent.rotation_run"' in stderr and '"agent.stopped"' in stderr
+    assert log_events(stderr, "agent.rotation_run") and log_events(stderr, "agent.stopped")
     _assert_the_node_was_handled(tree)
 
 

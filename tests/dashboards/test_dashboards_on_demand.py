@@ -18,6 +18,7 @@ from tests.support import (
     create_topic,
     days_ago,
     indexer_env,
+    log_events,
     produce,
     wait_for,
 )
@@ -73,8 +74,6 @@ def test_indexing_never_waits_for_a_dashboards_that_is_down(
     wait_for(lambda: count(opensearch.url) >= produced, 60, "everything indexed")
     wait_for(lambda: indexer.metric("indexer_dashboards_setup_total") >= 3, 30, "retried setups")
     assert indexer.stop() == 0
-    failed = [
-        line for line in indexer.log_lines() if line.get("event") == "dashboards_setup_failed"
-    ]
+    failed = [line for line in log_events(indexer.log_lines(), "dashboards_setup_failed")]
     assert {line["namespace"] for line in failed} == {"payments", "orders"}
     assert len(failed) == 2  # once per namespace per failure streak

@@ -8,15 +8,16 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-import structlog
 
 from indexer import metrics
 from indexer.embedded import CompatProxy, ServerProcess
 from indexer.kibana.ondemand import KibanaProvisioner
+from indexer.log import configure_logging
 from indexer.sample import sources, stream
-from indexer.settings import load_settings
+from indexer.settings import LogSettings, load_settings
 from tests.kibana_server import RecordingKibana
 from tests.support import (
     IndexerProcess,
@@ -24,6 +25,7 @@ from tests.support import (
     create_topic,
     days_ago,
     indexer_env,
+    log_events,
     produce,
     wait_for,
 )
@@ -92,7 +94,7 @@ def test_a_failing_kibana_neither_stalls_indexing_nor_loses_the_views(
     wait_for(lambda: set(kibana.views()) == wanted, 20, "the data views after recovery")
     assert indexer.stop() == 0
     assert sorted(_view_posts(kibana)) == sorted(wanted)
-    failed = [line for line in indexer.log_lines() if line.get("event") == "kibana_setup_failed"]
+    failed = log_events(indexer.log_lines(), "kibana_setup_failed")
     assert sorted(line["namespace"] for line in failed) == sorted(NAMESPACES)  # once per streak
     recovered = [line for line in indexer.log_lines() if line.get("recovered") is True]
     assert {line["namespace"] for line in recovered} == NAMESPACES
@@ -119,7 +121,7 @@ def test_a_hanging_kibana_delays_neither_indexing_nor_shutdown(
 
 
 def test_submit_returns_at_once_and_each_namespace_is_set_up_once(
-    kibana: RecordingKibana,
+    kibana: RecordingKibana, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = load_settings(
         kibana={"url": kibana.url, "retry_initial_seconds": 0.1, "retry_max_seconds": 0.2}
@@ -128,19 +130,27 @@ def test_submit_returns_at_once_and_each_namespace_is_set_up_once(
     kibana.fail_with = 500
     kibana.hang_seconds = 1
     before = metrics.KIBANA_SETUP.labels("error")._value.get()
-    with structlog.testing.capture_logs() as logs:
-        provisioner = KibanaProvisioner(settings, stop).start()
-        started = time.monotonic()
-        for _ in range(1000):
-            provisioner.submit("shop")  # the worker is waiting for Kibana meanwhile
-        assert time.monotonic() - started < 0.1
-        kibana.hang_seconds = 0
-        wait_for(lambda: len(kibana.requests) >= 4, 10, "retries")
-        kibana.fail_with = None
-        wait_for(lambda: "k8s-logs-ns-shop" in kibana.views(), 10, "the view")
-        provisioner.submit("shop")
-        wait_for(lambda: any(e["event"] == "kibana_setup" for e in logs), 5, "success logged")
-        stop.set()
+    configure_logging(LogSettings(format="json"))
+    capsys.readouterr()
+    logs: list[dict[str, Any]] = []
+
+    def logged(name: str) -> bool:
+        logs.extend(log_events(capsys.readouterr().err))
+        return bool(log_events(logs, name))
+
+    provisioner = KibanaProvisioner(settings, stop).start()
+    started = time.monotonic()
+    for _ in range(1000):
+        provisioner.submit("shop")  # the worker is waiting for Kibana meanwhile
+    assert time.monotonic() - started < 0.1
+    kibana.hang_seconds = 0
+    wait_for(lambda: len(kibana.requests) >= 4, 10, "retries")
+    kibana.fail_with = None
+    wait_for(lambda: "k8s-logs-ns-shop" in kibana.views(), 10, "the view")
+    provisioner.submit("shop")
+    wait_for(lambda: logged("kibana_setup"), 5, "success logged")
+    stop.set()
     assert metrics.KIBANA_SETUP.labels("error")._value.get() - before >= 3
-    assert [e["event"] for e in logs].count("kibana_setup_failed") == 1
+    logged("kibana_setup_failed")
+    assert len(log_events(logs, "kibana_setup_failed")) == 1
     assert _view_posts(kibana).count("k8s-logs-ns-shop") == 1

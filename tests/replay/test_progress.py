@@ -4,7 +4,6 @@ otherwise; the figures are the replay's own."""
 from __future__ import annotations
 
 import io
-import json
 import os
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from indexer.log import configure_logging
 from indexer.replay.progress import LOG_SECONDS, TERMINAL_SECONDS, Progress
 from indexer.settings import LogSettings
+from tests.support import log_events
 
 
 class Clock:
@@ -63,8 +63,8 @@ def test_off_a_terminal_progress_is_a_structured_log_line_every_few_seconds(
     progress.update(400, 1000, {"filebeat[0]": (400, 1000)})
     progress.update(401, 1000)  # not due
     progress.done()
-    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
-    assert [line["event"] for line in lines] == ["replay_progress"]
+    lines = log_events(capsys.readouterr().err)
+    assert [line["event"]["action"] for line in lines] == ["replay_progress"]
     (line,) = lines
     assert (line["unit"], line["read"], line["total"]) == ("dead letters", 400, 1000)
     assert line["per_second"] == 40.0 and line["seconds_left"] == 15

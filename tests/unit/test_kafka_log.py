@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from indexer.kafka_log import KafkaLogBridge
 from indexer.log import configure_logging
 from indexer.settings import LogSettings
+from tests.support import log_events
 
 
 def test_one_line_per_facility_per_interval_with_the_count_held_back(
@@ -25,8 +25,8 @@ def test_one_line_per_facility_per_interval_with_the_count_held_back(
         logger.log(logging.WARNING, "%s [%s] %s", "REQTMOUT", "rdkafka#consumer-1", "timeout")
     now[0] = 31.0
     logger.log(logging.ERROR, "%s [%s] %s", "FAIL", "rdkafka#consumer-1", "http://u:pw@x down")
-    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
-    assert [(e["facility"], e["held_back"], e["level"]) for e in lines] == [
+    lines = log_events(capsys.readouterr().err)
+    assert [(e["facility"], e["held_back"], e["log.level"]) for e in lines] == [
         ("FAIL", 0, "error"),
         ("REQTMOUT", 0, "warning"),
         ("FAIL", 99, "error"),

@@ -19,6 +19,7 @@ from indexer.dashboards.client import DashboardsClient
 from indexer.kibana.client import KibanaClient
 from indexer.redact import redact_text, secret_kafka_option
 from indexer.settings import DashboardsSettings, KibanaSettings
+from tests.support import log_events
 
 
 def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -111,9 +112,11 @@ def test_a_log_line_never_carries_url_credentials(capsys: pytest.CaptureFixture[
         log.exception("connect_failed")
     err = capsys.readouterr().err
     assert "es-pw" not in err
-    lines = [json.loads(line) for line in err.splitlines()]
-    assert lines[0]["elasticsearch"] == ["https://**********@es:9200"]
-    assert "https://**********@es:9200: refused" in lines[1]["exception"]
+    (started,) = log_events(err, "started")
+    (failed,) = log_events(err, "connect_failed")
+    assert started["elasticsearch"] == ["https://**********@es:9200"]
+    assert "https://**********@es:9200: refused" in failed["error"]["stack_trace"]
+    assert failed["error"]["message"] == "https://**********@es:9200: refused"
 
 
 # --- The Kibana and Dashboards clients and redirects ---------------------------------------------
