@@ -5,7 +5,6 @@ outcome."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import threading
 import urllib.error
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.embedded import CompatProxy, Reply, ServerProcess
+from tests.cluster_rules import answer_per_item, bulk_items
 from tests.support import (
     DEADLETTERS,
     IndexerProcess,
@@ -76,21 +76,12 @@ class RedIndex:
     def __call__(self, method: str, path: str, body: bytes) -> Reply | None:
         if "_bulk" not in path or not self.red.is_set():
             return None
-        lines = body.splitlines()
-        pairs = [lines[i : i + 2] for i in range(0, len(lines), 2)]
-        red = [RED_INDEX.encode() in pair[0] for pair in pairs]
+        red = [RED_INDEX.encode() in action for action, _ in bulk_items(body)]
         if not any(red):
             return None
-        sent = b"".join(b"\n".join(p) + b"\n" for p, r in zip(pairs, red, strict=True) if not r)
-        forwarded: list[dict[str, Any]] = []
-        if sent:
-            connection = http.client.HTTPConnection("127.0.0.1", self._port, timeout=60)
-            connection.request("POST", "/_bulk", sent, {"Content-Type": "application/x-ndjson"})
-            forwarded = json.loads(connection.getresponse().read())["items"]
-            connection.close()
-        answers = iter(forwarded)
-        items = [_unavailable(RED_INDEX) if r else next(answers) for r in red]
-        return Reply(200, json.dumps({"errors": True, "items": items}).encode())
+        return answer_per_item(
+            self._port, body, [_unavailable(RED_INDEX) if r else None for r in red]
+        )
 
 
 def _produce(bootstrap: str) -> tuple[dict[str, bytes], set[str]]:
