@@ -76,6 +76,29 @@ def produce(
     return produced
 
 
+def produce_stamped(
+    bootstrap: str, topic: str, records: Iterable[tuple[bytes, int | None]]
+) -> dict[str, bytes]:
+    """Produce (value, Kafka timestamp in ms, or None for the producer's now) one at a time to
+    partition 0, in order; returns the values by record (`topic:partition:offset`)."""
+    producer = Producer({"bootstrap.servers": bootstrap, "message.max.bytes": 20_000_000})
+    produced: dict[str, bytes] = {}
+    errors: list[str] = []
+
+    def delivered(err: Any, msg: Any) -> None:
+        if err is not None:
+            errors.append(str(err))
+        else:
+            produced[f"{msg.topic()}:{msg.partition()}:{msg.offset()}"] = msg.value() or b""
+
+    for value, millis in records:
+        stamp = {"timestamp": millis} if millis is not None else {}
+        producer.produce(topic, value, partition=0, on_delivery=delivered, **stamp)
+        producer.flush(30)  # one at a time: records in produce order
+    assert not errors, errors
+    return produced
+
+
 _LIVE: list[IndexerProcess] = []
 
 
@@ -201,6 +224,20 @@ def indexer_env(bootstrap: str, es_url: str, **extra: str) -> dict[str, str]:
     }
     env.update(extra)
     return env
+
+
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m indexer ARGS…` to its end, with `env` and none of this environment's own
+    `INDEXER_*` settings; its output captured as text, its exit status not checked."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("INDEXER_")}
+    return subprocess.run(
+        [sys.executable, "-m", "indexer", *args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def committed_offsets(bootstrap: str, group: str = "log-indexer") -> dict[tuple[str, int], int]:

@@ -3,30 +3,17 @@ down (a port nothing listens on), credentials in its URL masked."""
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 
 import pytest
+
+from tests.support import run_cli
 
 
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("INDEXER_")}
-    return subprocess.run(
-        [sys.executable, "-m", "indexer", *args],
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize(
@@ -41,7 +28,7 @@ def test_a_replay_with_the_cluster_down_is_one_line_and_exit_1(
     command: tuple[str, ...], named: str
 ) -> None:
     port = _closed_port()
-    result = _run(
+    result = run_cli(
         *command,
         INDEXER_ELASTICSEARCH__HOSTS=f"http://elastic:es-pw@127.0.0.1:{port}",
         INDEXER_KAFKA__BOOTSTRAP_SERVERS=f"127.0.0.1:{_closed_port()}",
