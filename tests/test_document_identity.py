@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from confluent_kafka.admin import AdminClient
 
 from indexer.embedded import CompatProxy, ServerProcess
@@ -29,6 +30,9 @@ from tests.support import (
     produce,
     wait_for,
 )
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 T0 = days_ago(1) + timedelta(hours=10)
 DAY = T0.strftime("%Y.%m.%d")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
@@ -25,6 +26,9 @@ from tests.support import (
     produce,
     wait_for,
 )
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 DAY1 = days_ago(2)
 

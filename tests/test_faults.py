@@ -33,6 +33,9 @@ from tests.support import (
     wait_for,
 )
 
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
+
 DAY = days_ago(1)
 Rule = Callable[[str, str, bytes], Reply | None]
 

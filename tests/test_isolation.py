@@ -12,6 +12,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from indexer.embedded import CompatProxy, Reply, ServerProcess
 from tests.cluster_rules import answer_per_item, bulk_items
 from tests.support import (
@@ -29,6 +31,9 @@ from tests.support import (
     produce,
     wait_for,
 )
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 STAMP = days_ago(1).strftime("%Y-%m-%dT10:00:00.000Z")
 DAY = STAMP[:10].replace("-", ".")

@@ -28,6 +28,9 @@ from tests.support import (
     wait_for,
 )
 
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
+
 TRACE = [
     "2026-01-01 10:00:00,123 ERROR [main] c.e.OrderService - order 17 failed",
     "java.lang.IllegalStateException: boom",

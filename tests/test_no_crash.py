@@ -11,6 +11,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from indexer.embedded import CompatProxy, Product, Reply, ServerProcess
@@ -31,6 +32,9 @@ from tests.support import (
     record_of,
     wait_for,
 )
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 EVERYWHERE = "k8s-logs-*"
 STAMP = (days_ago(1) + timedelta(hours=10)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
@@ -282,6 +286,7 @@ def _tenants() -> list[tuple[bytes, int | None]]:
     ]
 
 
+@pytest.mark.dialect  # each product words the refusal its own way (SECURITY_REASON)
 def test_a_403_on_one_namespaces_template_dead_letters_that_namespace_and_no_other(
     kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path, product: Product
 ) -> None:
@@ -367,6 +372,7 @@ def test_a_transient_refusal_of_a_namespace_template_is_retried_and_nothing_is_d
         assert source["message"] == decoded(produced[doc_id])["message"]
 
 
+@pytest.mark.dialect  # each product words the refusal its own way (SECURITY_REASON)
 def test_a_403_on_creating_one_apps_index_dead_letters_that_app_and_no_other(
     kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path, product: Product
 ) -> None:

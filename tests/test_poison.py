@@ -9,6 +9,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from indexer.embedded import CompatProxy, Product, Reply, ServerProcess
 from tests.cluster_rules import AutoCreateOff
 from tests.support import (
@@ -25,6 +27,9 @@ from tests.support import (
     produce,
     wait_for,
 )
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 PATH = "/data/logs/shop/cart/cart-7d4b9c8f6-bcd2f/log/app.log"
 EVERYWHERE = "k8s-logs-*"  # stored events and dead letters alike

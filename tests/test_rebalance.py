@@ -9,6 +9,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from indexer.embedded import CompatProxy, Reply, ServerProcess
 from indexer.sample import sources, stream
 from tests.support import (
@@ -23,6 +25,9 @@ from tests.support import (
     produce,
     wait_for,
 )
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 DAY = days_ago(1)
 

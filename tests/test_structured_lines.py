@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from indexer.embedded import CompatProxy, ServerProcess
 from tests.support import (
     DEADLETTERS,
@@ -24,6 +26,9 @@ from tests.support import (
     produce,
     wait_for,
 )
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 READ = days_ago(1) + timedelta(hours=10)  # when filebeat read the lines
 OWN = READ - timedelta(hours=11)  # the JSON line's own time: the day before

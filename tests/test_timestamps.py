@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from indexer.embedded import CompatProxy, ServerProcess
 from tests.support import (
     DEADLETTERS,
@@ -27,6 +29,9 @@ from tests.support import (
     record_of,
     wait_for,
 )
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 KAFKA_TIME = days_ago(1) + timedelta(hours=10, minutes=30)  # when filebeat sent the lines
 KAFKA_MILLIS = int(KAFKA_TIME.timestamp() * 1000)

@@ -31,6 +31,7 @@ from indexer.embedded import CompatProxy, Product, Reply, ServerProcess
 from indexer.encode import encode
 from indexer.indices import IndexNotReady, IndexRejected
 from indexer.parking import Parking
+from indexer.salvage import SALVAGE_FIELD
 from indexer.settings import RetrySettings
 from tests.cluster_rules import answer_per_item, bulk_items, item_target, upstream
 from tests.scripted_cluster import (
@@ -350,6 +351,25 @@ class WriterSuite:
         salvaged = bed.stored(APP)[_line_ids(batch)[1]]
         assert "status" not in salvaged and salvaged["message"] == "x"
         assert len(bed.bulks()) == 2  # the batch, then the salvaged copy alone
+
+    def test_a_refusal_salvage_cannot_repair_is_a_dead_letter_named_as_the_product_names_it(
+        self, bed: Bed
+    ) -> None:
+        # Salvaged once already (it carries the salvage field): never salvaged twice.
+        bed.maps_as_number(APP, "status")
+        document = {"message": "y", "status": "OK", SALVAGE_FIELD: {"status": "x"}}
+        batch = batch_of((APP, {"message": "ok"}), (APP, document))
+        result = bed.writer().write(batch)
+        # REAL-CLUSTERS.md §6: Elasticsearch since 8.8 names it document_parsing_exception.
+        kind = {
+            "elasticsearch": "document_parsing_exception",
+            "opensearch": "mapper_parsing_exception",
+        }[bed.product]
+        assert (result.indexed, result.salvaged, result.deadlettered) == (1, 0, {kind: 1})
+        (letter,) = bed.stored(DEADLETTER_INDEX).values()
+        assert letter["error"]["type"] == kind
+        assert "failed to parse field [status]" in letter["error"]["message"]
+        assert letter["deadletter"]["target_index"] == APP
 
     def test_items_answered_429_are_sent_again_alone_after_a_backoff(self, bed: Bed) -> None:
         batch = batch_of(*[(APP, {"message": f"m{n}"}) for n in range(6)])

@@ -28,6 +28,9 @@ from tests.support import (
     wait_for,
 )
 
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
+
 NAMESPACES = {"payments", "orders"}
 GLOBAL_VIEWS = {"k8s-logs-all", "k8s-logs-deadletter", "k8s-logs-unmatched"}
 FAST_RETRY = {

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from indexer.cluster import SearchClient
 from indexer.embedded import CompatProxy, ServerProcess
 from tests.replay.helpers import DAY, at, event, produce_at, run_command
@@ -23,6 +25,9 @@ from tests.support import (
     record_of,
     wait_for,
 )
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 EVERYWHERE = "k8s-logs-*"  # the target indices and the dead letters
 TOPIC = "filebeat-dl"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
@@ -21,6 +22,9 @@ from tests.replay.helpers import (
     run_command,
 )
 from tests.support import IndexerProcess, count, create_topic, documents, indexer_env, wait_for
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 TOPIC = "filebeat-window"
 PARTITIONS = 2
