@@ -1,4 +1,4 @@
-"""End to end, on the real broker and ES-API server (both beds): a document's `_id` names the
+"""End to end, on the real broker and ES-API server (one bed): a document's `_id` names the
 event, not where Kafka put it (docid.py). A topic re-created with new lines loses none of them to
 a 409; a shipper's re-send, at another offset or on another topic, is one document and counted as
 a duplicate; equal text at two offsets of a file is two documents; `@metadata._id` is the id and

@@ -1,4 +1,4 @@
-"""End to end, on the real broker and ES-API server (both beds): a Java stack trace written by an
+"""End to end, on the real broker and ES-API server (one bed): a Java stack trace written by an
 app through the real s6-log, joined by the rendered input's multiline parser (the follower model
 of tests/agent applies it with filebeat's semantics), shipped as filebeat's event, is ONE
 document whose message holds every line and whose `log.level` is the first line's."""

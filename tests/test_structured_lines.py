@@ -1,4 +1,4 @@
-"""End to end, on the real broker and ES-API server (both beds): a JSON line, a logfmt line and a
+"""End to end, on the real broker and ES-API server (one bed): a JSON line, a logfmt line and a
 classic line each come out with their own `log.level`; the JSON line's message and time are its
 own (and its day is that time's); an app key named `kubernetes` or `@timestamp` cannot change
 ours; an unparsable line is stored unchanged. Stored documents are checked by content."""

@@ -1,4 +1,4 @@
-"""`indexer replay` after a change of routing settings, on the real servers (both beds): a line
+"""`indexer replay` after a change of routing settings, on the real servers (one bed): a line
 first stored in its own day's index would route to another day now; the replay finds its `_id`
 stored there, does not write it again (one copy, no `_id` twice), counts it as already present
 (`duplicates`, and `moved`), and writes what is missing where it routes now."""
