@@ -17,7 +17,6 @@ import pytest
 
 from indexer.embedded import CompatProxy, Product, Reply, ServerProcess
 from indexer.sample import sources, stream
-from tests.cluster_rules import answer_per_item
 from tests.support import (
     DEADLETTERS,
     FAST_GROUP,
@@ -32,6 +31,7 @@ from tests.support import (
     produce,
     wait_for,
 )
+from tests.support.faults import answer_per_item
 
 # End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
 pytestmark = pytest.mark.slow

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from indexer.embedded import CompatProxy, Reply, ServerProcess
-from tests.cluster_rules import answer_per_item, bulk_items
 from tests.support import (
     DEADLETTERS,
     IndexerProcess,
@@ -31,6 +30,7 @@ from tests.support import (
     produce,
     wait_for,
 )
+from tests.support.faults import answer_per_item, bulk_items
 
 # End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
 pytestmark = pytest.mark.slow

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from indexer.embedded import CompatProxy, Product, Reply, ServerProcess
-from tests.cluster_rules import AutoCreateOff
 from tests.support import (
     DEADLETTERS,
     PARSING_ERROR,
@@ -27,6 +26,7 @@ from tests.support import (
     produce,
     wait_for,
 )
+from tests.support.faults import AutoCreateOff
 
 # End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ its fake and its real Kafka):
 - `OsmemBed` (tests/test_bulk_writer_osmem.py, the cluster lane): the real osmem server behind
   the proxy, dressed as the product; the same rules inject what osmem never answers (429s, a
   413, a malformed answer, auto-create off) through the proxy's one per-item rule
-  (`tests.cluster_rules.answer_per_item`); created, duplicate and mapping answers are osmem's own.
+  (`tests.support.faults.answer_per_item`); created, duplicate and mapping answers are osmem's own.
 
 Each test builds a `BulkWriter` (and a `Parking`) in-process, with the backoff's sleep replaced
 by `Bed.wait` (it records and returns at once) and, for parking, a clock that leaps.
@@ -33,7 +33,6 @@ from indexer.indices import IndexNotReady, IndexRejected
 from indexer.parking import Parking
 from indexer.salvage import SALVAGE_FIELD
 from indexer.settings import RetrySettings
-from tests.cluster_rules import answer_per_item, bulk_items, item_target, upstream
 from tests.scripted_cluster import (
     HTML_PAGE,
     TOO_LARGE,
@@ -44,6 +43,7 @@ from tests.scripted_cluster import (
     index_not_found,
     rejected_execution,
 )
+from tests.support.faults import answer_per_item, bulk_items, item_target, upstream
 
 APP = "k8s-logs-shop_cart-2026.12.06"
 OTHER = "k8s-logs-shop_search-2026.12.06"

@@ -305,7 +305,7 @@ def test_a_replay_into_a_still_red_index_keeps_its_dead_letters_exits_1_and_stor
     """The runbook's `--error-type retry_exhausted` while the index is still red: the writer
     parks what keeps answering 503, and a parked document has no outcome. Its dead letter is the
     only copy: it stays, the run says so and exits 1; once healed, a second run stores it."""
-    from tests.cluster_rules import RefuseItemsInto
+    from tests.support.faults import RefuseItemsInto
 
     setup = _dead_lettered(kafka, es_proxy.url, tmp_path)
     _fix_template(es_proxy.url)

@@ -199,7 +199,7 @@ def test_a_window_replay_under_item_429s_never_exits_0_with_documents_missing(
 ) -> None:
     """Items still answered 429 after the writer's rounds are parked: they have no outcome. The
     replay must say so and fail, and a later run (the cluster calm again) restores them."""
-    from tests.cluster_rules import RefuseItemsInto
+    from tests.support.faults import RefuseItemsInto
 
     setup = _indexed(kafka, es_proxy.url, tmp_path)
     window = list(range(*WINDOW))
