@@ -416,6 +416,8 @@ class WriterSuite:
         assert letter["deadletter"]["original_size"] > 20_000
         letters = [b for b in bed.bulks() if DEADLETTER_INDEX.encode() in b]
         assert len(letters) > 1 and len(letters[-1]) <= 8_000  # refused, then kept smaller
+        # Halved each time, from 65,536 bytes: the first half that fits the 8,000-byte limit.
+        assert len(letter["event"]["original"].encode()) == 65536 // 16
 
     @pytest.mark.parametrize(
         "answer",
