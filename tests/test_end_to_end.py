@@ -24,6 +24,7 @@ from tests.support import (
     finish_and_check,
     indexer_env,
     produce,
+    produce_sample,
     wait_for,
 )
 
@@ -79,9 +80,8 @@ def test_ten_thousand_events_over_three_partitions_are_each_indexed_once_in_thei
 
 def _setup(kafka: ServerProcess, partitions: int, events: int) -> tuple[str, dict[str, bytes]]:
     bootstrap = f"127.0.0.1:{kafka.port}"
-    create_topic(bootstrap, "filebeat-apps", partitions)
-    values = [value for _, value in stream(sources(2, 3, 2), events, DAY1, days=2)]
-    return bootstrap, produce(bootstrap, "filebeat-apps", values, partitions=partitions)
+    produced = produce_sample(bootstrap, "filebeat-apps", partitions, events, DAY1, 2, (2, 3, 2))
+    return bootstrap, produced
 
 
 def _slow_bulks(seconds: float) -> Callable[[str, str, bytes], Reply | None]:

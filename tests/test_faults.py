@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from indexer.embedded import CompatProxy, Product, Reply, ServerProcess
-from indexer.sample import sources, stream
 from tests.support import (
     DEADLETTERS,
     FAST_GROUP,
@@ -29,6 +28,7 @@ from tests.support import (
     finish_and_check,
     indexer_env,
     produce,
+    produce_sample,
     wait_for,
 )
 from tests.support.faults import answer_per_item
@@ -44,9 +44,7 @@ def _produce(
     kafka: ServerProcess, events: int, partitions: int = 3
 ) -> tuple[str, dict[str, bytes]]:
     bootstrap = f"127.0.0.1:{kafka.port}"
-    create_topic(bootstrap, "filebeat-f", partitions)
-    values = [v for _, v in stream(sources(2, 2, 2), events, DAY, days=1)]
-    return bootstrap, produce(bootstrap, "filebeat-f", values, partitions=partitions)
+    return bootstrap, produce_sample(bootstrap, "filebeat-f", partitions, events, DAY)
 
 
 def _readyz(indexer: IndexerProcess) -> int:

@@ -9,6 +9,7 @@ from tests.support.kafka import (
     days_ago,
     ends_of,
     produce,
+    produce_sample,
     produce_stamped,
 )
 from tests.support.processes import (
@@ -55,6 +56,7 @@ __all__ = [
     "finish_and_check",
     "indexer_env",
     "produce",
+    "produce_sample",
     "produce_stamped",
     "record_of",
     "run_cli",

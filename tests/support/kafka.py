@@ -10,6 +10,8 @@ from typing import Any
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from indexer.sample import sources, stream
+
 
 def days_ago(days: int) -> datetime:
     """Midnight (UTC) `days` days before today: event times relative to now keep every test
@@ -58,6 +60,23 @@ def produce(
     assert producer.flush(30) == 0
     assert not errors, errors[:3]
     return produced
+
+
+def produce_sample(
+    bootstrap: str,
+    topic: str,
+    partitions: int,
+    events: int,
+    start: datetime,
+    days: int = 1,
+    spread: tuple[int, int, int] = (2, 2, 2),
+) -> dict[str, bytes]:
+    """Create `topic` and produce `events` sample events (`indexer.sample`: `spread` is
+    namespaces, apps per namespace, pods per app) over `days` days from `start`, round-robin over
+    its partitions; returns them by record, as `produce` does."""
+    create_topic(bootstrap, topic, partitions)
+    values = [value for _, value in stream(sources(*spread), events, start, days=days)]
+    return produce(bootstrap, topic, values, partitions=partitions)
 
 
 def produce_stamped(
