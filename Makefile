@@ -10,8 +10,8 @@ export CONTAINERS_CONF ?= $(CURDIR)/deploy/images/containers.conf
 LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet
 SCRIPTS := deploy/images
 
-.PHONY: demo test lint typecheck unit venv clean lock image image-smoke core core-check core-fuzz \
-  core-wheel
+.PHONY: demo test lint typecheck unit cluster e2e venv clean lock image image-smoke core \
+  core-check core-fuzz core-wheel
 
 $(BIN)/.installed: pyproject.toml requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -106,9 +106,17 @@ test: lint typecheck core-check core-fuzz $(BIN)/.core
 	$(BIN)/indexer templates validate
 	$(BIN)/pytest -n $(TEST_WORKERS)
 
-# The fast lane: no servers.
+# The lanes, each on its own (README "Development"; `make test` runs them all in one pytest run,
+# so the workers stay busy to the end). unit: no servers, no sleeping. cluster: in-process
+# against the real servers, both products. e2e: `indexer` as a process (marked `slow`).
 unit: $(BIN)/.installed
 	$(BIN)/pytest -q -n $(TEST_WORKERS) tests/unit
+
+cluster: $(BIN)/.installed $(BIN)/.core
+	$(BIN)/pytest -q -n $(TEST_WORKERS) -m "not slow" --ignore=tests/unit
+
+e2e: $(BIN)/.installed $(BIN)/.core
+	$(BIN)/pytest -q -n $(TEST_WORKERS) -m slow
 
 # Build the indexer image from the Dockerfile (on a locally bootstrapped Debian base when the
 # upstream Python image is not present and PULL_PYTHON_IMAGE is not 1) and print its size. The

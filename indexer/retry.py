@@ -47,9 +47,17 @@ class Backoff:
     _log_lock: ClassVar[threading.Lock] = threading.Lock()
     _last_log: ClassVar[float] = 0.0
 
-    def __init__(self, settings: RetrySettings, stop: threading.Event) -> None:
+    def __init__(
+        self,
+        settings: RetrySettings,
+        stop: threading.Event,
+        wait: Callable[[float], bool] | None = None,
+    ) -> None:
+        """`wait(seconds)` sleeps between attempts and returns True when stopped meanwhile:
+        `stop.wait` unless given (the unit tests pass one that records and returns at once)."""
         self._settings = settings
         self._stop = stop
+        self._wait = wait or stop.wait
 
     def call(
         self,
@@ -70,7 +78,7 @@ class Backoff:
                 raise
             if attempts == 1 and isinstance(exc, give_up):
                 raise
-        if self._stop.wait(self._settings.initial_backoff_seconds):
+        if self._wait(self._settings.initial_backoff_seconds):
             raise Abandoned("stopped after 1 attempt")
 
         def stop(state: RetryCallState) -> bool:
@@ -102,7 +110,7 @@ class Backoff:
         return retrying(fn, *args)
 
     def _sleep(self, seconds: float) -> None:
-        self._stop.wait(seconds)  # returns early when stopped
+        self._wait(seconds)  # returns early when stopped
 
     def _log(self, action: str, state: RetryCallState) -> None:
         now = time.monotonic()

@@ -8,6 +8,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from indexer.embedded import CompatProxy, ServerProcess
 from indexer.sample import sources, stream
 from tests.support import (
@@ -20,6 +22,9 @@ from tests.support import (
     produce,
     wait_for,
 )
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 
 def test_a_few_lines_into_an_idle_indexer_are_indexed_long_before_the_batch_age(

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from indexer.embedded import CompatProxy, ServerProcess
 from indexer.sample import Source, stream
 from tests.support import (
@@ -23,6 +25,9 @@ from tests.support import (
     produce,
     wait_for,
 )
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 SOURCES = [
     Source(namespace, app, pod)

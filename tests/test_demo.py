@@ -11,6 +11,9 @@ import pytest
 
 from indexer.embedded import PRODUCTS, Product
 
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("product", PRODUCTS)
 def test_the_demo_accounts_for_every_message_and_reads_the_logs_back(product: Product) -> None:

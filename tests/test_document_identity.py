@@ -1,4 +1,4 @@
-"""End to end, on the real broker and ES-API server (both beds): a document's `_id` names the
+"""End to end, on the real broker and ES-API server (one bed): a document's `_id` names the
 event, not where Kafka put it (docid.py). A topic re-created with new lines loses none of them to
 a 409; a shipper's re-send, at another offset or on another topic, is one document and counted as
 a duplicate; equal text at two offsets of a file is two documents; `@metadata._id` is the id and
@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from confluent_kafka.admin import AdminClient
 
 from indexer.embedded import CompatProxy, ServerProcess
@@ -29,6 +30,9 @@ from tests.support import (
     produce,
     wait_for,
 )
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 T0 = days_ago(1) + timedelta(hours=10)
 DAY = T0.strftime("%Y.%m.%d")

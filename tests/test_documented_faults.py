@@ -12,7 +12,6 @@ import pytest
 
 from indexer.embedded import CompatProxy, Reply, ServerProcess
 from indexer.sample import sources, stream
-from tests.cluster_rules import AutoCreateOff, RefuseItemsInto
 from tests.support import (
     DEADLETTERS,
     FAST_GROUP,
@@ -30,6 +29,10 @@ from tests.support import (
     produce,
     wait_for,
 )
+from tests.support.faults import AutoCreateOff, RefuseItemsInto
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 DAY = days_ago(1)
 TOPIC = "filebeat-d"

@@ -25,9 +25,13 @@ from tests.support import (
     indexer_env,
     log_events,
     produce,
+    produce_sample,
     spawned_core,
     wait_for,
 )
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 DAY1 = days_ago(2)
 
@@ -80,9 +84,8 @@ def test_ten_thousand_events_over_three_partitions_are_each_indexed_once_in_thei
 
 def _setup(kafka: ServerProcess, partitions: int, events: int) -> tuple[str, dict[str, bytes]]:
     bootstrap = f"127.0.0.1:{kafka.port}"
-    create_topic(bootstrap, "filebeat-apps", partitions)
-    values = [value for _, value in stream(sources(2, 3, 2), events, DAY1, days=2)]
-    return bootstrap, produce(bootstrap, "filebeat-apps", values, partitions=partitions)
+    produced = produce_sample(bootstrap, "filebeat-apps", partitions, events, DAY1, 2, (2, 3, 2))
+    return bootstrap, produced
 
 
 def _slow_bulks(seconds: float) -> Callable[[str, str, bytes], Reply | None]:

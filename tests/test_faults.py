@@ -4,7 +4,6 @@ and the group's committed offsets at the end of every partition."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import random
 import threading
@@ -17,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from indexer.embedded import CompatProxy, Product, Reply, ServerProcess
-from indexer.sample import sources, stream
 from tests.support import (
     DEADLETTERS,
     FAST_GROUP,
@@ -31,8 +29,13 @@ from tests.support import (
     indexer_env,
     log_events,
     produce,
+    produce_sample,
     wait_for,
 )
+from tests.support.faults import answer_per_item
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 DAY = days_ago(1)
 Rule = Callable[[str, str, bytes], Reply | None]
@@ -42,9 +45,7 @@ def _produce(
     kafka: ServerProcess, events: int, partitions: int = 3
 ) -> tuple[str, dict[str, bytes]]:
     bootstrap = f"127.0.0.1:{kafka.port}"
-    create_topic(bootstrap, "filebeat-f", partitions)
-    values = [v for _, v in stream(sources(2, 2, 2), events, DAY, days=1)]
-    return bootstrap, produce(bootstrap, "filebeat-f", values, partitions=partitions)
+    return bootstrap, produce_sample(bootstrap, "filebeat-f", partitions, events, DAY)
 
 
 def _readyz(indexer: IndexerProcess) -> int:
@@ -166,24 +167,14 @@ class PartialRefusal:
     def __call__(self, method: str, path: str, body: bytes) -> Reply | None:
         if "_bulk" not in path:
             return None
-        lines = body.splitlines()
-        pairs = [lines[i : i + 2] for i in range(0, len(lines), 2)]
         ids = _bulk_ids(body)
         with self._lock:
-            held = [self._rng.random() < self._share for _ in pairs]
+            held = [self._rng.random() < self._share for _ in ids]
             self.resent_after_acceptance += [i for i in ids if i in self.accepted]
             for doc_id, h in zip(ids, held, strict=True):
                 (self.refused if h else self.accepted).add(doc_id)
-        sent = b"".join(b"\n".join(p) + b"\n" for p, h in zip(pairs, held, strict=True) if not h)
-        forwarded: list[dict[str, object]] = []
-        if sent:
-            connection = http.client.HTTPConnection("127.0.0.1", self._upstream_port, timeout=60)
-            connection.request("POST", "/_bulk", sent, {"Content-Type": "application/x-ndjson"})
-            forwarded = json.loads(connection.getresponse().read())["items"]
-            connection.close()
-        answers = iter(forwarded)
-        items = [{"create": self._refusal} if h else next(answers) for h in held]
-        return Reply(200, json.dumps({"errors": True, "items": items}).encode())
+        refusal = {"create": self._refusal}
+        return answer_per_item(self._upstream_port, body, [refusal if h else None for h in held])
 
 
 def test_partial_item_429s_are_retried_item_by_item_until_all_are_in(

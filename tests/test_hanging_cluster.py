@@ -31,6 +31,8 @@ from tests.support import (
     wait_for,
 )
 
+pytestmark = pytest.mark.slow  # `indexer run` as a process (the e2e lane)
+
 GRACE_SECONDS = 40  # deploy/base/indexer/deployment.yaml's terminationGracePeriodSeconds
 
 

@@ -5,13 +5,14 @@ outcome."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from indexer.embedded import CompatProxy, Reply, ServerProcess
 from tests.support import (
@@ -29,6 +30,10 @@ from tests.support import (
     produce,
     wait_for,
 )
+from tests.support.faults import answer_per_item, bulk_items
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 STAMP = days_ago(1).strftime("%Y-%m-%dT10:00:00.000Z")
 DAY = STAMP[:10].replace("-", ".")
@@ -76,21 +81,12 @@ class RedIndex:
     def __call__(self, method: str, path: str, body: bytes) -> Reply | None:
         if "_bulk" not in path or not self.red.is_set():
             return None
-        lines = body.splitlines()
-        pairs = [lines[i : i + 2] for i in range(0, len(lines), 2)]
-        red = [RED_INDEX.encode() in pair[0] for pair in pairs]
+        red = [RED_INDEX.encode() in action for action, _ in bulk_items(body)]
         if not any(red):
             return None
-        sent = b"".join(b"\n".join(p) + b"\n" for p, r in zip(pairs, red, strict=True) if not r)
-        forwarded: list[dict[str, Any]] = []
-        if sent:
-            connection = http.client.HTTPConnection("127.0.0.1", self._port, timeout=60)
-            connection.request("POST", "/_bulk", sent, {"Content-Type": "application/x-ndjson"})
-            forwarded = json.loads(connection.getresponse().read())["items"]
-            connection.close()
-        answers = iter(forwarded)
-        items = [_unavailable(RED_INDEX) if r else next(answers) for r in red]
-        return Reply(200, json.dumps({"errors": True, "items": items}).encode())
+        return answer_per_item(
+            self._port, body, [_unavailable(RED_INDEX) if r else None for r in red]
+        )
 
 
 def _produce(bootstrap: str) -> tuple[dict[str, bytes], set[str]]:

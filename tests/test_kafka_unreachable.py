@@ -11,8 +11,13 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from indexer.embedded import CompatProxy, ServerProcess
 from tests.support import FAST_GROUP, IndexerProcess, indexer_env, log_events, wait_for
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 
 def _closed_port() -> int:

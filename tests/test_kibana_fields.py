@@ -10,6 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from indexer.admin.preparer import IndexPreparer
 from indexer.admin.setup import run_setup
 from indexer.embedded import CompatProxy, ServerProcess
@@ -26,6 +28,9 @@ from tests.support import (
     produce,
     wait_for,
 )
+
+# End to end, and the product is the subject (its own answers): on both beds.
+pytestmark = [pytest.mark.slow, pytest.mark.dialect]
 
 DAY = days_ago(1)
 

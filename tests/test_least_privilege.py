@@ -32,6 +32,9 @@ from tests.support import (
     wait_for,
 )
 
+# End to end, and the product is the subject (each product's role file and refusal wording).
+pytestmark = [pytest.mark.slow, pytest.mark.dialect]
+
 TOPIC = "filebeat-least"
 LOG = "/log/app.log"
 POLICIES = json.dumps({"pay": "k8s-logs-30d"})

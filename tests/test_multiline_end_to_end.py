@@ -1,4 +1,4 @@
-"""End to end, on the real broker and ES-API server (both beds): a Java stack trace written by an
+"""End to end, on the real broker and ES-API server (one bed): a Java stack trace written by an
 app through the real s6-log, joined by the rendered input's multiline parser (the follower model
 of tests/agent applies it with filebeat's semantics), shipped as filebeat's event, is ONE
 document whose message holds every line and whose `log.level` is the first line's."""
@@ -27,6 +27,9 @@ from tests.support import (
     produce,
     wait_for,
 )
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 TRACE = [
     "2026-01-01 10:00:00,123 ERROR [main] c.e.OrderService - order 17 failed",

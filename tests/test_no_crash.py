@@ -8,12 +8,11 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-from confluent_kafka import Consumer, Message, Producer, TopicPartition
+import pytest
+from confluent_kafka import Consumer, Message, TopicPartition
 
 from indexer.embedded import CompatProxy, Product, Reply, ServerProcess
 from tests.support import (
@@ -29,9 +28,13 @@ from tests.support import (
     documents,
     ends_of,
     indexer_env,
+    produce_stamped,
     record_of,
     wait_for,
 )
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 EVERYWHERE = "k8s-logs-*"
 STAMP = (days_ago(1) + timedelta(hours=10)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
@@ -44,28 +47,6 @@ def _event(namespace: str, app: str, message: str) -> bytes:
     return json.dumps(
         {"@timestamp": STAMP, "message": message, "log": {"file": {"path": path}}}
     ).encode()
-
-
-def _produce(
-    bootstrap: str, topic: str, records: Iterable[tuple[bytes, int | None]]
-) -> dict[str, bytes]:
-    """Produce (value, Kafka timestamp in ms or None) in order to partition 0; values by id."""
-    producer = Producer({"bootstrap.servers": bootstrap, "message.max.bytes": 20_000_000})
-    produced: dict[str, bytes] = {}
-    errors: list[str] = []
-
-    def delivered(err: Any, msg: Message) -> None:
-        if err is not None:
-            errors.append(str(err))
-        else:
-            produced[f"{msg.topic()}:{msg.partition()}:{msg.offset()}"] = msg.value() or b""
-
-    for value, millis in records:
-        stamp = {"timestamp": millis} if millis is not None else {}
-        producer.produce(topic, value, partition=0, on_delivery=delivered, **stamp)
-        producer.flush(30)  # one at a time: ids in produce order
-    assert not errors, errors
-    return produced
 
 
 def _finish(indexer: IndexerProcess, bootstrap: str, produced: dict[str, bytes]) -> None:
@@ -107,7 +88,7 @@ def test_absurd_kafka_timestamps_are_clamped_and_every_message_is_stored_or_dead
         (json.dumps({"message": "no time, no path"}).encode(), BEYOND_9999),
         (_event("shop", "cart", "an ordinary one"), None),
     ]
-    produced = _produce(bootstrap, "filebeat-ts", records)
+    produced = produce_stamped(bootstrap, "filebeat-ts", records)
     ids = list(produced)
     env = indexer_env(bootstrap, es_proxy.url)
     indexer = IndexerProcess(env, tmp_path / "i.log").start()
@@ -155,7 +136,7 @@ def test_a_huge_dead_letter_to_a_kafka_topic_is_shrunk_to_fit_and_keeps_the_orig
     bootstrap = f"127.0.0.1:{kafka.port}"
     create_topic(bootstrap, "filebeat-big", 1)
     create_topic(bootstrap, "deadletters", 1)
-    produced = _produce(
+    produced = produce_stamped(
         bootstrap, "filebeat-big", [(HUGE, None), (_event("shop", "cart", "ok"), None)]
     )
     env = indexer_env(bootstrap, es_proxy.url, INDEXER_DEADLETTER__TOPIC="deadletters")
@@ -183,7 +164,7 @@ def test_a_dead_letter_the_producer_still_refuses_as_too_large_is_halved_until_i
     bootstrap = f"127.0.0.1:{kafka.port}"
     create_topic(bootstrap, "filebeat-big", 1)
     create_topic(bootstrap, "deadletters", 1)
-    produced = _produce(bootstrap, "filebeat-big", [(HUGE, None)])
+    produced = produce_stamped(bootstrap, "filebeat-big", [(HUGE, None)])
     options = json.dumps(
         {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500, "message.max.bytes": 300_000}
     )
@@ -217,7 +198,7 @@ def test_a_huge_dead_letter_in_the_dead_letter_index_is_shrunk_until_the_cluster
     create_topic(bootstrap, "filebeat-big", 1)
     big_event = _event("shop", "cart", "z" * 1_000_000)
     records = [(HUGE, None), (big_event, None), (_event("shop", "cart", "ok"), None)]
-    produced = _produce(bootstrap, "filebeat-big", records)
+    produced = produce_stamped(bootstrap, "filebeat-big", records)
     indexer = IndexerProcess(indexer_env(bootstrap, es_proxy.url), tmp_path / "i.log").start()
     wait_for(lambda: count(es_proxy.url, EVERYWHERE) >= 3, 60, "every message")
     _finish(indexer, bootstrap, produced)
@@ -249,7 +230,7 @@ def test_the_dead_letter_index_maps_the_size_hash_and_truncation_of_the_original
 ) -> None:
     bootstrap = f"127.0.0.1:{kafka.port}"
     create_topic(bootstrap, "filebeat-big", 1)
-    produced = _produce(bootstrap, "filebeat-big", [(HUGE, None), (b"small garbage", None)])
+    produced = produce_stamped(bootstrap, "filebeat-big", [(HUGE, None), (b"small garbage", None)])
     indexer = IndexerProcess(indexer_env(bootstrap, es_proxy.url), tmp_path / "i.log").start()
     wait_for(lambda: count(es_proxy.url, DEADLETTERS) >= 2, 40, "both dead letters")
     _finish(indexer, bootstrap, produced)
@@ -305,6 +286,7 @@ def _tenants() -> list[tuple[bytes, int | None]]:
     ]
 
 
+@pytest.mark.dialect  # each product words the refusal its own way (SECURITY_REASON)
 def test_a_403_on_one_namespaces_template_dead_letters_that_namespace_and_no_other(
     kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path, product: Product
 ) -> None:
@@ -314,7 +296,7 @@ def test_a_403_on_one_namespaces_template_dead_letters_that_namespace_and_no_oth
     )
     bootstrap = f"127.0.0.1:{kafka.port}"
     create_topic(bootstrap, "filebeat-ns", 1)
-    produced = _produce(bootstrap, "filebeat-ns", _tenants())
+    produced = produce_stamped(bootstrap, "filebeat-ns", _tenants())
     env = indexer_env(
         bootstrap,
         es_proxy.url,
@@ -371,7 +353,7 @@ def test_a_transient_refusal_of_a_namespace_template_is_retried_and_nothing_is_d
     es_proxy.fault = rule
     bootstrap = f"127.0.0.1:{kafka.port}"
     create_topic(bootstrap, "filebeat-ns", 1)
-    produced = _produce(bootstrap, "filebeat-ns", _tenants())
+    produced = produce_stamped(bootstrap, "filebeat-ns", _tenants())
     env = indexer_env(
         bootstrap,
         es_proxy.url,
@@ -390,6 +372,7 @@ def test_a_transient_refusal_of_a_namespace_template_is_retried_and_nothing_is_d
         assert source["message"] == decoded(produced[doc_id])["message"]
 
 
+@pytest.mark.dialect  # each product words the refusal its own way (SECURITY_REASON)
 def test_a_403_on_creating_one_apps_index_dead_letters_that_app_and_no_other(
     kafka: ServerProcess, es_proxy: CompatProxy, tmp_path: Path, product: Product
 ) -> None:
@@ -398,7 +381,7 @@ def test_a_403_on_creating_one_apps_index_dead_letters_that_app_and_no_other(
     es_proxy.fault = lambda m, p, b: refused if m == "PUT" and p.split("?")[0] == target else None
     bootstrap = f"127.0.0.1:{kafka.port}"
     create_topic(bootstrap, "filebeat-ix", 1)
-    produced = _produce(bootstrap, "filebeat-ix", _tenants())
+    produced = produce_stamped(bootstrap, "filebeat-ix", _tenants())
     indexer = IndexerProcess(indexer_env(bootstrap, es_proxy.url), tmp_path / "i.log").start()
     wait_for(lambda: count(es_proxy.url, EVERYWHERE) >= len(produced), 60, "every message")
     wait_for(lambda: indexer.metric("indexer_events_deadlettered_total") == 20, 10, "the count")

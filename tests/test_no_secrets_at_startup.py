@@ -6,9 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from indexer import __version__
 from indexer.embedded import CompatProxy, ServerProcess
 from tests.support import IndexerProcess, indexer_env, log_events, spawned_core, wait_for
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 
 def test_the_started_line_masks_the_credentials_of_the_cluster_url(

@@ -22,6 +22,9 @@ from confluent_kafka.admin import AdminClient
 from indexer.embedded import CompatProxy
 from tests.support import IndexerProcess, count, days_ago, indexer_env, log_events, wait_for
 
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
+
 TOPIC = "filebeat-reset"
 STAMP = days_ago(1).strftime("%Y-%m-%dT10:00:00.000Z")
 

@@ -23,9 +23,9 @@ from indexer.encode import encode
 from indexer.parking import PARKED_DOCUMENT_OVERHEAD, Parking, Released
 from indexer.replay.writing import Writing, build_writing
 from indexer.settings import Settings
-from tests.cluster_rules import RefuseItemsInto
 from tests.replay.helpers import DAY, at, iso
 from tests.support import documents_by_id, wait_for
+from tests.support.faults import RefuseItemsInto
 
 RED = f"k8s-logs-red_app-{DAY}"
 FINE = f"k8s-logs-fine_app-{DAY}"

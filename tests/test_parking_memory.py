@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 
 from indexer.embedded import CompatProxy, ServerProcess
-from tests.cluster_rules import RefuseItemsInto
 from tests.replay.helpers import DAY, at, event
 from tests.support import (
     DEADLETTERS,
@@ -36,6 +35,7 @@ from tests.support import (
     record_of,
     wait_for,
 )
+from tests.support.faults import RefuseItemsInto
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 

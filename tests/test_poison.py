@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from indexer.embedded import CompatProxy, Product, Reply, ServerProcess
-from tests.cluster_rules import AutoCreateOff
 from tests.support import (
     DEADLETTERS,
     PARSING_ERROR,
@@ -28,6 +27,10 @@ from tests.support import (
     spawned_core,
     wait_for,
 )
+from tests.support.faults import AutoCreateOff
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 PATH = "/data/logs/shop/cart/cart-7d4b9c8f6-bcd2f/log/app.log"
 EVERYWHERE = "k8s-logs-*"  # stored events and dead letters alike

@@ -9,30 +9,31 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from indexer.embedded import CompatProxy, Reply, ServerProcess
-from indexer.sample import sources, stream
 from tests.support import (
     IndexerProcess,
     committed_offsets,
     count,
-    create_topic,
     days_ago,
     ends_of,
     finish_and_check,
     indexer_env,
     log_events,
-    produce,
+    produce_sample,
     wait_for,
 )
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 DAY = days_ago(1)
 
 
 def _produce(kafka: ServerProcess, events: int, partitions: int) -> tuple[str, dict[str, bytes]]:
     bootstrap = f"127.0.0.1:{kafka.port}"
-    create_topic(bootstrap, "filebeat-r", partitions)
-    values = [v for _, v in stream(sources(2, 2, 2), events, DAY, days=1)]
-    return bootstrap, produce(bootstrap, "filebeat-r", values, partitions=partitions)
+    return bootstrap, produce_sample(bootstrap, "filebeat-r", partitions, events, DAY)
 
 
 def _events(indexer: IndexerProcess, name: str) -> list[dict[str, object]]:

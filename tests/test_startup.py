@@ -7,6 +7,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from indexer.embedded import CompatProxy, Reply, ServerProcess
 from tests.support import (
     IndexerProcess,
@@ -20,6 +22,9 @@ from tests.support import (
     produce,
     wait_for,
 )
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 FORBIDDEN = Reply(
     403,

@@ -1,4 +1,4 @@
-"""End to end, on the real broker and ES-API server (both beds): a JSON line, a logfmt line and a
+"""End to end, on the real broker and ES-API server (one bed): a JSON line, a logfmt line and a
 classic line each come out with their own `log.level`; the JSON line's message and time are its
 own (and its day is that time's); an app key named `kubernetes` or `@timestamp` cannot change
 ours; an unparsable line is stored unchanged. Stored documents are checked by content."""
@@ -9,6 +9,8 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from indexer.embedded import CompatProxy, ServerProcess
 from tests.support import (
@@ -24,6 +26,9 @@ from tests.support import (
     produce,
     wait_for,
 )
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 READ = days_ago(1) + timedelta(hours=10)  # when filebeat read the lines
 OWN = READ - timedelta(hours=11)  # the JSON line's own time: the day before

@@ -7,12 +7,11 @@ sweeper keeps."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Message, Producer
+import pytest
 
 from indexer.embedded import CompatProxy, ServerProcess
 from tests.support import (
@@ -26,9 +25,13 @@ from tests.support import (
     documents,
     ends_of,
     indexer_env,
+    produce_stamped,
     record_of,
     wait_for,
 )
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 KAFKA_TIME = days_ago(1) + timedelta(hours=10, minutes=30)  # when filebeat sent the lines
 KAFKA_MILLIS = int(KAFKA_TIME.timestamp() * 1000)
@@ -42,25 +45,6 @@ def _event(stamp: Any, message: str, path: str = APP_PATH) -> bytes:
     return json.dumps(
         {"@timestamp": stamp, "message": message, "log": {"file": {"path": path}}}
     ).encode()
-
-
-def _produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes, int]]) -> dict[str, bytes]:
-    """Produce (value, Kafka timestamp in ms) in order to partition 0; values by record."""
-    producer = Producer({"bootstrap.servers": bootstrap})
-    produced: dict[str, bytes] = {}
-    errors: list[str] = []
-
-    def delivered(err: Any, msg: Message) -> None:
-        if err is not None:
-            errors.append(str(err))
-        else:
-            produced[f"{msg.topic()}:{msg.partition()}:{msg.offset()}"] = msg.value() or b""
-
-    for value, millis in records:
-        producer.produce(topic, value, partition=0, timestamp=millis, on_delivery=delivered)
-    assert producer.flush(30) == 0
-    assert not errors, errors
-    return produced
 
 
 def _search(es_url: str, query: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -84,7 +68,7 @@ def test_a_timestamp_that_is_not_a_date_is_found_by_time_and_kept_as_it_was(
     values = [_event(stamp, f"line {n}") for n, stamp in enumerate(NOT_DATES)]
     values.append(_event(NOT_DATES[0], "unmatched", "/var/log/syslog"))  # the unmatched index
     values.append(_event(GOOD, "a good one"))
-    produced = _produce(bootstrap, "filebeat-stamps", ((v, KAFKA_MILLIS) for v in values))
+    produced = produce_stamped(bootstrap, "filebeat-stamps", ((v, KAFKA_MILLIS) for v in values))
     records = list(produced)
     indexer = IndexerProcess(indexer_env(bootstrap, es_proxy.url), tmp_path / "i.log").start()
     wait_for(lambda: count(es_proxy.url) >= len(values), 60, "every line stored")
@@ -130,7 +114,7 @@ def test_records_stamped_1970_go_to_the_day_of_consumption_which_the_sweeper_kee
     create_topic(bootstrap, "filebeat-clockless", 1)
     values = [_event(EPOCH_STAMP, f"booting {n}") for n in range(5)]
     values.append(b"not JSON from a node without a clock")  # its dead letter, kept as well
-    produced = _produce(bootstrap, "filebeat-clockless", ((v, 42_000) for v in values))
+    produced = produce_stamped(bootstrap, "filebeat-clockless", ((v, 42_000) for v in values))
     before = datetime.now(UTC)
     # The real sweeper, running, with a pass every second: it deletes what is past retention.
     env = indexer_env(

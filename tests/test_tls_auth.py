@@ -79,6 +79,9 @@ def test_setup_names_the_certificate_problem_and_exits_1(
     assert "CERTIFICATE_VERIFY_FAILED" in err or "certificate verify" in err
 
 
+# End to end, and the product is the subject: each product has its own client library.
+@pytest.mark.slow
+@pytest.mark.dialect
 def test_the_indexer_indexes_over_tls_with_an_api_key_and_never_logs_the_key(
     kafka: ServerProcess, tls: TlsFront, ca: CertAuthority, es_proxy: CompatProxy, tmp_path: Path
 ) -> None:

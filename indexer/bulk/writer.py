@@ -48,11 +48,13 @@ class BulkWriter:
         on_reachability: Callable[[bool], None] = lambda ok: None,
         deadletter_topic: DeadLetterTopic | None = None,
         max_original_bytes: int = DEFAULT_MAX_ORIGINAL_BYTES,
+        wait: Callable[[float], bool] | None = None,
     ) -> None:
         """With `deadletter_topic`, dead letters go to Kafka instead of the dead-letter index.
-        A dead letter keeps at most `max_original_bytes` of its message (see dead_letter_shape.py)."""
+        A dead letter keeps at most `max_original_bytes` of its message (see dead_letter_shape.py).
+        `wait` is the backoff's sleep (`Backoff`): `stop.wait` unless given."""
         self._park_after = retry.park_after_attempts
-        backoff = Backoff(retry, stop)
+        backoff = Backoff(retry, stop, wait)
         self._service = BulkService(client, on_reachability)
         self._targets = IndexTargets(indices, backoff)
         self._sender = Sender(self._service, backoff, self._targets)

@@ -10,18 +10,19 @@ from pathlib import Path
 import pytest
 
 from indexer.embedded import CompatProxy, ServerProcess, free_port
-from indexer.sample import sources, stream
 from tests.dashboards_server import RecordingDashboards
 from tests.support import (
     IndexerProcess,
     count,
-    create_topic,
     days_ago,
     indexer_env,
     log_events,
-    produce,
+    produce_sample,
     wait_for,
 )
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 GLOBAL = {"k8s-logs-all", "k8s-logs-deadletter", "k8s-logs-unmatched"}
 
@@ -35,9 +36,7 @@ def opensearch(es_server: ServerProcess) -> Iterator[CompatProxy]:
 
 def _produce(kafka: ServerProcess) -> int:
     bootstrap = f"127.0.0.1:{kafka.port}"
-    create_topic(bootstrap, "filebeat-apps", 2)
-    values = [value for _, value in stream(sources(2, 2, 1), 200, days_ago(1), days=1)]
-    return len(produce(bootstrap, "filebeat-apps", values, partitions=2))
+    return len(produce_sample(bootstrap, "filebeat-apps", 2, 200, days_ago(1), 1, (2, 2, 1)))
 
 
 def test_each_new_namespace_gets_its_index_pattern_once(

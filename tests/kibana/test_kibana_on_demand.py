@@ -16,19 +16,20 @@ from indexer import metrics
 from indexer.embedded import CompatProxy, ServerProcess
 from indexer.kibana.ondemand import KibanaProvisioner
 from indexer.log import configure_logging
-from indexer.sample import sources, stream
 from indexer.settings import LogSettings, load_settings
 from tests.kibana_server import RecordingKibana
 from tests.support import (
     IndexerProcess,
     count,
-    create_topic,
     days_ago,
     indexer_env,
     log_events,
-    produce,
+    produce_sample,
     wait_for,
 )
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 NAMESPACES = {"payments", "orders"}
 GLOBAL_VIEWS = {"k8s-logs-all", "k8s-logs-deadletter", "k8s-logs-unmatched"}
@@ -46,9 +47,7 @@ def kibana() -> Iterator[RecordingKibana]:
 
 def _produce(kafka: ServerProcess, events: int) -> int:
     bootstrap = f"127.0.0.1:{kafka.port}"
-    create_topic(bootstrap, "filebeat-apps", 3)
-    values = [value for _, value in stream(sources(2, 3, 2), events, days_ago(1), days=2)]
-    return len(produce(bootstrap, "filebeat-apps", values, partitions=3))
+    return len(produce_sample(bootstrap, "filebeat-apps", 3, events, days_ago(1), 2, (2, 3, 2)))
 
 
 def _view_posts(kibana: RecordingKibana) -> list[str]:

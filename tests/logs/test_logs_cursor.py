@@ -8,10 +8,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
+import pytest
 
 from indexer.embedded import CompatProxy, Reply, ServerProcess
 from indexer.sample import sources, stream
 from tests.logs.helpers import index_through_indexer, run_logs, stored_sources
+
+# End to end, and the product is the subject (its own answers): on both beds.
+pytestmark = [pytest.mark.slow, pytest.mark.dialect]
 
 # osmem's answer to a search on a freed point in time (the shape of OpenSearch's and
 # Elasticsearch's: search_phase_execution_exception caused by search_context_missing_exception).

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from indexer.embedded import CompatProxy, Reply, ServerProcess
 from indexer.encode import encode_event, ingested_field
@@ -18,6 +19,9 @@ from indexer.sample import Source, event, sources, stream
 from indexer.settings import RoutingSettings
 from tests.logs.helpers import Following, index_through_indexer, run_logs, wait_until_indexed
 from tests.support import cluster, days_ago, documents, produce
+
+# End to end, and the product is the subject (its own answers): on both beds.
+pytestmark = [pytest.mark.slow, pytest.mark.dialect]
 
 
 def _record(source: dict[str, Any]) -> tuple[str, int, int]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from indexer.cli import build_parser
 from indexer.embedded import CompatProxy, ServerProcess
@@ -20,6 +21,9 @@ from indexer.sample import sources, stream
 from indexer.settings import ElasticsearchSettings
 from tests.logs.helpers import index_through_indexer, run_logs, stored_sources
 from tests.support import days_ago
+
+# End to end, and the product is the subject (its own answers): on both beds.
+pytestmark = [pytest.mark.slow, pytest.mark.dialect]
 
 # What a reader may send: searches, the product's own point-in-time routes, and `GET /`.
 READ_ONLY = ("/_search", "/_pit", "/_search/point_in_time")

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from indexer.cluster import SearchClient
 from indexer.embedded import CompatProxy, ServerProcess
 from tests.replay.helpers import DAY, at, event, produce_at, run_command
@@ -23,6 +25,9 @@ from tests.support import (
     record_of,
     wait_for,
 )
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 EVERYWHERE = "k8s-logs-*"  # the target indices and the dead letters
 TOPIC = "filebeat-dl"
@@ -300,7 +305,7 @@ def test_a_replay_into_a_still_red_index_keeps_its_dead_letters_exits_1_and_stor
     """The runbook's `--error-type retry_exhausted` while the index is still red: the writer
     parks what keeps answering 503, and a parked document has no outcome. Its dead letter is the
     only copy: it stays, the run says so and exits 1; once healed, a second run stores it."""
-    from tests.cluster_rules import RefuseItemsInto
+    from tests.support.faults import RefuseItemsInto
 
     setup = _dead_lettered(kafka, es_proxy.url, tmp_path)
     _fix_template(es_proxy.url)

@@ -1,4 +1,4 @@
-"""`indexer replay` after a change of routing settings, on the real servers (both beds): a line
+"""`indexer replay` after a change of routing settings, on the real servers (one bed): a line
 first stored in its own day's index would route to another day now; the replay finds its `_id`
 stored there, does not write it again (one copy, no `_id` twice), counts it as already present
 (`duplicates`, and `moved`), and writes what is missing where it routes now."""
@@ -8,9 +8,14 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from indexer.embedded import CompatProxy, ServerProcess
 from tests.replay.helpers import T0, at, delete_documents, event, produce_at, run_command
 from tests.support import IndexerProcess, count, create_topic, documents, indexer_env, wait_for
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 TOPIC = "filebeat-moved"
 OWN = T0 - timedelta(days=3)  # the lines' own time: within the default max_past (6 days)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
@@ -21,6 +22,9 @@ from tests.replay.helpers import (
     run_command,
 )
 from tests.support import IndexerProcess, count, create_topic, documents, indexer_env, wait_for
+
+# End to end: `indexer` runs as a process (the e2e lane, on one bed: tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 TOPIC = "filebeat-window"
 PARTITIONS = 2
@@ -195,7 +199,7 @@ def test_a_window_replay_under_item_429s_never_exits_0_with_documents_missing(
 ) -> None:
     """Items still answered 429 after the writer's rounds are parked: they have no outcome. The
     replay must say so and fail, and a later run (the cluster calm again) restores them."""
-    from tests.cluster_rules import RefuseItemsInto
+    from tests.support.faults import RefuseItemsInto
 
     setup = _indexed(kafka, es_proxy.url, tmp_path)
     window = list(range(*WINDOW))

@@ -5,33 +5,19 @@ agent with a bad setting."""
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support import log_events
+from tests.support import log_events, run_cli
 
 
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("INDEXER_")}
-    return subprocess.run(
-        [sys.executable, "-m", "indexer", *args],
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize(
@@ -46,7 +32,7 @@ def test_a_replay_with_the_cluster_down_is_one_line_and_exit_1(
     command: tuple[str, ...], named: str
 ) -> None:
     port = _closed_port()
-    result = _run(
+    result = run_cli(
         *command,
         INDEXER_ELASTICSEARCH__HOSTS=f"http://elastic:es-pw@127.0.0.1:{port}",
         INDEXER_KAFKA__BOOTSTRAP_SERVERS=f"127.0.0.1:{_closed_port()}",
@@ -82,7 +68,7 @@ def test_a_command_with_the_cluster_down_is_one_line_and_exit_1(
 ) -> None:
     down = f"http://127.0.0.1:{_closed_port()}"
     line = _one_line(
-        _run(
+        run_cli(
             *command,
             INDEXER_ELASTICSEARCH__HOSTS=down.replace("//", "//elastic:es-pw@"),
             INDEXER_KIBANA__URL=down,
@@ -99,7 +85,7 @@ def test_setting_up_kibana_or_dashboards_while_it_is_down_is_one_line_and_exit_1
 ) -> None:
     down = f"http://127.0.0.1:{_closed_port()}"
     env = {f"INDEXER_{tool.upper()}__URL": down}
-    line = _one_line(_run(tool, "setup", "--namespace", "shop", **env), 1)
+    line = _one_line(run_cli(tool, "setup", "--namespace", "shop", **env), 1)
     assert line.startswith(f"{tool} setup: ") and down in line and "refused" in line, line
 
 
@@ -108,7 +94,7 @@ def test_setup_against_a_cluster_that_never_answers_names_the_host_and_the_timeo
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
-        result = _run(
+        result = run_cli(
             "setup",
             INDEXER_ELASTICSEARCH__HOSTS=url,
             INDEXER_ELASTICSEARCH__STARTUP_TIMEOUT_SECONDS="1",
@@ -127,7 +113,7 @@ def test_a_yaml_syntax_error_is_one_line_and_exit_2_for_every_command(
 ) -> None:
     config = tmp_path / "indexer.yaml"
     config.write_text("agent:\n  rotate: [keep: 3\n")
-    line = _one_line(_run("--config", str(config), *command), 2)
+    line = _one_line(run_cli("--config", str(config), *command), 2)
     assert line.startswith(f"--config {config}: not valid YAML: ") and "line 3" in line, line
 
 
@@ -142,7 +128,7 @@ def test_a_yaml_syntax_error_is_one_line_and_exit_2_for_every_command(
 def test_the_agent_with_a_bad_setting_is_one_line_naming_it_and_exit_2(
     env: dict[str, str], named: str
 ) -> None:
-    line = _one_line(_run("agent", **env), 2)
+    line = _one_line(run_cli("agent", **env), 2)
     assert line.startswith(named), line
 
 
@@ -160,7 +146,7 @@ def test_a_metrics_port_already_taken_is_one_line_naming_the_setting_and_exit_1(
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = str(taken.getsockname()[1])
-        result = _run(
+        result = run_cli(
             *command,
             **{env: port, env.replace("PORT", "HOST"): "127.0.0.1"},
             INDEXER_AGENT__LOGS_ROOT=str(tmp_path),

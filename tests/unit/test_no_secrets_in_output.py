@@ -5,9 +5,6 @@ send their credentials across a redirect to another origin (real HTTP servers on
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,19 +16,7 @@ from indexer.dashboards.client import DashboardsClient
 from indexer.kibana.client import KibanaClient
 from indexer.redact import redact_text, secret_kafka_option
 from indexer.settings import DashboardsSettings, KibanaSettings
-from tests.support import log_events
-
-
-def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("INDEXER_")}
-    return subprocess.run(
-        [sys.executable, "-m", "indexer", *args],
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.support import log_events, run_cli
 
 
 def test_config_show_masks_url_credentials_and_every_secret_kafka_option() -> None:
@@ -43,7 +28,7 @@ def test_config_show_masks_url_credentials_and_every_secret_kafka_option() -> No
         "ssl.key.password": "key-pw",
         "ssl.keystore.password": "store-pw",
     }
-    result = _run(
+    result = run_cli(
         "config",
         "show",
         INDEXER_ELASTICSEARCH__HOSTS="https://elastic:es-pw@es1:9200,https://u:p@ss@es2:9200",
@@ -61,7 +46,7 @@ def test_config_show_masks_url_credentials_and_every_secret_kafka_option() -> No
 
 
 def test_the_exit_2_message_masks_the_credentials_of_a_refused_url() -> None:
-    result = _run("config", "show", INDEXER_ELASTICSEARCH__HOSTS="ftp://elastic:es-pw@es:9200")
+    result = run_cli("config", "show", INDEXER_ELASTICSEARCH__HOSTS="ftp://elastic:es-pw@es:9200")
     assert result.returncode == 2
     assert "es-pw" not in result.stderr
     assert "'ftp://**********@es:9200' is not an http(s):// URL" in result.stderr

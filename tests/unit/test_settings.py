@@ -1,9 +1,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,18 +8,7 @@ import pytest
 
 from indexer.consume import consumer_config
 from indexer.settings import SettingsError, load_settings
-
-
-def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("INDEXER_")}
-    return subprocess.run(
-        [sys.executable, "-m", "indexer", *args],
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.support import run_cli
 
 
 def test_defaults_work_out_of_the_box(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -87,7 +73,7 @@ def test_a_bad_value_names_the_setting_and_the_problem(
 
 
 def test_the_command_exits_2_with_one_line_on_a_bad_value() -> None:
-    result = _run("config", "show", INDEXER_BATCH__MAX_DOCS="-5")
+    result = run_cli("config", "show", INDEXER_BATCH__MAX_DOCS="-5")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
@@ -95,7 +81,7 @@ def test_the_command_exits_2_with_one_line_on_a_bad_value() -> None:
 
 
 def test_config_show_prints_the_resolved_settings_with_secrets_masked() -> None:
-    result = _run(
+    result = run_cli(
         "config",
         "show",
         INDEXER_ELASTICSEARCH__API_KEY="topsecret",
@@ -119,7 +105,9 @@ def test_user_options_cannot_turn_off_the_offset_guarantees() -> None:
 
 @pytest.mark.parametrize("reset", ["latest", "largest", "end", "error", "LATEST"])
 def test_an_offset_reset_that_skips_the_backlog_is_refused_naming_the_setting(reset: str) -> None:
-    result = _run("config", "show", INDEXER_KAFKA__OPTIONS=json.dumps({"auto.offset.reset": reset}))
+    result = run_cli(
+        "config", "show", INDEXER_KAFKA__OPTIONS=json.dumps({"auto.offset.reset": reset})
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
@@ -262,7 +250,7 @@ def test_unparsable_json_names_the_variable_without_echoing_the_value(
 
 
 def test_the_command_exits_2_naming_an_unknown_variable_on_one_line() -> None:
-    result = _run("config", "show", INDEXER_KAFKA_BOOTSTRAP_SERVERS="kafka:9092")
+    result = run_cli("config", "show", INDEXER_KAFKA_BOOTSTRAP_SERVERS="kafka:9092")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "INDEXER_KAFKA_BOOTSTRAP_SERVERS: not a setting (kafka_bootstrap_servers); "
@@ -273,7 +261,7 @@ def test_the_command_exits_2_naming_an_unknown_variable_on_one_line() -> None:
 def test_a_yaml_syntax_error_is_one_line_with_its_place_and_exit_2(tmp_path: Path) -> None:
     config = tmp_path / "indexer.yaml"
     config.write_text("kafka:\n  group_id: [a\nbatch: 3\n")
-    result = _run("--config", str(config), "config", "show")
+    result = run_cli("--config", str(config), "config", "show")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"--config {config}: not valid YAML: expected ',' or ']', but got ':' at line 3, column 6"
@@ -281,7 +269,7 @@ def test_a_yaml_syntax_error_is_one_line_with_its_place_and_exit_2(tmp_path: Pat
 
 
 def test_indexer_alone_says_what_it_does_instead_of_starting() -> None:
-    result = _run()
+    result = run_cli()
     assert result.returncode == 2
     assert "run" in result.stdout and "usage: indexer" in result.stdout
     assert "no command given; `indexer run` starts the indexer" in result.stderr
