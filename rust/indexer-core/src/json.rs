@@ -62,6 +62,11 @@ pub struct Member {
 pub struct Scanned {
     pub out: Vec<u8>,
     pub members: Vec<Member>,
+    /// The deepest nesting of objects and arrays (the document itself is 1), as
+    /// `structured._deeper` counts it.
+    pub depth: usize,
+    /// Some object has a key twice (only with `scan_line`; `scan` declines that).
+    pub duplicates: bool,
 }
 
 impl Scanned {
@@ -81,12 +86,26 @@ impl Scanned {
 
 /// Scan one event: a JSON object, surrounded by nothing but JSON whitespace.
 pub fn scan(input: &[u8]) -> Result<Scanned, Reason> {
+    scan_with(input, false)
+}
+
+/// Scan a structured line's JSON body (`structured.py` `_json`): as `scan`, except that a key
+/// twice is recorded (`Scanned::duplicates`, every pair kept in `members` and `out`) instead
+/// of declined, since the reference reads such a line differently rather than refusing it.
+pub fn scan_line(input: &[u8]) -> Result<Scanned, Reason> {
+    scan_with(input, true)
+}
+
+fn scan_with(input: &[u8], allow_duplicates: bool) -> Result<Scanned, Reason> {
     let mut scanner = Scanner {
         input,
         pos: 0,
         out: Vec::with_capacity(input.len() + 16),
         members: Vec::with_capacity(48),
         keys: Vec::with_capacity(48),
+        depth: 0,
+        allow_duplicates,
+        duplicates: false,
     };
     scanner.skip_ws();
     if scanner.peek() != Some(b'{') {
@@ -104,7 +123,29 @@ pub fn scan(input: &[u8]) -> Result<Scanned, Reason> {
     Ok(Scanned {
         out: scanner.out,
         members: scanner.members,
+        depth: scanner.depth,
+        duplicates: scanner.duplicates,
     })
+}
+
+/// The canonical form (with its quotes) of `input` when it is exactly one JSON string, as
+/// `orjson.loads` reads one (`structured._unquote`), or None when orjson would refuse it.
+pub fn string_literal(input: &[u8]) -> Option<Vec<u8>> {
+    if input.first() != Some(&b'"') {
+        return None;
+    }
+    let mut scanner = Scanner {
+        input,
+        pos: 0,
+        out: Vec::with_capacity(input.len()),
+        members: Vec::new(),
+        keys: Vec::new(),
+        depth: 0,
+        allow_duplicates: false,
+        duplicates: false,
+    };
+    scanner.string().ok()?;
+    (scanner.pos == input.len()).then_some(scanner.out)
 }
 
 struct Scanner<'a> {
@@ -114,6 +155,9 @@ struct Scanner<'a> {
     members: Vec<Member>,
     /// The keys of the objects being read, innermost last (one stack: no allocation per object).
     keys: Vec<Range<usize>>,
+    depth: usize,
+    allow_duplicates: bool,
+    duplicates: bool,
 }
 
 struct Value {
@@ -160,6 +204,7 @@ impl Scanner<'_> {
         if depth > MAX_DEPTH {
             return Err(DEEP);
         }
+        self.depth = self.depth.max(depth);
         self.pos += 1; // `{`
         self.out.push(b'{');
         self.skip_ws();
@@ -184,7 +229,10 @@ impl Scanner<'_> {
             }
             let name = &self.out[key.clone()];
             if keys.iter().any(|k| &self.out[k.clone()] == name) {
-                return Err(DUPLICATE);
+                if !self.allow_duplicates {
+                    return Err(DUPLICATE);
+                }
+                self.duplicates = true;
             }
             self.keys.push(key.clone());
             self.expect(b':')?;
@@ -238,6 +286,7 @@ impl Scanner<'_> {
         if depth > MAX_DEPTH {
             return Err(DEEP);
         }
+        self.depth = self.depth.max(depth);
         self.pos += 1; // `[`
         self.out.push(b'[');
         self.skip_ws();
