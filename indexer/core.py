@@ -91,8 +91,8 @@ def _choose(settings: Settings) -> CoreChoice:
             "python",
             None,
             "core: auto, native core not used: it does not parse structured lines with "
-            "parsing.naive_time_zone other than UTC or parsing.field named like one of the "
-            "event's own fields, and parsing is on for every app (INDEXER_CORE=native uses it)",
+            "parsing.naive_time_zone other than UTC, and parsing is on for every app "
+            "(INDEXER_CORE=native uses it)",
         )
     problem: str | None
     problem, module = _load()
@@ -118,17 +118,11 @@ def _load() -> tuple[str, Any]:
     return "", module
 
 
-# `parsing.field` values the native core does not follow (structured.rs `RESERVED_FIELDS`).
-_RESERVED_FIELDS = frozenset(
-    ["message", "log", "error", "trace", "span", "transaction", "process", "event", "kafka",
-     "kubernetes", "service", "host"]
-)  # fmt: skip
-
-
 def native_parses(parsing: ParsingSettings) -> bool:
     """Whether the native core parses lines under these settings (else it declines every
-    parsed event, reason `parsing_settings`)."""
-    return parsing.naive_time_zone == "UTC" and parsing.field not in _RESERVED_FIELDS
+    parsed event, reason `parsing_settings`): naive times in UTC. (It also declines a
+    `parsing.field` named like a field it writes, which settings.py refuses anyway.)"""
+    return parsing.naive_time_zone == "UTC"
 
 
 def new_native(module: Any, settings: Settings, router: Router) -> NativeTake:
