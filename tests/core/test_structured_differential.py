@@ -108,7 +108,7 @@ def json_lines(draw: st.DrawFn) -> str:
     if draw(st.integers(0, 5)) == 0 and len(text) > 2:  # a key twice, written by hand
         key = draw(st.sampled_from(["level", "a", "msg", "severity"]))
         pair = json.dumps({key: _value_for(key, draw)})[1:-1]
-        text = text[:-1] + ("," if len(obj) else "") + pair + "}"
+        text = text[:-1] + ("," if obj else "") + pair + "}"
     return text + draw(st.sampled_from(["", "", " ", "\n", "\u00a0", " x"]))
 
 
