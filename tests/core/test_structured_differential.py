@@ -124,10 +124,8 @@ LOGFMT_VALUES = st.one_of(
 
 @st.composite
 def logfmt_lines(draw: st.DrawFn) -> str:
-    keys = draw(
-        st.lists(st.sampled_from(TARGET_KEYS + ["a", "b_c", "@x", "_y", "é", "1a", ""]), min_size=1,
-                 max_size=6)
-    )  # fmt: skip
+    names = [*TARGET_KEYS, "a", "b_c", "@x", "_y", "é", "1a", ""]
+    keys = draw(st.lists(st.sampled_from(names), min_size=1, max_size=6))
     pairs = []
     for key in keys:
         value = draw(LOGFMT_VALUES)
