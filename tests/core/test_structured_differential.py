@@ -37,7 +37,7 @@ TARGET_KEYS = [
     "span.id", "spanid", "transaction.id", "transaction_id", "thread", "thread_name",
     "process.thread.name", "caller",
 ]  # fmt: skip
-OTHER_KEYS = ["a", "n", "json", "kubernetes", "log", "é", "Level", "k\"q", "x y", "_u", "@v"]
+OTHER_KEYS = ["a", "n", "json", "kubernetes", "log", "é", "Level", 'k"q', "x y", "_u", "@v"]
 KEYS = st.sampled_from(TARGET_KEYS) | st.sampled_from(OTHER_KEYS) | st.text(max_size=6)
 
 # Times around the Kafka time (2026-11-26T12:00:00Z) in every shape a line may carry.
@@ -61,7 +61,7 @@ EPOCHS = st.one_of(
 )
 TIMES = STAMP_TEXTS | EPOCHS | st.sampled_from([1.5, True, None, [], {}])
 LEVELS = st.one_of(
-    st.sampled_from(["info", "WARN", "Error", "debug", "", "x" * 33, "İNFO", "wärn", "a\"b"]),
+    st.sampled_from(["info", "WARN", "Error", "debug", "", "x" * 33, "İNFO", "wärn", 'a"b']),
     st.sampled_from([10, 20, 30, 40, 50, 60, 35, 0, True]),
     st.text(max_size=4),
 )
@@ -69,7 +69,7 @@ CALLERS = st.sampled_from(
     ["db/query.go:42", "a.py:0012", "x:", ":1", "f:1234567890", "f:123456789", "f:²", "a:b:7",
      "é/ü.go:3", "nocolon"]
 )  # fmt: skip
-TEXT = st.text(max_size=12) | st.sampled_from(["a\"b\\c\n", "é😀\u2028", "\x1b"])
+TEXT = st.text(max_size=12) | st.sampled_from(['a"b\\c\n', "é😀\u2028", "\x1b"])
 SCALARS = st.one_of(
     st.none(),
     st.booleans(),
@@ -80,9 +80,7 @@ SCALARS = st.one_of(
 )
 VALUES = st.recursive(
     SCALARS,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=3), st.dictionaries(KEYS, inner, max_size=3)
-    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(KEYS, inner, max_size=3)),
     max_leaves=8,
 )
 
@@ -261,8 +259,7 @@ TAKEN_LINES = [
     'a=1 b="x y z" c="\\u00e9 \\q"',
     "a=1 a=2",
     'a="open b=2',
-    "2026-11-26 11:58:00.123456789  "
-    '{"ts":"2026-11-26T11:58:00.000Z","msg":"behind s6-log"}',
+    '2026-11-26 11:58:00.123456789  {"ts":"2026-11-26T11:58:00.000Z","msg":"behind s6-log"}',
     "{not json",
     "plain text",
 ]
