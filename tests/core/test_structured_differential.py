@@ -59,7 +59,12 @@ EPOCHS = st.one_of(
     st.integers(1_795_600_000_000_000_000, 1_795_700_000_000_000_000),
     st.integers(-(2**63), 2**63 - 1),
 )
-TIMES = STAMP_TEXTS | EPOCHS | st.sampled_from([1.5, True, None, [], {}])
+FLOAT_EPOCHS = st.one_of(
+    st.floats(1_795_600_000, 1_795_700_000),
+    st.floats(1_795_600_000_000, 1_795_700_000_000),
+    st.sampled_from([1_795_694_000.1234567, 1e21, -1e21, -0.0, 0.5, -2.5, 1.5e11]),
+)
+TIMES = STAMP_TEXTS | EPOCHS | FLOAT_EPOCHS | st.sampled_from([True, None, [], {}])
 LEVELS = st.one_of(
     st.sampled_from(["info", "WARN", "Error", "debug", "", "x" * 33, "İNFO", "wärn", 'a"b']),
     st.sampled_from([10, 20, 30, 40, 50, 60, 35, 0, True]),
@@ -246,6 +251,9 @@ TAKEN_LINES = [
     '{"level":50,"time":1795694340,"msg":"seconds"}',
     '{"ts":1795694340123456,"msg":"micro"}',
     '{"ts":1795694340123456789,"msg":"nano"}',
+    '{"ts":1795694340.1234567,"level":"info","msg":"zap"}',
+    '{"ts":1795694340.5,"msg":"a float left under json","x":1.5}',
+    '{"ts":1.5,"msg":"a float time out of the bounds"}',
     '{"level":"error","a":1,"a":2,"msg":"a key twice"}',
     '{"level":"error","level":"error","msg":"the same level twice"}',
     '{"level":"error","level":"warn"}',
@@ -281,10 +289,10 @@ def test_each_rule_is_taken_byte_for_byte() -> None:
         reasons: dict[str, int] = {}
         accepted = compare(values, _settings(parsing), reasons=reasons)
         # Declined: the five lines that reach the plain layouts (the stub here: `a=1 a=2`,
-        # `a="open`, s6's digit first, `{not json`, `plain text`), the nanoseconds (19
-        # digits), the merge into the event's own non-empty `json`.
-        assert accepted == len(values) - 7, reasons
-        assert reasons == {"plain_layout": 5, "line_big_integer": 1, "own_parsed_field": 1}
+        # `a="open`, s6's digit first, `{not json`, `plain text`), two floats that would be
+        # written, the merge into the event's own non-empty `json`.
+        assert accepted == len(values) - 8, reasons
+        assert reasons == {"plain_layout": 5, "line_float": 2, "own_parsed_field": 1}
 
 
 def test_settings_are_honoured() -> None:

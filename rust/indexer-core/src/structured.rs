@@ -373,6 +373,7 @@ struct Field {
     value: Range<usize>,
     kind: Kind,
     int: i64,
+    float: f64,
 }
 
 /// What `parse` needs of route.py: the routing bounds (`DayResolver.own_day`).
@@ -464,8 +465,9 @@ fn other<'a>(
                 if !scanned.duplicates {
                     // `_json`: within max_keys and max_depth, else a plain line.
                     if top.count() <= config.max_keys && scanned.depth <= config.max_depth {
+                        let floats = scanned.floats;
                         let fields = json_fields(edit, scanned);
-                        return apply(config, bounds, edit, fields, line_time, seconds);
+                        return apply(config, bounds, edit, fields, floats, line_time, seconds);
                     }
                 } else {
                     // A key twice (`_repeats`, exact: the cheap count in `_other` can never
@@ -500,7 +502,7 @@ fn other<'a>(
         }
     } else if first.is_some_and(|b| b.is_ascii_alphabetic()) && body.contains('=') {
         if let Some(fields) = logfmt(edit, body, config.max_keys)? {
-            return apply(config, bounds, edit, fields, line_time, seconds);
+            return apply(config, bounds, edit, fields, 0, line_time, seconds);
         }
     }
     let (level, own) = plain::plain_level_and_time(body, seconds).ok_or(PLAIN_LAYOUT)?;
@@ -557,6 +559,7 @@ fn json_fields(edit: &mut Edit<'_>, scanned: Scanned) -> Vec<Field> {
             value: shift(&m.value),
             kind: m.kind,
             int: m.int,
+            float: m.float,
         })
         .collect();
     edit.scratch.extend_from_slice(&scanned.out);
@@ -699,6 +702,7 @@ fn logfmt(
             value: value_start..edit.scratch.len(),
             kind: Kind::Str,
             int: 0,
+            float: 0.0,
         });
         if next > line.len() {
             break;
@@ -797,12 +801,14 @@ enum Rest {
 }
 
 /// `_apply`: the mapped keys into their ECS fields in the line's order, the rest under
-/// `parsing.field`, and the line's time when within the bounds.
+/// `parsing.field`, and the line's time when within the bounds. `floats`: how many floats the
+/// line holds; one that would be written (anywhere but a time key used) is declined.
 fn apply<'a>(
     config: &'a ParseConfig,
     bounds: &Bounds,
     edit: &mut Edit<'a>,
     fields: Vec<Field>,
+    floats: usize,
     line_time: Option<&str>,
     seconds: f64,
 ) -> Result<Option<String>, Declined> {
@@ -821,6 +827,7 @@ fn apply<'a>(
         Some(_) => return Ok(None), // the shipper's own value: the line stays as it is
     };
     let mut stamp: Option<String> = None;
+    let mut floats_used = 0;
     let mut met = 0u32;
     let mut moved = vec![false; fields.len()];
     for (i, field) in fields.iter().enumerate() {
@@ -838,11 +845,15 @@ fn apply<'a>(
                 Kind::Str => {
                     plain::normalize(&unescape(&edit.scratch[inner])).ok_or(PLAIN_LAYOUT)?
                 }
-                Kind::Int => epoch(field.int)?,
+                Kind::Int => epoch(field.int as f64)?,
+                Kind::Float => epoch(field.float)?,
                 _ => None,
             };
             match &stamp {
-                Some(s) if own_day(s, seconds, bounds)?.is_some() => moved[i] = true,
+                Some(s) if own_day(s, seconds, bounds)?.is_some() => {
+                    moved[i] = true;
+                    floats_used += usize::from(field.kind == Kind::Float);
+                }
                 _ => stamp = None,
             }
             continue;
@@ -893,6 +904,9 @@ fn apply<'a>(
                 }
             }
         }
+    }
+    if floats > floats_used {
+        return Err(LINE_FLOAT.into()); // orjson's float text is not written here
     }
     let left: Vec<Entry<'a>> = fields
         .iter()
@@ -1034,11 +1048,15 @@ pub fn own_day(stamp: &str, seconds: f64, bounds: &Bounds) -> Result<Option<Stri
     Ok((within && crate::event::seconds_tail(&b[16..])).then_some(day))
 }
 
-/// `_epoch` of an integer: seconds, or milli-, micro-, nanoseconds since the epoch, through
+/// `_epoch` of a number (`float(value)`: an integer's nearest double, as Python rounds it):
+/// seconds, or milli-, micro-, nanoseconds since the epoch, through
 /// `datetime.fromtimestamp(seconds, UTC)` (CPython rounds the fraction to microseconds, half to
 /// even). Times before 1970 are declined.
-fn epoch(value: i64) -> Result<Option<String>, Declined> {
-    let mut seconds = value as f64;
+fn epoch(value: f64) -> Result<Option<String>, Declined> {
+    let mut seconds = value;
+    if !(-1e20 < seconds && seconds < 1e20) {
+        return Ok(None);
+    }
     while seconds > 1e11 {
         seconds /= 1000.0;
     }
@@ -1123,18 +1141,24 @@ mod tests {
     #[test]
     fn epochs_as_cpython_rounds_them() {
         assert_eq!(
-            epoch(1_764_158_400_123).unwrap().as_deref(),
+            epoch(1_764_158_400_123.0).unwrap().as_deref(),
             Some("2025-11-26T12:00:00.123Z")
         );
         assert_eq!(
-            epoch(1_764_158_400).unwrap().as_deref(),
+            epoch(1_764_158_400.0).unwrap().as_deref(),
             Some("2025-11-26T12:00:00.000Z")
         );
         assert_eq!(
-            epoch(0).unwrap().as_deref(),
+            epoch(0.0).unwrap().as_deref(),
             Some("1970-01-01T00:00:00.000Z")
         );
-        assert!(epoch(-1).is_err());
+        // CPython: modf, times 1e6, rounded half to even (…0.0005 s is 500 µs: .000).
+        assert_eq!(
+            epoch(1_764_158_400.000_5).unwrap().as_deref(),
+            Some("2025-11-26T12:00:00.000Z")
+        );
+        assert!(epoch(-1.0).is_err());
+        assert_eq!(epoch(1e21).unwrap(), None);
     }
 
     #[test]
