@@ -1188,4 +1188,78 @@ mod tests {
         assert_eq!(s6_end("2026-12-01 10:00:00.123456789 x").unwrap(), Some(30));
         assert_eq!(s6_end("2026-12-01 10:00:00.12345678x x").unwrap(), None);
     }
+
+    /// A bounded fuzz run without an oracle (the oracle is tests/core): byte mutations of seed
+    /// lines, inside well-formed events, through the whole transform with parsing on, never
+    /// panic, and whatever is taken is a document the event scanner reads back.
+    #[test]
+    fn mutated_lines_never_panic() {
+        use crate::event::{transform, Config, Message, Routes};
+        let seeds: [&str; 6] = [
+            r#"{"level":"warn","ts":"2025-11-26T11:59:00.123Z","caller":"a.go:7","msg":"m","n":[1,{"x":2.5}]}"#,
+            r#"time="2025-11-26T11:59:00.000Z" level=info msg="a \"b\" c" k=v"#,
+            "2026-12-01 10:00:00.123456789  {\"a\":1,\"a\":2,\"level\":30}",
+            r#"{"ts":1764158340.1234567,"thread":"t","error":"e","trace_id":"x"}"#,
+            "level=debug a=\"x y\" b=\"\\u00e9 \\q\"",
+            "plain line",
+        ];
+        let alphabet = b"{}[]\",:=\\ -+.eE0123456789tlvsmgT\x00\x1f\xc3\xa9";
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut taken = 0;
+        for round in 0..6_000 {
+            let mut line = seeds[round % seeds.len()].as_bytes().to_vec();
+            for _ in 0..next() % 4 {
+                let at = (next() as usize) % (line.len() + 1);
+                let byte = alphabet[(next() as usize) % alphabet.len()];
+                match next() % 3 {
+                    0 if at < line.len() => line[at] = byte,
+                    1 if at < line.len() => {
+                        line.remove(at);
+                    }
+                    _ => line.insert(at, byte),
+                }
+            }
+            let Ok(line) = String::from_utf8(line) else {
+                continue;
+            };
+            let mut message = Vec::new();
+            escape(&line, &mut message);
+            let mut event =
+                br#"{"@timestamp":"2025-11-26T11:59:59.000Z","log":{"offset":1},"message":""#
+                    .to_vec();
+            event.extend_from_slice(&message);
+            event.extend_from_slice(br#"","host":{"name":"h"}}"#);
+            let config = Config {
+                prefix: "k".into(),
+                max_past: 6.0 * 86400.0,
+                max_future: 86400.0,
+                parsing: true,
+                line: ParseConfig::new("json", round % 2 == 0, 65_536, 200, 16, "UTC"),
+            };
+            let kafka = Message {
+                value: &event,
+                topic: "t",
+                partition: 0,
+                offset: 1,
+                seconds: 1_764_158_400.0,
+            };
+            let ingested = br#","event":{"ingested":"2025-11-26T12:00:00.000Z"}"#;
+            if let Ok(accepted) = transform(&config, &Routes::new(), &kafka, ingested) {
+                taken += 1;
+                let document = accepted
+                    .line
+                    .split(|&b| b == b'\n')
+                    .nth(1)
+                    .unwrap_or_default();
+                assert!(json::scan(document).is_ok(), "{line:?}");
+            }
+        }
+        assert!(taken > 500, "only {taken} taken");
+    }
 }
