@@ -288,11 +288,14 @@ def test_each_rule_is_taken_byte_for_byte() -> None:
     for parsing in (ParsingSettings(), ParsingSettings(keep_original=True)):
         reasons: dict[str, int] = {}
         accepted = compare(values, _settings(parsing), reasons=reasons)
-        # Declined: the five lines that reach the plain layouts (the stub here: `a=1 a=2`,
-        # `a="open`, s6's digit first, `{not json`, `plain text`), two floats that would be
-        # written, the merge into the event's own non-empty `json`.
-        assert accepted == len(values) - 8, reasons
-        assert reasons == {"plain_layout": 5, "line_float": 2, "own_parsed_field": 1}
+        # Declined: two floats that would be written, the merge into the event's own non-empty
+        # `json`, and what the plain layouts decline of the five lines that reach them (`a=1
+        # a=2`, `a="open`, s6's digit first, `{not json`, `plain text`): all five while
+        # src/plain.rs is the declining stub.
+        plain = reasons.pop("plain_layout", 0)
+        assert plain <= 5
+        assert reasons == {"line_float": 2, "own_parsed_field": 1}
+        assert accepted == len(values) - 3 - plain
 
 
 def test_settings_are_honoured() -> None:
