@@ -7,8 +7,9 @@ The setting `core` (`INDEXER_CORE`) chooses:
   core fails its smoke test instead of running slowly);
 - `auto` (default): the native core when it imports, speaks this package's contract and passes
   a start-up self-check (built-in events through both paths, byte-identical lines), else the
-  reference. While the native core does not parse structured lines (phase 0), `auto` keeps the
-  reference when parsing is on for every app: the core would decline every event.
+  reference. The native core parses structured lines (phase 1); `auto` keeps the reference when
+  parsing is on for every app with settings the core does not follow (`native_parses`): it
+  would decline every event.
 
 The native core takes a whole read and may decline any event; a declined event goes through the
 reference path unchanged, counted in `indexer_core_declined_total{reason}`. It never gives a
@@ -34,7 +35,7 @@ from indexer.transform import transform
 
 log = structlog.get_logger(__name__)
 
-CONTRACT = 1
+CONTRACT = 2
 """The `indexer_core._core.CONTRACT` this package speaks (the shape of `Core.take`)."""
 
 _active = {"name": "python"}
@@ -79,15 +80,20 @@ def _choose(settings: Settings) -> CoreChoice:
     if settings.core == "python":
         return CoreChoice("python", None, "core: python")
     parsing = settings.parsing
-    if settings.core == "auto" and parsing.enabled and not parsing.disabled_for:
-        # Phase 0 declines every event structured parsing applies to: with parsing on for
-        # every app it would only add its own cost (docs/benchmarks.md, "Native core, phase 0").
+    if (
+        settings.core == "auto"
+        and parsing.enabled
+        and not parsing.disabled_for
+        and not native_parses(parsing)
+    ):
+        # The core declines every parsed event under these settings: with parsing on for every
+        # app it would only add its own cost.
         return CoreChoice(
             "python",
             None,
-            "core: auto, native core not used: it does not parse structured lines yet and "
-            "parsing is on for every app (INDEXER_PARSING__ENABLED=false, or "
-            "INDEXER_CORE=native, uses it)",
+            "core: auto, native core not used: it does not parse structured lines with "
+            "parsing.naive_time_zone other than UTC, and parsing is on for every app "
+            "(INDEXER_CORE=native uses it)",
         )
     problem: str | None
     problem, module = _load()
@@ -113,16 +119,28 @@ def _load() -> tuple[str, Any]:
     return "", module
 
 
+def native_parses(parsing: ParsingSettings) -> bool:
+    """Whether the native core parses lines under these settings (else it declines every
+    parsed event, reason `parsing_settings`): naive times in UTC. (It also declines a
+    `parsing.field` named like a field it writes, which settings.py refuses anyway.)"""
+    return parsing.naive_time_zone == "UTC"
+
+
 def new_native(module: Any, settings: Settings, router: Router) -> NativeTake:
     """The native take for `router` (one core per router: the routes it holds are the
     router's)."""
-    routing = settings.routing
+    routing, parsing = settings.routing, settings.parsing
     core = module.Core(
         routing.index_prefix,
         routing.max_past.total_seconds(),
         routing.max_future.total_seconds(),
-        settings.parsing.enabled,
-        settings.parsing.enabled and not settings.parsing.disabled_for,
+        parsing.enabled,
+        field=parsing.field,
+        keep_original=parsing.keep_original,
+        max_line_chars=parsing.max_line_chars,
+        max_keys=parsing.max_keys,
+        max_depth=parsing.max_depth,
+        naive_time_zone=parsing.naive_time_zone,
     )
     return NativeTake(core, router)
 
@@ -287,16 +305,64 @@ def _self_check_events(routing: RoutingSettings) -> list[bytes]:
     return events
 
 
+# Structured lines (`message`) for the parsing self-check: JSON (level, time in and out of the
+# bounds, an epoch, caller, message, error, thread, keys left under `json`), a JSON line with a
+# key twice, logfmt (quotes, escapes, a quoted value with spaces), s6-log's prefix, and plain
+# lines (taken once the plain layouts are ported).
+_SELF_CHECK_LINES = [
+    '{"level":"WARN","ts":"2025-11-26T11:59:00.123Z","caller":"db/q.go:42","msg":"slow",'
+    '"n":7,"deep":{"a":[1,"\u00e9"]},"thread":"main","error":"boom"}',
+    '{"severity":"info","time":"2025-01-01T00:00:00.000Z","message":"out of bounds","x":null}',
+    '{"level":30,"time":1764158340123,"msg":"pino","pid":1}',
+    '{"level":"error","a":1,"a":2,"msg":"a key twice"}',
+    'time="2025-11-26T11:59:30.000Z" level=info msg="a \\"quoted\\" value" k=v empty=',
+    "2025-11-26 11:58:00.123456789  "
+    '{"ts":"2025-11-26T11:58:00.000Z","msg":"behind s6-log","trace_id":"abc"}',
+    '{"msg":"no time","span_id":"s1","logger":"app.x","process.thread.name":"t"}',
+    "2025-11-26T11:59:00.000Z INFO started",
+    "plain text",
+]
+
+
+def _self_check_lines() -> list[bytes]:
+    events: list[bytes] = []
+    for i, line in enumerate(_SELF_CHECK_LINES):
+        event: dict[str, Any] = {
+            "@timestamp": "2025-11-26T11:59:59.000Z",
+            "@metadata": {"beat": "filebeat"},
+            "log": {"offset": i, "file": {"path": "/nowhere/parsed.log"}},
+            "message": line,
+            "host": {"name": "node-1"},
+        }
+        events.append(orjson.dumps(event))
+    return events
+
+
 def self_check(module: Any, routing: RoutingSettings) -> str | None:
-    """Run the built-in events through the native core and the reference (parsing off, so the
-    native core takes them) and compare the lines byte for byte. None when they agree, else
-    what differs."""
+    """Run the built-in events through the native core and the reference and compare the lines
+    byte for byte: parsing off, then structured lines with parsing on (and again keeping
+    `event.original`). None when they agree, else what differs."""
+    problem = _check(module, routing, ParsingSettings(enabled=False), _self_check_events(routing))
+    for keep_original in (False, True):
+        if problem is None:
+            parsing = ParsingSettings(keep_original=keep_original)
+            problem = _check(module, routing, parsing, _self_check_lines(), minimum=5)
+    return problem
+
+
+def _check(
+    module: Any,
+    routing: RoutingSettings,
+    parsing: ParsingSettings,
+    values: list[bytes],
+    minimum: int | None = None,
+) -> str | None:
+    """One self-check read: byte-identical where taken, and at least `minimum` (default half)
+    of the events taken."""
     from indexer.settings import Settings as _Settings
 
-    settings = _Settings(routing=routing, parsing=ParsingSettings(enabled=False))
-    messages = [
-        _Message(value, offset, _MILLIS) for offset, value in enumerate(_self_check_events(routing))
-    ]
+    settings = _Settings(routing=routing, parsing=parsing)
+    messages = [_Message(value, offset, _MILLIS) for offset, value in enumerate(values)]
     ingested = ingested_field(_MILLIS / 1000.0)
     reference = Router(settings.routing, settings.parsing)
     expected = [
@@ -320,6 +386,6 @@ def self_check(module: Any, routing: RoutingSettings) -> str | None:
                 f"the native core's self-check differs from the reference at event {position}: "
                 f"{lines[position]!r} != {line!r}"
             )
-    if accepted < len(messages) // 2:
+    if accepted < (len(messages) // 2 if minimum is None else minimum):
         return f"the native core declined {len(messages) - accepted} of {len(messages)} checks"
     return None

@@ -65,14 +65,24 @@ def test_auto_and_native_use_the_core_when_it_passes_its_self_check() -> None:
         assert f"# core in use: native (core: {core})" in shown.stdout, shown.stdout
 
 
-def test_auto_keeps_the_reference_while_parsing_is_on_for_every_app() -> None:
-    """Phase 0 would decline every event: it would only add its own cost."""
+def test_auto_uses_the_core_with_parsing_on_for_every_app() -> None:
+    """The core parses structured lines: with parsing on (the default) `auto` runs it."""
     pytest.importorskip("indexer_core")
     shown = _indexer("config", "show", core="auto", block=False)
+    assert "# core in use: native (core: auto)" in shown.stdout, shown.stdout
+
+
+def test_auto_keeps_the_reference_under_parsing_settings_the_core_does_not_follow(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A zone other than UTC makes the core decline every parsed event: only its own cost."""
+    pytest.importorskip("indexer_core")
+    monkeypatch.setenv("INDEXER_PARSING__NAIVE_TIME_ZONE", "Europe/Paris")
+    shown = _indexer("config", "show", core="auto", block=False)
+    forced = _indexer("config", "show", core="native", block=False)
     assert "# core in use: python (core: auto, native core not used: it does not parse" in (
         shown.stdout
-    )
-    forced = _indexer("config", "show", core="native", block=False)
+    ), shown.stdout
     assert "# core in use: native (core: native)" in forced.stdout, forced.stdout
 
 

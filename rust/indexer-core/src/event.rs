@@ -2,19 +2,20 @@
 //! NDJSON lines), or the reason it is left to that reference path.
 //!
 //! Every rule mirrors a Python function named in its comment; where the mirror would need more
-//! than phase 0 carries (structured parsing, merging into the event's own `kubernetes`,
-//! `service`, `kafka` or `event`, a missing `@timestamp`, an ISO stamp that is not the `…Z`
-//! shape) the event is declined.
+//! than the port carries (merging into the event's own `kubernetes`, `service`, `kafka` or
+//! `event`, a missing `@timestamp`, an ISO stamp that is not the `…Z` shape, what
+//! `structured.rs` declines of a line) the event is declined.
 
 use std::collections::HashMap;
 
 use crate::json::{scan, Kind, Member, Reason, Scanned, TOP};
+use crate::structured::{self, Bounds, Edit, Entry, ParseConfig, Text, Value};
 use crate::time::{day_of_seconds, minute_start};
 
 pub const EMPTY: Reason = "empty_message";
 pub const INVALID_UTF8: Reason = "invalid_utf8";
 pub const NEW_PATH: Reason = "new_path";
-pub const PARSING: Reason = "parsing";
+pub const INGESTED: Reason = "ingested_shape";
 pub const ENRICH: Reason = "own_kubernetes_or_service";
 pub const OWN_KAFKA: Reason = "own_kafka_or_event";
 pub const NO_TIMESTAMP: Reason = "no_timestamp";
@@ -29,8 +30,8 @@ pub struct Config {
     pub max_past: f64,
     pub max_future: f64,
     pub parsing: bool,
-    /// Parsing is on for every path: every event is declined (structured.py is not ported).
-    pub parse_everything: bool,
+    /// The other `parsing` settings (structured.rs).
+    pub line: ParseConfig,
 }
 
 /// What Python's `Router` resolved for one path (`Route`), registered by `add_route`.
@@ -52,6 +53,7 @@ pub struct Accepted {
     pub stamp: Option<String>,
 }
 
+#[derive(Debug)]
 pub struct Declined {
     pub reason: Reason,
     /// For `NEW_PATH`: the path Python should resolve and register.
@@ -116,16 +118,63 @@ pub fn transform(
         }
         None => None,
     };
+    let mut edit = Edit::new(&doc);
+    let mut own = None;
     if config.parsing && route.is_none_or(|r| r.parse) {
-        return Err(PARSING.into()); // structured.py: not ported in phase 0
+        own = structured::parse(&config.line, &bounds_of(config), &mut edit, message.seconds)?;
+        if edit.merged {
+            // encode_event merges `ingested` into the `event` keep_original added.
+            let stamp = ingested
+                .strip_prefix(b",\"event\":{\"ingested\":")
+                .and_then(|s| s.strip_suffix(b"}"))
+                .filter(|s| {
+                    s.len() >= 2
+                        && s[0] == b'"'
+                        && s[s.len() - 1] == b'"'
+                        && s[1..s.len() - 1]
+                            .iter()
+                            .all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+                })
+                .ok_or(Declined::from(INGESTED))?;
+            let stamp = edit.text(|out| out.extend_from_slice(stamp));
+            if let Some(Entry {
+                value: Value::Obj(entries),
+                ..
+            }) = edit
+                .top
+                .iter_mut()
+                .find(|e| matches!(e.key, Text::Slice(b"event")))
+            {
+                entries.push(Entry {
+                    key: Text::Slice(b"ingested"),
+                    value: Value::Text(stamp),
+                });
+            }
+        }
     }
-    let (day, redated, stamp) = day(config, &doc, message.seconds)?;
+    // Router.place: the line's own time when within the bounds, else `@timestamp`'s day.
+    let own_day = match &own {
+        Some(stamp) => structured::own_day(stamp, message.seconds, &bounds_of(config))?,
+        None => None,
+    };
+    let (day, redated, stamp) = match (own, own_day) {
+        (Some(own), Some(day)) => {
+            let text = edit.text(|out| {
+                out.push(b'"');
+                out.extend_from_slice(own.as_bytes());
+                out.push(b'"');
+            });
+            edit.set_top(b"@timestamp", Value::Text(text));
+            (day, false, Some(own))
+        }
+        _ => day(config, &doc, message.seconds)?,
+    };
     let index = match route {
         Some(route) => format!("{}{}", route.base, day),
         None => format!("{}-unmatched-{}", config.prefix, day),
     };
     let fields = route.map_or(&b""[..], |r| &r.fields[..]);
-    let line = encode_event(&index, &id, &doc, fields, message, ingested);
+    let line = encode_event(&index, &id, &edit, fields, message, ingested);
     Ok(Accepted {
         index,
         line,
@@ -133,6 +182,13 @@ pub fn transform(
         redated,
         stamp,
     })
+}
+
+fn bounds_of(config: &Config) -> Bounds {
+    Bounds {
+        max_past: config.max_past,
+        max_future: config.max_future,
+    }
 }
 
 /// The member at `path` from the event's root, when every step is an object's member.
@@ -296,7 +352,7 @@ fn day(
 
 /// Whether `tail` (what follows `YYYY-MM-DDTHH:MM`) is `:SS[.F]Z` with SS 00-59 and F 1-9
 /// digits (route.py `_TAIL`).
-fn seconds_tail(tail: &[u8]) -> bool {
+pub(crate) fn seconds_tail(tail: &[u8]) -> bool {
     let [b':', tens, ones, rest @ ..] = tail else {
         return false;
     };
@@ -312,45 +368,50 @@ fn seconds_tail(tail: &[u8]) -> bool {
     }
 }
 
-/// encode.encode_event for an event without `kafka` or `event` keys: the action line, then the
-/// document (without `@metadata`) with `fields`, `ingested` and the Kafka coordinates spliced
-/// where its `}` was.
+/// encode.encode_event for an event without `kafka` or `event` keys of its own: the action line,
+/// then the (edited) document with `fields`, `ingested` and the Kafka coordinates spliced where
+/// its `}` was; or, when parsing added `event` (`keep_original`), `kafka` merged in as a new
+/// last key and `fields` after it, as the reference's merging branch writes them.
 fn encode_event(
     index: &str,
     id: &[u8],
-    doc: &Scanned,
+    edit: &Edit<'_>,
     fields: &[u8],
     message: &Message<'_>,
     ingested: &[u8],
 ) -> Vec<u8> {
-    let mut line = Vec::with_capacity(doc.out.len() + fields.len() + ingested.len() + 160);
+    let doc = edit.doc;
+    let mut line = Vec::with_capacity(
+        doc.out.len() + edit.scratch.len() + fields.len() + ingested.len() + 160,
+    );
     line.extend_from_slice(b"{\"create\":{\"_index\":\"");
     line.extend_from_slice(index.as_bytes());
     line.extend_from_slice(b"\",\"_id\":\"");
     line.extend_from_slice(id);
     line.extend_from_slice(b"\"}}\n{");
-    let mut first = true;
-    for member in doc.members.iter().filter(|m| m.parent == TOP) {
-        if doc.bytes(&member.key) == b"@metadata" {
-            continue;
-        }
-        if !first {
-            line.push(b',');
-        }
-        first = false;
-        line.extend_from_slice(doc.bytes(&member.whole));
+    edit.write_entries(&edit.top, &mut line);
+    let empty = edit.top.is_empty();
+    let kafka = |line: &mut Vec<u8>| {
+        line.extend_from_slice(b",\"kafka\":{\"topic\":\"");
+        line.extend_from_slice(message.topic.as_bytes());
+        line.extend_from_slice(b"\",\"partition\":");
+        line.extend_from_slice(message.partition.to_string().as_bytes());
+        line.extend_from_slice(b",\"offset\":");
+        line.extend_from_slice(message.offset.to_string().as_bytes());
+        line.push(b'}');
+    };
+    if edit.merged {
+        kafka(&mut line);
+        line.extend_from_slice(fields);
+        line.extend_from_slice(b"}\n");
+        return line;
     }
     let tail_start = line.len();
     line.extend_from_slice(fields);
     line.extend_from_slice(ingested);
-    line.extend_from_slice(b",\"kafka\":{\"topic\":\"");
-    line.extend_from_slice(message.topic.as_bytes());
-    line.extend_from_slice(b"\",\"partition\":");
-    line.extend_from_slice(message.partition.to_string().as_bytes());
-    line.extend_from_slice(b",\"offset\":");
-    line.extend_from_slice(message.offset.to_string().as_bytes());
-    line.extend_from_slice(b"}}\n");
-    if first && line.len() > tail_start {
+    kafka(&mut line);
+    line.extend_from_slice(b"}\n");
+    if empty && line.len() > tail_start {
         line.remove(tail_start); // `{}`: what follows takes no leading comma
     }
     line
@@ -366,7 +427,7 @@ mod tests {
             max_past: 6.0 * 86400.0,
             max_future: 86400.0,
             parsing,
-            parse_everything: false,
+            line: ParseConfig::default(),
         }
     }
 

@@ -34,6 +34,8 @@ pub enum Kind {
     Array,
     Str,
     Int,
+    /// Only from `scan_line`.
+    Float,
     True,
     False,
     Null,
@@ -53,6 +55,8 @@ pub struct Member {
     pub kind: Kind,
     /// The value of an `Int`.
     pub int: i64,
+    /// The value of a `Float`.
+    pub float: f64,
     /// For a `Str`: its canonical form holds a `\` (it needed escaping).
     pub escaped: bool,
     /// For a `Str`: its length in UTF-8 bytes, decoded.
@@ -62,6 +66,13 @@ pub struct Member {
 pub struct Scanned {
     pub out: Vec<u8>,
     pub members: Vec<Member>,
+    /// The deepest nesting of objects and arrays (the document itself is 1), as
+    /// `structured._deeper` counts it.
+    pub depth: usize,
+    /// Some object has a key twice (only with `scan_line`; `scan` declines that).
+    pub duplicates: bool,
+    /// How many floats the document holds, at any depth (only with `scan_line`).
+    pub floats: usize,
 }
 
 impl Scanned {
@@ -81,12 +92,31 @@ impl Scanned {
 
 /// Scan one event: a JSON object, surrounded by nothing but JSON whitespace.
 pub fn scan(input: &[u8]) -> Result<Scanned, Reason> {
+    scan_with(input, false)
+}
+
+/// Scan a structured line's JSON body (`structured.py` `_json`): as `scan`, except that a key
+/// twice is recorded (`Scanned::duplicates`, every pair kept in `members` and `out`) instead
+/// of declined, since the reference reads such a line differently rather than refusing it; and
+/// that numbers with a fraction or exponent are read (`Kind::Float`, `Member::float`, counted
+/// in `Scanned::floats`; their text in `out` is the input's, NOT orjson's: the caller must never
+/// write one) as are integers of 19 digits within i64.
+pub fn scan_line(input: &[u8]) -> Result<Scanned, Reason> {
+    scan_with(input, true)
+}
+
+/// `line`: a structured line's body (keys twice recorded, floats and 19-digit integers read).
+fn scan_with(input: &[u8], line: bool) -> Result<Scanned, Reason> {
     let mut scanner = Scanner {
         input,
         pos: 0,
         out: Vec::with_capacity(input.len() + 16),
         members: Vec::with_capacity(48),
         keys: Vec::with_capacity(48),
+        depth: 0,
+        line,
+        duplicates: false,
+        floats: 0,
     };
     scanner.skip_ws();
     if scanner.peek() != Some(b'{') {
@@ -104,7 +134,31 @@ pub fn scan(input: &[u8]) -> Result<Scanned, Reason> {
     Ok(Scanned {
         out: scanner.out,
         members: scanner.members,
+        depth: scanner.depth,
+        duplicates: scanner.duplicates,
+        floats: scanner.floats,
     })
+}
+
+/// The canonical form (with its quotes) of `input` when it is exactly one JSON string, as
+/// `orjson.loads` reads one (`structured._unquote`), or None when orjson would refuse it.
+pub fn string_literal(input: &[u8]) -> Option<Vec<u8>> {
+    if input.first() != Some(&b'"') {
+        return None;
+    }
+    let mut scanner = Scanner {
+        input,
+        pos: 0,
+        out: Vec::with_capacity(input.len()),
+        members: Vec::new(),
+        keys: Vec::new(),
+        depth: 0,
+        line: false,
+        duplicates: false,
+        floats: 0,
+    };
+    scanner.string().ok()?;
+    (scanner.pos == input.len()).then_some(scanner.out)
 }
 
 struct Scanner<'a> {
@@ -114,11 +168,16 @@ struct Scanner<'a> {
     members: Vec<Member>,
     /// The keys of the objects being read, innermost last (one stack: no allocation per object).
     keys: Vec<Range<usize>>,
+    depth: usize,
+    line: bool,
+    duplicates: bool,
+    floats: usize,
 }
 
 struct Value {
     kind: Kind,
     int: i64,
+    float: f64,
     escaped: bool,
     bytes: usize,
 }
@@ -128,6 +187,7 @@ impl Value {
         Value {
             kind,
             int: 0,
+            float: 0.0,
             escaped: false,
             bytes: 0,
         }
@@ -160,6 +220,7 @@ impl Scanner<'_> {
         if depth > MAX_DEPTH {
             return Err(DEEP);
         }
+        self.depth = self.depth.max(depth);
         self.pos += 1; // `{`
         self.out.push(b'{');
         self.skip_ws();
@@ -184,7 +245,10 @@ impl Scanner<'_> {
             }
             let name = &self.out[key.clone()];
             if keys.iter().any(|k| &self.out[k.clone()] == name) {
-                return Err(DUPLICATE);
+                if !self.line {
+                    return Err(DUPLICATE);
+                }
+                self.duplicates = true;
             }
             self.keys.push(key.clone());
             self.expect(b':')?;
@@ -198,6 +262,7 @@ impl Scanner<'_> {
                     value: start..start,
                     kind: Kind::Null,
                     int: 0,
+                    float: 0.0,
                     escaped: false,
                     bytes: 0,
                 });
@@ -214,6 +279,7 @@ impl Scanner<'_> {
                 member.value = value_start..end;
                 member.kind = value.kind;
                 member.int = value.int;
+                member.float = value.float;
                 member.escaped = value.escaped;
                 member.bytes = value.bytes;
             }
@@ -238,6 +304,7 @@ impl Scanner<'_> {
         if depth > MAX_DEPTH {
             return Err(DEEP);
         }
+        self.depth = self.depth.max(depth);
         self.pos += 1; // `[`
         self.out.push(b'[');
         self.skip_ws();
@@ -295,8 +362,10 @@ impl Scanner<'_> {
         }
     }
 
-    /// An integer in i64 range (18 digits at most); a fraction or exponent is declined.
+    /// An integer in i64 range (18 digits at most; 19 in a line); a fraction or exponent is
+    /// declined (read as a float in a line).
     fn number(&mut self) -> Result<Value, Reason> {
+        let number_start = self.pos;
         let negative = self.peek() == Some(b'-');
         if negative {
             self.pos += 1;
@@ -312,23 +381,68 @@ impl Scanner<'_> {
             _ => return Err(INVALID),
         }
         if let Some(b'.' | b'e' | b'E') = self.peek() {
-            return Err(FLOAT);
+            if !self.line {
+                return Err(FLOAT);
+            }
+            return self.float(number_start);
         }
         let digits = &self.input[start..self.pos];
-        if digits.len() > 18 {
+        if digits.len() > if self.line { 19 } else { 18 } {
             return Err(BIG_INT);
         }
-        let mut value: i64 = 0;
+        let mut value: i128 = 0;
         for digit in digits {
-            value = value * 10 + i64::from(digit - b'0');
+            value = value * 10 + i128::from(digit - b'0');
         }
         if negative {
             value = -value;
         }
+        let value = i64::try_from(value).map_err(|_| BIG_INT)?;
         self.out.extend_from_slice(value.to_string().as_bytes());
         Ok(Value {
             int: value,
             ..Value::plain(Kind::Int)
+        })
+    }
+
+    /// The fraction and exponent of a number that began at `start`, read as orjson reads it
+    /// (correctly rounded, as Rust's parser; infinity refused), its text kept as written.
+    fn float(&mut self, start: usize) -> Result<Value, Reason> {
+        let digits = |scanner: &mut Self| {
+            let from = scanner.pos;
+            while let Some(b'0'..=b'9') = scanner.peek() {
+                scanner.pos += 1;
+            }
+            scanner.pos > from
+        };
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if !digits(self) {
+                return Err(INVALID);
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if !digits(self) {
+                return Err(INVALID);
+            }
+        }
+        let text = &self.input[start..self.pos];
+        let value: f64 = std::str::from_utf8(text)
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .ok_or(INVALID)?;
+        if value.is_infinite() {
+            return Err(INVALID); // orjson: "number is infinity when parsed as double"
+        }
+        self.out.extend_from_slice(text);
+        self.floats += 1;
+        Ok(Value {
+            float: value,
+            ..Value::plain(Kind::Float)
         })
     }
 

@@ -11,6 +11,7 @@ pub mod event;
 pub mod json;
 pub mod plain;
 mod probes;
+pub mod structured;
 pub mod time;
 
 use std::collections::HashMap;
@@ -77,9 +78,6 @@ fn work(
             if let Some(reason) = input.skip {
                 return Err(reason.into());
             }
-            if config.parse_everything {
-                return Err(event::PARSING.into()); // every route parses: nothing to scan for
-            }
             let message = Message {
                 value: input.value.as_deref().unwrap_or(b""),
                 topic: &topics[input.topic],
@@ -141,16 +139,29 @@ fn read_message(message: &Bound<'_, PyAny>, topics: &mut Vec<String>) -> PyResul
 
 #[pymethods]
 impl Core {
-    /// `index_prefix`, the routing bounds in seconds, whether structured parsing is on, and
-    /// whether it is on for every path (`parsing.disabled_for` empty).
+    /// `index_prefix`, the routing bounds in seconds, whether structured parsing is on, and the
+    /// other `parsing` settings (`ParsingSettings`: field, keep_original, max_line_chars,
+    /// max_keys, max_depth, naive_time_zone). Settings the port does not follow (a zone other
+    /// than UTC, a field named like one of ours) make every parsed event decline
+    /// (`parsing_settings`).
     #[new]
-    #[pyo3(signature = (index_prefix, max_past_seconds, max_future_seconds, parsing, parse_everything=false))]
+    #[pyo3(signature = (
+        index_prefix, max_past_seconds, max_future_seconds, parsing, *, field="json",
+        keep_original=false, max_line_chars=65_536, max_keys=200, max_depth=16,
+        naive_time_zone="UTC",
+    ))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         index_prefix: String,
         max_past_seconds: f64,
         max_future_seconds: f64,
         parsing: bool,
-        parse_everything: bool,
+        field: &str,
+        keep_original: bool,
+        max_line_chars: usize,
+        max_keys: usize,
+        max_depth: usize,
+        naive_time_zone: &str,
     ) -> PyResult<Self> {
         if !(max_past_seconds.is_finite() && max_future_seconds.is_finite()) {
             return Err(PyValueError::new_err("routing bounds must be finite"));
@@ -161,7 +172,14 @@ impl Core {
                 max_past: max_past_seconds,
                 max_future: max_future_seconds,
                 parsing,
-                parse_everything: parsing && parse_everything,
+                line: structured::ParseConfig::new(
+                    field,
+                    keep_original,
+                    max_line_chars,
+                    max_keys,
+                    max_depth,
+                    naive_time_zone,
+                ),
             },
             routes: Mutex::new(Routes::new()),
             names: Mutex::new(HashMap::new()),
@@ -306,7 +324,7 @@ impl Core {
 
 /// Bumped whenever the boundary (`take`'s arguments or results) changes; `indexer/core.py`
 /// refuses a module of another contract.
-const CONTRACT: u32 = 1;
+const CONTRACT: u32 = 2;
 
 #[pymodule]
 fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -2,7 +2,7 @@
 //! `Core.take` runs per message once the accessors are read (lib.rs `work`, without its
 //! `catch_unwind`: a panic here is a finding, not a decline).
 //!
-//! The input is split into: one byte of switches (structured parsing on or off, the route the
+//! The input is split into: one byte of switches (structured parsing on or off, keep_original, the route the
 //! event's path gets: none, a layout's, one that parses; the index prefix), eight bytes of Kafka
 //! time (folded into the range `Core.take` hands to the core), two of partition and offset, and
 //! the message's value. A declined `new_path` is registered and the message run again, as
@@ -15,6 +15,7 @@
 #![no_main]
 
 use _core::event::{transform, Config, Message, RouteEntry, Routes, NEW_PATH};
+use _core::structured::ParseConfig;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
@@ -43,7 +44,8 @@ fuzz_target!(|data: &[u8]| {
         max_past: 6.0 * 86400.0,
         max_future: 86400.0,
         parsing: switches & 1 != 0,
-        parse_everything: false,
+        // keep_original from a switch; the other parsing settings at their defaults.
+        line: ParseConfig::new("json", switches & 16 != 0, 65_536, 200, 16, "UTC"),
     };
     let message = Message {
         value,
