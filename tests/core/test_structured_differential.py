@@ -322,12 +322,12 @@ def test_settings_are_honoured() -> None:
 
 
 def test_the_bench_mix_with_parsing_on() -> None:
-    """The default configuration on the bench corpus: declines only where the plain layouts
-    (not ported on this branch) decide."""
+    """The default configuration on the bench corpus: every event taken by the native core
+    (the issue's bound is under 1% declined; the plain layouts are ported, so none is), each
+    byte-identical to the reference's."""
     maker = EventMaker(seed=5)
     values: list[bytes | None] = [maker.make(i, MILLIS / 1000.0 - 600 + i) for i in range(3000)]
     reasons: dict[str, int] = {}
     accepted = compare(values, _settings(ParsingSettings()), reasons=reasons)
-    assert set(reasons) <= {"plain_layout"}, reasons
-    assert accepted + sum(reasons.values()) == 3000
-    assert accepted > 900  # the JSON and logfmt lines: a third of the mix
+    assert reasons == {}, reasons
+    assert accepted == 3000
