@@ -126,9 +126,11 @@ def native_parses(parsing: ParsingSettings) -> bool:
     return parsing.naive_time_zone == "UTC"
 
 
-def new_native(module: Any, settings: Settings, router: Router) -> NativeTake:
+def new_native(
+    module: Any, settings: Settings, router: Router, *, counted: bool = True
+) -> NativeTake:
     """The native take for `router` (one core per router: the routes it holds are the
-    router's)."""
+    router's). `counted=False` (the self-check) keeps its declines out of the metrics."""
     routing, parsing = settings.routing, settings.parsing
     core = module.Core(
         routing.index_prefix,
@@ -142,7 +144,7 @@ def new_native(module: Any, settings: Settings, router: Router) -> NativeTake:
         max_depth=parsing.max_depth,
         naive_time_zone=parsing.naive_time_zone,
     )
-    return NativeTake(core, router)
+    return NativeTake(core, router, counted=counted)
 
 
 def native_take(settings: Settings, router: Router) -> NativeTake | None:
@@ -162,9 +164,12 @@ Taken = tuple[list[Any], list[str], list[bytes], dict[tuple[str, int], int], dic
 class NativeTake:
     """One read through the native core, the declined positions through the reference."""
 
-    def __init__(self, core: Any, router: Router) -> None:
+    def __init__(self, core: Any, router: Router, *, counted: bool = True) -> None:
         self._core = core
         self._router = router
+        # The start-up self-check's own declines are no events: counting them would show
+        # declines on an idle indexer (about 20 per start) and skew the decline share.
+        self._counted = counted
 
     def take(self, messages: list[Any], ingested: bytes, on_error: Callable[[Any], None]) -> Taken:
         """Transform a read: the same indices, lines and dead letters as `transform` for each
@@ -206,9 +211,10 @@ class NativeTake:
                 self._core.add_route(path, None, b"", False)
             else:
                 self._core.add_route(path, route.base, route.fields, route.parse)
-        for reason, count in reasons.items():
-            if reason != "error_message":
-                metrics.CORE_DECLINED.labels(reason).inc(count)
+        if self._counted:
+            for reason, count in reasons.items():
+                if reason != "error_message":
+                    metrics.CORE_DECLINED.labels(reason).inc(count)
         if errors:
             return _without(errors, messages, indices, lines, high, deadletters)
         return messages, indices, lines, high, deadletters
@@ -370,7 +376,8 @@ def _check(
         for m in messages
     ]
     try:
-        native = new_native(module, settings, Router(settings.routing, settings.parsing))
+        router = Router(settings.routing, settings.parsing)
+        native = new_native(module, settings, router, counted=False)
         native.take(messages, ingested, on_error=lambda error: None)  # registers the paths
         core: Any = native._core
         indices, lines, declined, *_ = core.take(messages, ingested)

@@ -89,3 +89,28 @@ def test_auto_keeps_the_reference_under_parsing_settings_the_core_does_not_follo
 def test_an_unknown_core_is_refused_naming_the_setting() -> None:
     with pytest.raises(SettingsError, match=r"setting core \(INDEXER_CORE\)"):
         load_settings(core="rust")
+
+
+def test_the_self_check_counts_no_decline_and_the_metric_names_the_chosen_core() -> None:
+    """The self-check's own reads are no events: `indexer_core_declined_total` stays empty
+    after start-up chose the core, and `indexer_build_info` names the core it chose."""
+    pytest.importorskip("indexer_core")
+    code = (
+        "from prometheus_client import generate_latest\n"
+        "from indexer.core import choose_core\n"
+        "from indexer.settings import load_settings\n"
+        "print(choose_core(load_settings(None)).name)\n"
+        "print(generate_latest().decode())\n"
+    )
+    env = {**os.environ, "INDEXER_CORE": "native"}
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    chosen, metrics = run.stdout.split("\n", 1)
+    assert chosen == "native"
+    declined = [
+        line for line in metrics.splitlines() if line.startswith("indexer_core_declined_total{")
+    ]
+    assert declined == [], declined
+    assert 'indexer_build_info{core="native"' in metrics
