@@ -99,24 +99,29 @@ typecheck: $(BIN)/.installed
 	$(BIN)/mypy $(SCRIPTS)
 
 # Tests run in parallel workers (pytest-xdist): each test starts its own servers on free ports
-# and its own processes, and most of a test's time is spent waiting on them.
-TEST_WORKERS ?= 2
+# and its own processes, and most of a test's time is spent waiting on them (two workers kept
+# a two-core machine at a load of about 1), so there are more workers than cores. `worksteal`:
+# a worker that runs out takes half of another's queue, so the long end-to-end tests (collected
+# first) never end up queued behind one worker while the other idles (`load` never takes back
+# what it sent: a fresh-clone run spent its last 15 minutes on one worker).
+TEST_WORKERS ?= 4
+PYTEST_DIST := -n $(TEST_WORKERS) --dist worksteal
 
 test: lint typecheck core-check core-fuzz $(BIN)/.core
 	$(BIN)/indexer templates validate
-	$(BIN)/pytest -n $(TEST_WORKERS)
+	$(BIN)/pytest $(PYTEST_DIST)
 
 # The lanes, each on its own (README "Development"; `make test` runs them all in one pytest run,
 # so the workers stay busy to the end). unit: no servers, no sleeping. cluster: in-process
 # against the real servers, both products. e2e: `indexer` as a process (marked `slow`).
 unit: $(BIN)/.installed
-	$(BIN)/pytest -q -n $(TEST_WORKERS) tests/unit
+	$(BIN)/pytest -q $(PYTEST_DIST) tests/unit
 
 cluster: $(BIN)/.installed $(BIN)/.core
-	$(BIN)/pytest -q -n $(TEST_WORKERS) -m "not slow" --ignore=tests/unit
+	$(BIN)/pytest -q $(PYTEST_DIST) -m "not slow" --ignore=tests/unit
 
 e2e: $(BIN)/.installed $(BIN)/.core
-	$(BIN)/pytest -q -n $(TEST_WORKERS) -m slow
+	$(BIN)/pytest -q $(PYTEST_DIST) -m slow
 
 # Build the indexer image from the Dockerfile (on a locally bootstrapped Debian base when the
 # upstream Python image is not present and PULL_PYTHON_IMAGE is not 1) and print its size. The
