@@ -27,8 +27,8 @@ import orjson
 import structlog
 
 from indexer import metrics
-from indexer.bulk import message_seconds
 from indexer.encode import ingested_field
+from indexer.kafka_time import clockless, message_seconds
 from indexer.route import Router
 from indexer.settings import ParsingSettings, RoutingSettings, Settings
 from indexer.transform import transform
@@ -189,13 +189,18 @@ class NativeTake:
                 on_error(error)
                 errors.append(position)
                 continue
+            seconds = message_seconds(message)
+            if clockless(message) and self._counted:
+                # Pipeline._take counts these on the reference path; the core declines every
+                # record without a usable Kafka time (`kafka_timestamp`), so they come here.
+                metrics.EVENTS_CLOCKLESS.inc()
             index, line, undecodable = transform(
                 router,
                 message.value(),
                 message.topic(),
                 message.partition(),
                 message.offset(),
-                message_seconds(message),
+                seconds,
                 ingested,
             )
             indices[position] = index

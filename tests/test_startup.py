@@ -63,8 +63,16 @@ def test_a_refused_setup_fails_readiness_not_liveness_and_nothing_is_written_unt
     indexer = IndexerProcess(indexer_env(bootstrap, es_proxy.url), tmp_path / "i.log").start()
 
     wait_for(lambda: _status(indexer, "/healthz")[0] == 200, 20, "liveness")
+    # Health answers while the first start-up attempt still runs (its own thread, so SIGTERM is
+    # never stuck behind it): readiness first says the cluster has not answered, then why.
+    wait_for(
+        lambda: "templates and policies are not applied" in _status(indexer, "/readyz")[1],
+        20,
+        "readiness to name the refused setup",
+    )
     status, reason = _status(indexer, "/readyz")
     assert status == 503 and "templates and policies are not applied" in reason
+    assert _status(indexer, "/healthz")[0] == 200  # alive all along: not restarted for it
     # Retried with backoff (0, 1, 3, 7 s): long past the group join and the batch age, so
     # without the wait for setup a bulk would have gone out by now.
     wait_for(
