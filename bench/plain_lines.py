@@ -36,9 +36,15 @@ TSV = Path(__file__).parent.parent / "tests" / "data" / "structured_levels.tsv"
 PARSER = LineParser(ParsingSettings(), lambda stamp, ingest: True)
 
 
-def reference(message: str) -> Any:
-    first = message[0]
-    if first.isdigit():
+RAISES = "raises"
+
+
+def reference_digit_start(message: str) -> tuple[str, str | None, str | None] | str:
+    """`LineParser.parse`'s first branch for a message whose first character is a digit, as
+    the probe answers it; RAISES when the reference raises (parse would answer None)."""
+    try:
+        if not message[0].isdigit():
+            return ("other", None, None)
         if message[4:5] == "-":
             match = _ISO_LEVEL.match(message)
             if match is not None and len(match[1]) != 29:
@@ -48,10 +54,22 @@ def reference(message: str) -> Any:
                     level = _tail_level(_TAIL.match(message, match.end(1)), False)
                     if level is None and "level=" in message:
                         level = _level_key(message)
-                return level, PARSER._iso(match[1])
+                return ("iso", level, PARSER._iso(match[1]))
         elif message[2:3] not in _DIGIT_THIRD:
-            return None
-    level, own = PARSER._plain(message, first, NOW)
+            return ("no_layout", None, None)
+        return ("other", None, None)
+    except Exception:
+        return RAISES
+
+
+def reference(message: str) -> Any:
+    """A plain line read as `LineParser.parse` reads it: its first branch for a digit-led line,
+    else `_plain`, the `level=` fallback and `normalize`."""
+    if message[0].isdigit():
+        start = reference_digit_start(message)
+        if start == RAISES or start[0] != "other":
+            return start
+    level, own = PARSER._plain(message, message[0], NOW)
     if level is None and "level=" in message:
         level = _level_key(message)
     return level, None if own is None else PARSER.normalize(own)

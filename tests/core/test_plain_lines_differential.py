@@ -36,16 +36,8 @@ pytest.importorskip("indexer_core")
 
 import indexer_core._core as native_module
 
-from indexer.settings import ParsingSettings
-from indexer.structured import (
-    _DIGIT_THIRD,
-    _ISO_LEVEL,
-    _LEVELS,
-    _TAIL,
-    LineParser,
-    _level_key,
-    _tail_level,
-)
+from bench.plain_lines import PARSER, RAISES, reference_digit_start
+from indexer.structured import _LEVELS, _level_key
 
 TSV = Path(__file__).parent.parent / "data" / "structured_levels.tsv"
 # Fixed Kafka times (never today): mid-year, and both sides of a year's end, so that year-less
@@ -63,32 +55,7 @@ probe_digit_start: Callable[[str], Any] = native_module._probe_digit_start
 probe_plain: Callable[[str, float], Any] = native_module._probe_plain
 probe_normalize: Callable[[str], Any] = native_module._probe_normalize
 
-PARSER = LineParser(ParsingSettings(), lambda stamp, ingest: True)
-RAISES = "raises"
 UNPADDED_YEAR = re.compile(r"[0-9]{1,3}-")
-
-
-def reference_digit_start(message: str) -> tuple[str, str | None, str | None] | str:
-    """`LineParser.parse`'s first branch for a message whose first character is a digit, as
-    the probe answers it; RAISES when the reference raises (parse would answer None)."""
-    try:
-        if not message[0].isdigit():
-            return ("other", None, None)
-        if message[4:5] == "-":
-            match = _ISO_LEVEL.match(message)
-            if match is not None and len(match[1]) != 29:
-                word = match[2]
-                level: str | None = "" if word is None else word.lower()
-                if level not in _LEVELS:
-                    level = _tail_level(_TAIL.match(message, match.end(1)), False)
-                    if level is None and "level=" in message:
-                        level = _level_key(message)
-                return ("iso", level, PARSER._iso(match[1]))
-        elif message[2:3] not in _DIGIT_THIRD:
-            return ("no_layout", None, None)
-        return ("other", None, None)
-    except Exception:
-        return RAISES
 
 
 def reference_plain(body: str, ingest: float) -> tuple[str | None, str | None, bool] | str:
