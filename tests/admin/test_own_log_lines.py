@@ -5,6 +5,7 @@ our own pipeline indexes them (the line in `message`), they meet no mapping conf
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,9 @@ def test_our_lines_index_into_our_own_template_with_no_mapping_conflict(
 
     parser = LineParser(ParsingSettings(), lambda _stamp, _ingest: True)
     for raw in map(_serialized, lines):  # our pipeline: the line is the event's message
-        document: dict[str, Any] = {"@timestamp": "2026-11-26T10:00:00.000Z", "message": raw}
+        yesterday = datetime.fromtimestamp(time.time() - 86_400, UTC)
+        stamp_text = yesterday.strftime("%Y-%m-%dT%H:%M:%S.000Z")  # relative to now: no date pinned
+        document: dict[str, Any] = {"@timestamp": stamp_text, "message": raw}
         stamp = parser.parse(document, time.time())
         assert stamp is not None and document["log"]["level"] in ("info", "warning", "error")
         assert not document["message"].startswith("{")  # our line's own words

@@ -11,7 +11,7 @@ from typing import Any
 
 import prometheus_client
 from deploy_checks import find
-from test_node_monitoring import PROMETHEUS, agent_metric_names, metric_names_in
+from test_node_monitoring import PROMETHEUS, agent_metric_names, metric_names_in, series_names
 
 Docs = dict[str, list[dict[str, Any]]]
 DASHBOARD = (
@@ -30,17 +30,8 @@ def indexer_metric_names() -> set[str]:
     """Every series name the indexer's registry exposes (labelled ones included, unobserved)."""
     for module in INDEXER_METRIC_MODULES:
         importlib.import_module(module)
-    names: set[str] = set()
-    for family in prometheus_client.REGISTRY.collect():
-        if not family.name.startswith("indexer_"):
-            continue
-        if family.type == "counter":
-            names.add(family.name + "_total")
-        elif family.type == "histogram":
-            names |= {family.name + s for s in ("_bucket", "_sum", "_count")}
-        else:
-            names.add(family.name)
-    return names
+    families = prometheus_client.REGISTRY.collect()
+    return series_names(family for family in families if family.name.startswith("indexer_"))
 
 
 def _dashboard() -> dict[str, Any]:

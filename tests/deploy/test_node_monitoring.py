@@ -4,11 +4,13 @@ stays on loopback where the agent reads it, and every node rule uses only metric
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
 from deploy_checks import expand_dotted, filebeat_configs, find, pod_spec_of
+from prometheus_client import Metric
 
 from indexer.agent import filebeat_stats, metrics
 from indexer.agent.settings import FilebeatSettings
@@ -34,10 +36,11 @@ _KEYWORDS = {
 }  # fmt: skip
 
 
-def agent_metric_names() -> set[str]:
-    """Every series name the agent's registry exposes (labelled ones included, unobserved)."""
-    names = set(filebeat_stats.metric_names())
-    for family in metrics.REGISTRY.collect():
+def series_names(families: Iterable[Metric]) -> set[str]:
+    """The series names Prometheus scrapes for these metric families (a counter's `_total`, a
+    histogram's `_bucket`, `_sum` and `_count`), labelled ones included, unobserved."""
+    names: set[str] = set()
+    for family in families:
         if family.type == "counter":
             names.add(family.name + "_total")
         elif family.type == "histogram":
@@ -45,6 +48,11 @@ def agent_metric_names() -> set[str]:
         else:
             names.add(family.name)
     return names
+
+
+def agent_metric_names() -> set[str]:
+    """Every series name the agent's registry exposes (labelled ones included, unobserved)."""
+    return set(filebeat_stats.metric_names()) | series_names(metrics.REGISTRY.collect())
 
 
 def metric_names_in(expr: str) -> set[str]:
