@@ -464,13 +464,8 @@ fn normalize_ascii(b: &[u8]) -> R<Option<String>> {
     let (month, day) = (two(b, 5), two(b, 8));
     let (hour, minute, second) = (two(b, 11), two(b, 14), two(b, 17));
     // `datetime(...)`: ValueError (None) for a day that does not exist.
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let month_days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return Ok(None),
+    let Some(month_days) = crate::time::days_in_month(year, month) else {
+        return Ok(None);
     };
     if year < 1 || day < 1 || day > month_days || hour > 23 || minute > 59 {
         return Ok(None);

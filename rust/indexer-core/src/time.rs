@@ -1,6 +1,19 @@
 //! Days and minutes of the proleptic Gregorian calendar, as Python's `datetime` and `time`
 //! compute them for the stamps the native path takes (`indexer/route.py`).
 
+/// The days of `month` (1-12) in `year` of the proleptic Gregorian calendar (Python's
+/// `datetime`), or None for a month that does not exist.
+pub fn days_in_month(year: i64, month: i64) -> Option<i64> {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => Some(31),
+        4 | 6 | 9 | 11 => Some(30),
+        2 if leap => Some(29),
+        2 => Some(28),
+        _ => None,
+    }
+}
+
 /// Days since 1970-01-01 of a civil date (Howard Hinnant's `days_from_civil`).
 pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
@@ -70,14 +83,7 @@ pub fn minute_start(text: &[u8]) -> Option<(f64, String)> {
     let day = digits(&text[8..10])?;
     let hour = digits(&text[11..13])?;
     let minute = digits(&text[14..16])?;
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let month_days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
+    let month_days = days_in_month(year, month)?;
     if year < 1000 || day < 1 || day > month_days || hour > 23 || minute > 59 {
         return None;
     }
