@@ -3,7 +3,7 @@ group's committed offsets from the broker."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,14 +39,7 @@ def produce(
             "message.max.bytes": 2_000_000,
         }
     )
-    produced: dict[str, bytes] = {}
-    errors: list[str] = []
-
-    def delivered(err: Any, msg: Any) -> None:
-        if err is not None:
-            errors.append(str(err))
-        else:
-            produced[f"{msg.topic()}:{msg.partition()}:{msg.offset()}"] = msg.value()
+    produced, errors, delivered = _deliveries()
 
     for i, value in enumerate(values):
         kwargs = {"partition": i % partitions} if partitions else {}
@@ -85,14 +78,7 @@ def produce_stamped(
     """Produce (value, Kafka timestamp in ms, or None for the producer's now) one at a time to
     partition 0, in order; returns the values by record (`topic:partition:offset`)."""
     producer = Producer({"bootstrap.servers": bootstrap, "message.max.bytes": 20_000_000})
-    produced: dict[str, bytes] = {}
-    errors: list[str] = []
-
-    def delivered(err: Any, msg: Any) -> None:
-        if err is not None:
-            errors.append(str(err))
-        else:
-            produced[f"{msg.topic()}:{msg.partition()}:{msg.offset()}"] = msg.value() or b""
+    produced, errors, delivered = _deliveries()
 
     for value, millis in records:
         stamp = {"timestamp": millis} if millis is not None else {}
@@ -121,3 +107,18 @@ def ends_of(produced: dict[str, bytes]) -> dict[tuple[str, int], int]:
         key = (topic, int(partition))
         ends[key] = max(ends.get(key, 0), int(offset) + 1)
     return ends
+
+
+def _deliveries() -> tuple[dict[str, bytes], list[str], Callable[[Any, Any], None]]:
+    """What the producer delivered, by record (`topic:partition:offset`, an empty value as
+    b""), the delivery errors, and the `on_delivery` callback that fills both."""
+    produced: dict[str, bytes] = {}
+    errors: list[str] = []
+
+    def delivered(err: Any, msg: Any) -> None:
+        if err is not None:
+            errors.append(str(err))
+        else:
+            produced[f"{msg.topic()}:{msg.partition()}:{msg.offset()}"] = msg.value() or b""
+
+    return produced, errors, delivered
