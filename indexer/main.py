@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import structlog
 
-from indexer import build
+from indexer import build, heap
 from indexer.admin import metrics as admin_metrics
 from indexer.admin.errors import SetupError
 from indexer.admin.preparer import IndexPreparer
@@ -243,6 +243,7 @@ def run_indexer(settings: Settings) -> int:
         metrics_port=indexer.server.port,
         elasticsearch=settings.elasticsearch.hosts,
     )
+    heap.settle()
     try:
         indexer.pipeline.run()
     except PipelineFailed as exc:
