@@ -7,10 +7,11 @@
 //! `structured.rs` declines of a line) the event is declined.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
-use crate::json::{scan, Kind, Member, Reason, Scanned, TOP};
-use crate::structured::{self, Bounds, Edit, Entry, ParseConfig, Text, Value};
-use crate::time::{day_of_seconds, minute_start};
+use crate::json::{scan_into, Kind, Member, Reason, Scanned, TOP};
+use crate::structured::{self, Bounds, Edit, EditBuffers, Entry, ParseConfig, Text, Value};
+use crate::time::{day_of_seconds, minute_start, Day};
 
 pub const EMPTY: Reason = "empty_message";
 pub const INVALID_UTF8: Reason = "invalid_utf8";
@@ -53,6 +54,17 @@ pub struct Accepted {
     pub stamp: Option<String>,
 }
 
+/// What `transform_into` appended: the index, where its lines are in the buffer, the flags.
+pub struct Placed {
+    pub index: String,
+    /// The action line and the document (each ending in `\n`) in the caller's buffer.
+    pub line: Range<usize>,
+    pub unmatched: bool,
+    pub redated: bool,
+    /// The `@timestamp` the day came from (`DayResolver.last_stamp`), when it did.
+    pub stamp: Option<String>,
+}
+
 #[derive(Debug)]
 pub struct Declined {
     pub reason: Reason,
@@ -75,6 +87,17 @@ pub struct Message<'a> {
     pub seconds: f64,
 }
 
+/// The buffers one event's work needs (the scanned event, the edit, the `_id`'s key), kept
+/// between the events of a worker so that an event allocates none of them anew. Holds nothing
+/// an event's result depends on: any `Workspace` (a new one, or one used for any events
+/// before) gives the same results.
+#[derive(Default)]
+pub struct Workspace {
+    doc: Scanned,
+    edit: EditBuffers,
+    key: Vec<u8>,
+}
+
 /// `transform(router, …)` for one message, or why not.
 pub fn transform(
     config: &Config,
@@ -82,13 +105,43 @@ pub fn transform(
     message: &Message<'_>,
     ingested: &[u8],
 ) -> Result<Accepted, Declined> {
+    let mut line = Vec::new();
+    let placed = transform_into(
+        config,
+        routes,
+        message,
+        ingested,
+        &mut line,
+        &mut Workspace::default(),
+    )?;
+    Ok(Accepted {
+        index: placed.index,
+        line,
+        unmatched: placed.unmatched,
+        redated: placed.redated,
+        stamp: placed.stamp,
+    })
+}
+
+/// `transform` appending the event's two lines to `line` (left exactly as it was when
+/// declined), with `work`'s buffers: the work of `Core.take` per message.
+pub fn transform_into(
+    config: &Config,
+    routes: &Routes,
+    message: &Message<'_>,
+    ingested: &[u8],
+    line: &mut Vec<u8>,
+    work: &mut Workspace,
+) -> Result<Placed, Declined> {
     if message.value.is_empty() {
         return Err(EMPTY.into());
     }
-    if std::str::from_utf8(message.value).is_err() {
+    let Ok(text) = std::str::from_utf8(message.value) else {
         return Err(INVALID_UTF8.into());
-    }
-    let doc = scan(message.value)?;
+    };
+    let Workspace { doc, edit, key } = work;
+    scan_into(text, doc, false)?;
+    let doc: &Scanned = doc;
     for key in [&b"kafka"[..], b"event"] {
         if doc.find(TOP, key).is_some() {
             return Err(OWN_KAFKA.into()); // encode_event merges into them
@@ -99,13 +152,14 @@ pub fn transform(
             return Err(ENRICH.into()); // Router.place merges into them (_enrich)
         }
     }
-    let id = event_id(&doc, message.value);
+    let id = event_id(doc, message.value, key);
     // Router.place: the route of `log.file.path`; a missing or non-string path is unmatched.
-    let route = match string_at(&doc, &[b"log", b"file", b"path"]) {
+    let route = match string_at(doc, &[b"log", b"file", b"path"]) {
         Some(path) if path.escaped => return Err(ESCAPED_PATH.into()),
         Some(path) => {
-            let path = &doc.out[path.value.start + 1..path.value.end - 1];
-            let path = std::str::from_utf8(path).map_err(|_| Declined::from(ESCAPED_PATH))?;
+            let path = doc
+                .text(&(path.value.start + 1..path.value.end - 1))
+                .ok_or(Declined::from(ESCAPED_PATH))?;
             match routes.get(path) {
                 Some(route) => route.as_ref(),
                 None => {
@@ -118,10 +172,30 @@ pub fn transform(
         }
         None => None,
     };
-    let mut edit = Edit::new(&doc);
+    let mut edited = Edit::reusing(doc, std::mem::take(edit));
+    let start = line.len();
+    let placed = place(config, route, message, ingested, &id, &mut edited, line);
+    *edit = edited.into_buffers();
+    if placed.is_err() {
+        line.truncate(start);
+    }
+    placed
+}
+
+/// The rest of `transform_into` for a routed event: the parse, the day, the lines.
+fn place<'a>(
+    config: &'a Config,
+    route: Option<&RouteEntry>,
+    message: &Message<'_>,
+    ingested: &[u8],
+    id: &[u8],
+    edit: &mut Edit<'a>,
+    line: &mut Vec<u8>,
+) -> Result<Placed, Declined> {
+    let doc = edit.doc;
     let mut own = None;
     if config.parsing && route.is_none_or(|r| r.parse) {
-        own = structured::parse(&config.line, &bounds_of(config), &mut edit, message.seconds)?;
+        own = structured::parse(&config.line, &bounds_of(config), edit, message.seconds)?;
         if edit.merged {
             // encode_event merges `ingested` into the `event` keep_original added.
             let stamp = ingested
@@ -167,17 +241,29 @@ pub fn transform(
             edit.set_top(b"@timestamp", Value::Text(text));
             (day, false, Some(own))
         }
-        _ => day(config, &doc, message.seconds)?,
+        _ => day(config, doc, message.seconds)?,
     };
     let index = match route {
-        Some(route) => format!("{}{}", route.base, day),
-        None => format!("{}-unmatched-{}", config.prefix, day),
+        Some(route) => {
+            let mut index = String::with_capacity(route.base.len() + 10);
+            index.push_str(&route.base);
+            day.push_to(&mut index);
+            index
+        }
+        None => {
+            let mut index = String::with_capacity(config.prefix.len() + 21);
+            index.push_str(&config.prefix);
+            index.push_str("-unmatched-");
+            day.push_to(&mut index);
+            index
+        }
     };
     let fields = route.map_or(&b""[..], |r| &r.fields[..]);
-    let line = encode_event(&index, &id, &edit, fields, message, ingested);
-    Ok(Accepted {
+    let start = line.len();
+    encode_event(&index, id, edit, fields, message, ingested, line);
+    Ok(Placed {
         index,
-        line,
+        line: start..line.len(),
         unmatched: route.is_none(),
         redated,
         stamp,
@@ -214,14 +300,32 @@ fn string_at<'a>(doc: &'a Scanned, path: &[&[u8]]) -> Option<&'a Member> {
 
 /// The member's string between its quotes, canonically escaped.
 fn inner<'a>(doc: &'a Scanned, member: &Member) -> &'a [u8] {
-    &doc.out[member.value.start + 1..member.value.end - 1]
+    doc.bytes(&(member.value.start + 1..member.value.end - 1))
+}
+
+/// An `_id`: the shipper's own (canonical text in the scanned event) or 32 hex digits.
+enum Id<'a> {
+    Given(&'a [u8]),
+    Hashed([u8; 32]),
+}
+
+impl std::ops::Deref for Id<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Id::Given(bytes) => bytes,
+            Id::Hashed(hex) => hex,
+        }
+    }
 }
 
 /// docid.event_id: the shipper's `@metadata._id`, else the line's identity, else the bytes.
-fn event_id(doc: &Scanned, value: &[u8]) -> Vec<u8> {
+/// `key` is a buffer for the identity's JSON (its contents on return are of no use).
+fn event_id<'a>(doc: &'a Scanned, value: &[u8], key: &mut Vec<u8>) -> Id<'a> {
     if let Some(given) = string_at(doc, &[b"@metadata", b"_id"]) {
         if given.bytes > 0 && given.bytes <= MAX_ID_BYTES {
-            return inner(doc, given).to_vec();
+            return Id::Given(inner(doc, given));
         }
     }
     // `event["log"]["offset"]`, `["message"]`, `log["file"]`, `event["host"]["name"]`: each
@@ -234,23 +338,42 @@ fn event_id(doc: &Scanned, value: &[u8]) -> Vec<u8> {
     let (Some((_, offset)), Some((file_slot, file)), Some((_, message)), Some((_, host))) =
         (offset, file, message, host)
     else {
-        return message_id(value);
+        return Id::Hashed(hex_id(value));
     };
     if offset.kind != Kind::Int || message.kind != Kind::Str || host.kind != Kind::Str {
-        return message_id(value);
+        return Id::Hashed(hex_id(value));
     }
     // orjson.dumps((host, identity, offset, message)): a JSON array of the four.
-    let mut key = Vec::with_capacity(host.value.len() + message.value.len() + 96);
+    key.clear();
     key.push(b'[');
     key.extend_from_slice(doc.bytes(&host.value));
     key.push(b',');
-    file_identity(doc, file_slot, file, &mut key);
+    file_identity(doc, file_slot, file, key);
     key.push(b',');
-    key.extend_from_slice(offset.int.to_string().as_bytes());
+    push_int(key, offset.int);
     key.push(b',');
     key.extend_from_slice(doc.bytes(&message.value));
     key.push(b']');
-    hex_id(&key)
+    Id::Hashed(hex_id(key))
+}
+
+/// `str(value)` of an integer, appended.
+pub(crate) fn push_int(out: &mut Vec<u8>, value: i64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = value.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// docid._file_of, written as JSON: the fingerprint, else `device:inode` or `:inode`, else the
@@ -301,17 +424,18 @@ fn write_scalar(doc: &Scanned, member: &Member, key: &mut Vec<u8>) {
 
 /// docid.message_id: the message's bytes, hashed.
 pub fn message_id(value: &[u8]) -> Vec<u8> {
-    hex_id(value)
+    hex_id(value).to_vec()
 }
 
 /// `xxh3_128_hexdigest`: 32 lower-case hex digits, most significant first.
-fn hex_id(bytes: &[u8]) -> Vec<u8> {
+fn hex_id(bytes: &[u8]) -> [u8; 32] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = xxhash_rust::xxh3::xxh3_128(bytes);
-    (0..32)
-        .rev()
-        .map(|i| HEX[((digest >> (4 * i)) & 15) as usize])
-        .collect()
+    let mut out = [0u8; 32];
+    for (i, slot) in out.iter_mut().enumerate() {
+        *slot = HEX[((digest >> (4 * (31 - i))) & 15) as usize];
+    }
+    out
 }
 
 /// DayResolver.day for the stamps phase 0 takes: `(day, redated, stamp used)`.
@@ -319,7 +443,7 @@ fn day(
     config: &Config,
     doc: &Scanned,
     seconds: f64,
-) -> Result<(String, bool, Option<String>), Declined> {
+) -> Result<(Day, bool, Option<String>), Declined> {
     let Some((_, stamp)) = doc.find(TOP, b"@timestamp") else {
         return Err(NO_TIMESTAMP.into()); // Router.place appends one
     };
@@ -339,8 +463,9 @@ fn day(
                 return Err(TIMESTAMP.into());
             }
             if start - config.max_future <= seconds && seconds <= start + config.max_past {
-                let stamp = String::from_utf8_lossy(text).into_owned();
-                Ok((day, false, Some(stamp)))
+                // ASCII: `minute_start` and `seconds_tail` read every byte of it.
+                let stamp = std::str::from_utf8(text).map_err(|_| Declined::from(TIMESTAMP))?;
+                Ok((day, false, Some(stamp.to_owned())))
             } else {
                 Ok((day_of_seconds(seconds), true, None))
             }
@@ -379,42 +504,40 @@ fn encode_event(
     fields: &[u8],
     message: &Message<'_>,
     ingested: &[u8],
-) -> Vec<u8> {
+    line: &mut Vec<u8>,
+) {
     let doc = edit.doc;
-    let mut line = Vec::with_capacity(
-        doc.out.len() + edit.scratch.len() + fields.len() + ingested.len() + 160,
-    );
+    line.reserve(doc.out.len() + edit.scratch.len() + fields.len() + ingested.len() + 160);
     line.extend_from_slice(b"{\"create\":{\"_index\":\"");
     line.extend_from_slice(index.as_bytes());
     line.extend_from_slice(b"\",\"_id\":\"");
     line.extend_from_slice(id);
     line.extend_from_slice(b"\"}}\n{");
-    edit.write_entries(&edit.top, &mut line);
+    edit.write_entries(&edit.top, line);
     let empty = edit.top.is_empty();
     let kafka = |line: &mut Vec<u8>| {
         line.extend_from_slice(b",\"kafka\":{\"topic\":\"");
         line.extend_from_slice(message.topic.as_bytes());
         line.extend_from_slice(b"\",\"partition\":");
-        line.extend_from_slice(message.partition.to_string().as_bytes());
+        push_int(line, message.partition);
         line.extend_from_slice(b",\"offset\":");
-        line.extend_from_slice(message.offset.to_string().as_bytes());
+        push_int(line, message.offset);
         line.push(b'}');
     };
     if edit.merged {
-        kafka(&mut line);
+        kafka(line);
         line.extend_from_slice(fields);
         line.extend_from_slice(b"}\n");
-        return line;
+        return;
     }
     let tail_start = line.len();
     line.extend_from_slice(fields);
     line.extend_from_slice(ingested);
-    kafka(&mut line);
+    kafka(line);
     line.extend_from_slice(b"}\n");
     if empty && line.len() > tail_start {
         line.remove(tail_start); // `{}`: what follows takes no leading comma
     }
-    line
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use std::ops::Range;
 use crate::event::Declined;
 use crate::json::{self, Kind, Member, Reason, Scanned, TOP};
 use crate::plain::{self, DigitStart};
-use crate::time::{civil_from_days, minute_start};
+use crate::time::{civil_from_days, minute_start, Day};
 
 pub const PLAIN_LAYOUT: Reason = "plain_layout";
 pub const SETTINGS: Reason = "parsing_settings";
@@ -189,25 +189,67 @@ pub struct Edit<'a> {
     pub scratch: Vec<u8>,
     /// `keep_original` added `event` (encode.py then merges `kafka` and `ingested` into it).
     pub merged: bool,
+    /// A JSON line's body, scanned (its buffers reused).
+    line: Scanned,
+    /// The message decoded, when it holds escapes (its buffer reused).
+    message: String,
+}
+
+/// The buffers of an `Edit`, kept between events (`event::Workspace`): emptied, their capacity
+/// kept, so an event edits without allocating them anew.
+#[derive(Default)]
+pub struct EditBuffers {
+    top: Vec<Entry<'static>>,
+    scratch: Vec<u8>,
+    line: Scanned,
+    message: String,
+}
+
+/// An emptied vector of entries, its allocation kept, for entries of another lifetime (the
+/// in-place collect of an empty `IntoIter` keeps the buffer: same layout).
+#[allow(clippy::unnecessary_filter_map)] // `filter_map` to change the lifetime, never called
+fn recycle<'b>(mut entries: Vec<Entry<'_>>) -> Vec<Entry<'b>> {
+    entries.clear();
+    entries.into_iter().filter_map(|_| None).collect()
 }
 
 impl<'a> Edit<'a> {
     pub fn new(doc: &'a Scanned) -> Self {
-        let top = doc
-            .members
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| m.parent == TOP && doc.bytes(&m.key) != b"@metadata")
-            .map(|(i, m)| Entry {
-                key: Text::Slice(&doc.out[m.key.clone()]),
-                value: Value::Orig(i as u32),
-            })
-            .collect();
+        Edit::reusing(doc, EditBuffers::default())
+    }
+
+    /// The unedited event, in `buffers` (`into_buffers` gives them back).
+    pub fn reusing(doc: &'a Scanned, buffers: EditBuffers) -> Self {
+        let mut top = recycle(buffers.top);
+        top.extend(
+            doc.members
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.parent == TOP && doc.bytes(&m.key) != b"@metadata")
+                .map(|(i, m)| Entry {
+                    key: Text::Slice(doc.bytes(&m.key)),
+                    value: Value::Orig(i as u32),
+                }),
+        );
+        let mut scratch = buffers.scratch;
+        scratch.clear();
         Edit {
             doc,
             top,
-            scratch: Vec::new(),
+            scratch,
             merged: false,
+            line: buffers.line,
+            message: buffers.message,
+        }
+    }
+
+    /// The buffers, for the next event.
+    pub fn into_buffers(self) -> EditBuffers {
+        EditBuffers {
+            top: recycle(self.top),
+            scratch: self.scratch,
+            line: self.line,
+            message: self.message,
         }
     }
 
@@ -314,7 +356,7 @@ fn open<'v, 'a>(
             .enumerate()
             .filter(|(_, m)| m.parent == slot)
             .map(|(i, m)| Entry {
-                key: Text::Slice(&doc.out[m.key.clone()]),
+                key: Text::Slice(doc.bytes(&m.key)),
                 value: Value::Orig(i as u32),
             })
             .collect();
@@ -404,7 +446,31 @@ pub fn parse<'a>(
     if member.kind != Kind::Str || member.bytes == 0 {
         return Ok(None);
     }
-    let message = unescape(&doc.out[member.value.start + 1..member.value.end - 1]);
+    let range = member.value.start + 1..member.value.end - 1;
+    let mut decoded = std::mem::take(&mut edit.message);
+    let outcome = match doc.text(&range) {
+        Some(canonical) => {
+            let message = unescape_text(canonical, &mut decoded);
+            parse_message(config, bounds, edit, slot, message, seconds)
+        }
+        None => {
+            let message = unescape(doc.bytes(&range)); // never: ranges fall on characters
+            parse_message(config, bounds, edit, slot, &message, seconds)
+        }
+    };
+    edit.message = decoded;
+    outcome
+}
+
+/// The rest of `parse` for the event's non-empty string `message` (at `slot`), decoded.
+fn parse_message<'a>(
+    config: &'a ParseConfig,
+    bounds: &Bounds,
+    edit: &mut Edit<'a>,
+    slot: u32,
+    message: &str,
+    seconds: f64,
+) -> Result<Option<String>, Declined> {
     if message.len() > config.max_line_chars && message.chars().count() > config.max_line_chars {
         return Ok(None);
     }
@@ -425,7 +491,7 @@ pub fn parse<'a>(
         return Err(NON_ASCII.into()); // `isdigit`, `isalpha` of any script
     }
     if first.is_ascii_digit() {
-        match plain::digit_start(&message) {
+        match plain::digit_start(message) {
             None => return Err(PLAIN_LAYOUT.into()),
             Some(DigitStart::NoLayout) => return Ok(None),
             Some(DigitStart::Iso { level, time }) => {
@@ -437,7 +503,7 @@ pub fn parse<'a>(
             Some(DigitStart::Other) => {}
         }
     }
-    other(config, bounds, edit, &message, seconds)
+    other(config, bounds, edit, message, seconds)
 }
 
 /// `_other`: the s6-log prefix, then a JSON line, a logfmt line, or a plain one.
@@ -459,46 +525,12 @@ fn other<'a>(
         return Err(NON_ASCII.into());
     }
     if first == Some(b'{') {
-        match json::scan_line(body.as_bytes()) {
-            Ok(scanned) => {
-                let top = scanned.members.iter().filter(|m| m.parent == TOP);
-                if !scanned.duplicates {
-                    // `_json`: within max_keys and max_depth, else a plain line.
-                    if top.count() <= config.max_keys && scanned.depth <= config.max_depth {
-                        let floats = scanned.floats;
-                        let fields = json_fields(edit, scanned);
-                        return apply(config, bounds, edit, fields, floats, line_time, seconds);
-                    }
-                } else {
-                    // A key twice (`_repeats`, exact: the cheap count in `_other` can never
-                    // match then). `len(obj)` counts distinct keys; `_deeper` sees the object
-                    // orjson kept, which the scanner's depth bounds from above only.
-                    let keys: Vec<&[u8]> = top.map(|m| scanned.bytes(&m.key)).collect();
-                    let distinct = keys
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, k)| !keys[..*i].contains(k))
-                        .count();
-                    if distinct <= config.max_keys {
-                        if scanned.depth > config.max_depth {
-                            return Err(LINE_DEEP.into());
-                        }
-                        if let Some(level) = single_level(&scanned)? {
-                            set_level(edit, &level);
-                        }
-                        return match line_time {
-                            None => Ok(None),
-                            Some(time) => plain::normalize(time).ok_or(PLAIN_LAYOUT.into()),
-                        };
-                    }
-                }
-            }
-            Err(json::INVALID | json::NOT_OBJECT) => {} // orjson refuses it: a plain line
-            Err(json::FLOAT) => return Err(LINE_FLOAT.into()),
-            Err(json::BIG_INT) => return Err(LINE_BIG_INT.into()),
-            Err(json::DEEP) => return Err(LINE_DEEP.into()),
-            Err(json::WIDE) => return Err(LINE_WIDE.into()),
-            Err(reason) => return Err(reason.into()),
+        let mut scanned = std::mem::take(&mut edit.line);
+        let read = json::scan_into(body, &mut scanned, true);
+        let outcome = json_line(config, bounds, edit, &scanned, read, line_time, seconds);
+        edit.line = scanned;
+        if let Some(outcome) = outcome {
+            return outcome;
         }
     } else if first.is_some_and(|b| b.is_ascii_alphabetic()) && body.contains('=') {
         if let Some(fields) = logfmt(edit, body, config.max_keys)? {
@@ -515,6 +547,67 @@ fn other<'a>(
         set_level(edit, level);
     }
     Ok(own)
+}
+
+/// A JSON line (`_json`, or `_repeats` for a key twice) scanned into `scanned` (`read`: the
+/// scan's outcome): its outcome, or None when the reference reads it as a plain line.
+fn json_line<'a>(
+    config: &'a ParseConfig,
+    bounds: &Bounds,
+    edit: &mut Edit<'a>,
+    scanned: &Scanned,
+    read: Result<(), Reason>,
+    line_time: Option<&str>,
+    seconds: f64,
+) -> Option<Result<Option<String>, Declined>> {
+    match read {
+        Ok(()) => {
+            let top = scanned.members.iter().filter(|m| m.parent == TOP);
+            if !scanned.duplicates {
+                // `_json`: within max_keys and max_depth, else a plain line.
+                if top.count() <= config.max_keys && scanned.depth <= config.max_depth {
+                    let floats = scanned.floats;
+                    let fields = json_fields(edit, scanned);
+                    return Some(apply(
+                        config, bounds, edit, fields, floats, line_time, seconds,
+                    ));
+                }
+            } else {
+                // A key twice (`_repeats`, exact: the cheap count in `_other` can never
+                // match then). `len(obj)` counts distinct keys; `_deeper` sees the object
+                // orjson kept, which the scanner's depth bounds from above only.
+                let keys: Vec<&[u8]> = top.map(|m| scanned.bytes(&m.key)).collect();
+                let distinct = keys
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, k)| !keys[..*i].contains(k))
+                    .count();
+                if distinct <= config.max_keys {
+                    if scanned.depth > config.max_depth {
+                        return Some(Err(LINE_DEEP.into()));
+                    }
+                    let level = match single_level(scanned) {
+                        Ok(level) => level,
+                        Err(declined) => return Some(Err(declined)),
+                    };
+                    if let Some(level) = level {
+                        set_level(edit, &level);
+                    }
+                    return Some(match line_time {
+                        None => Ok(None),
+                        Some(time) => plain::normalize(time).ok_or(PLAIN_LAYOUT.into()),
+                    });
+                }
+            }
+            None
+        }
+        Err(json::INVALID | json::NOT_OBJECT) => None, // orjson refuses it: a plain line
+        Err(json::FLOAT) => Some(Err(LINE_FLOAT.into())),
+        Err(json::BIG_INT) => Some(Err(LINE_BIG_INT.into())),
+        Err(json::DEEP) => Some(Err(LINE_DEEP.into())),
+        Err(json::WIDE) => Some(Err(LINE_WIDE.into())),
+        Err(reason) => Some(Err(reason.into())),
+    }
 }
 
 /// Where the body begins after s6-log's `YYYY-MM-DD HH:MM:SS.nnnnnnnnn` and one or two spaces,
@@ -547,7 +640,7 @@ fn s6_end(message: &str) -> Result<Option<usize>, Declined> {
 }
 
 /// The top-level members of a JSON line, moved into the scratch.
-fn json_fields(edit: &mut Edit<'_>, scanned: Scanned) -> Vec<Field> {
+fn json_fields(edit: &mut Edit<'_>, scanned: &Scanned) -> Vec<Field> {
     let offset = edit.scratch.len();
     let shift = |r: &Range<usize>| r.start + offset..r.end + offset;
     let fields = scanned
@@ -562,7 +655,7 @@ fn json_fields(edit: &mut Edit<'_>, scanned: Scanned) -> Vec<Field> {
             float: m.float,
         })
         .collect();
-    edit.scratch.extend_from_slice(&scanned.out);
+    edit.scratch.extend_from_slice(scanned.out.as_bytes());
     fields
 }
 
@@ -590,7 +683,7 @@ fn single_level(scanned: &Scanned) -> Result<Option<String>, Declined> {
     match first.kind {
         Kind::Int => Ok(numeric_level(first.int).map(str::to_owned)),
         Kind::Str => {
-            let text = &scanned.out[first.value.start + 1..first.value.end - 1];
+            let text = scanned.bytes(&(first.value.start + 1..first.value.end - 1));
             let text = unescape(text);
             let chars = text.chars().count();
             if chars == 0 || chars > 32 {
@@ -1027,7 +1120,7 @@ fn put_caller(edit: &mut Edit<'_>, inner: &[u8]) -> Result<bool, Declined> {
 
 /// `DayResolver.own_day` (route.py): the day of a `YYYY-MM-DDTHH:MM:SS.mmmZ` stamp that is a
 /// real time within the bounds of the Kafka time `seconds`, or None.
-pub fn own_day(stamp: &str, seconds: f64, bounds: &Bounds) -> Result<Option<String>, Declined> {
+pub fn own_day(stamp: &str, seconds: f64, bounds: &Bounds) -> Result<Option<Day>, Declined> {
     let b = stamp.as_bytes();
     if b.len() < 16 {
         return Ok(None);
@@ -1079,6 +1172,54 @@ fn epoch(value: f64) -> Result<Option<String>, Declined> {
         rest % 3600 / 60,
         rest % 60
     )))
+}
+
+/// `unescape` of canonical text: the text itself when it holds no escape, else decoded into
+/// `out` (the escapes the scanner writes; any other text is decoded by `unescape`).
+pub fn unescape_text<'t>(canonical: &'t str, out: &'t mut String) -> &'t str {
+    let Some(mut at) = canonical.find('\\') else {
+        return canonical;
+    };
+    out.clear();
+    let bytes = canonical.as_bytes();
+    let mut done = 0; // the text before `done` is decoded into `out`
+                      // `bytes[at]` is a backslash: what precedes it is text, then the escape.
+    while let Some(text) = canonical.get(done..at) {
+        out.push_str(text);
+        let (c, len) = match bytes.get(at + 1) {
+            Some(b'"') => ('"', 2),
+            Some(b'\\') => ('\\', 2),
+            Some(b'/') => ('/', 2),
+            Some(b'b') => ('\u{08}', 2),
+            Some(b'f') => ('\u{0C}', 2),
+            Some(b'n') => ('\n', 2),
+            Some(b'r') => ('\r', 2),
+            Some(b't') => ('\t', 2),
+            Some(b'u') => match bytes.get(at + 2..at + 6) {
+                Some(&[b'0', b'0', high @ (b'0'..=b'7'), low]) if low.is_ascii_hexdigit() => {
+                    let nibble = |d: u8| (d as char).to_digit(16).unwrap_or(0) as u8;
+                    (char::from(nibble(high) << 4 | nibble(low)), 6)
+                }
+                _ => break,
+            },
+            _ => break,
+        };
+        out.push(c);
+        done = at + len;
+        match canonical.get(done..).and_then(|rest| rest.find('\\')) {
+            Some(next) => at = done + next,
+            None => {
+                let Some(rest) = canonical.get(done..) else {
+                    break;
+                };
+                out.push_str(rest);
+                return out;
+            }
+        }
+    }
+    // An escape the scanner never writes.
+    *out = unescape(bytes);
+    out
 }
 
 /// The text of a canonical JSON string's contents (as the scanner writes them).
@@ -1162,6 +1303,20 @@ mod tests {
     }
 
     #[test]
+    fn recycled_entries_keep_their_allocation() {
+        let bytes = b"key".to_vec();
+        let mut entries = Vec::with_capacity(16);
+        entries.push(Entry {
+            key: Text::Slice(&bytes),
+            value: Value::Obj(vec![]),
+        });
+        let at = entries.as_ptr() as usize;
+        let recycled: Vec<Entry<'static>> = recycle(entries);
+        assert!(recycled.is_empty() && recycled.capacity() >= 16);
+        assert_eq!(recycled.as_ptr() as usize, at);
+    }
+
+    #[test]
     fn logfmt_quotes() {
         assert!(closed(br#""a\\""#));
         assert!(!closed(br#""a\""#));
@@ -1173,10 +1328,30 @@ mod tests {
 
     #[test]
     fn unescape_round_trips_canonical_text() {
-        let text = "a\"b\\c\u{1b}\n\t\u{8}\u{c}\ré😀";
+        let text = "a\"b\\c\u{1b}\n\t\u{8}\u{c}\ré😀\u{7f}";
         let mut out = Vec::new();
         escape(text, &mut out);
         assert_eq!(unescape(&out), text);
+        let mut decoded = String::new();
+        let canonical = std::str::from_utf8(&out).unwrap();
+        assert_eq!(unescape_text(canonical, &mut decoded), text);
+        // Any text reads as `unescape` reads it, escapes the scanner never writes too.
+        for canonical in [
+            "plain é",
+            "\\",
+            "x\\u00e9\\/y",
+            "\\u00ff\\u0041\\q\\u12",
+            "\\u00",
+            "end\\",
+            "\\u001F\\u0000\\u007f",
+        ] {
+            let mut decoded = String::from("junk");
+            assert_eq!(
+                unescape_text(canonical, &mut decoded),
+                unescape(canonical.as_bytes()),
+                "{canonical:?}"
+            );
+        }
     }
 
     #[test]
