@@ -142,19 +142,16 @@ pub fn transform_into(
     let Workspace { doc, edit, key } = work;
     scan_into(text, doc, false)?;
     let doc: &Scanned = doc;
-    for key in [&b"kafka"[..], b"event"] {
-        if doc.find(TOP, key).is_some() {
-            return Err(OWN_KAFKA.into()); // encode_event merges into them
-        }
+    let top = Top::of(doc);
+    if top.own_kafka {
+        return Err(OWN_KAFKA.into()); // encode_event merges into them
     }
-    for key in [&b"kubernetes"[..], b"service"] {
-        if doc.find(TOP, key).is_some() {
-            return Err(ENRICH.into()); // Router.place merges into them (_enrich)
-        }
+    if top.enrich {
+        return Err(ENRICH.into()); // Router.place merges into them (_enrich)
     }
-    let id = event_id(doc, message.value, key);
+    let id = event_id(doc, &top, message.value, key);
     // Router.place: the route of `log.file.path`; a missing or non-string path is unmatched.
-    let route = match string_at(doc, &[b"log", b"file", b"path"]) {
+    let route = match string_at(doc, top.log, &[b"file", b"path"]) {
         Some(path) if path.escaped => return Err(ESCAPED_PATH.into()),
         Some(path) => {
             let path = doc
@@ -174,7 +171,16 @@ pub fn transform_into(
     };
     let mut edited = Edit::reusing(doc, std::mem::take(edit));
     let start = line.len();
-    let placed = place(config, route, message, ingested, &id, &mut edited, line);
+    let placed = place(
+        config,
+        route,
+        message,
+        ingested,
+        &top,
+        &id,
+        &mut edited,
+        line,
+    );
     *edit = edited.into_buffers();
     if placed.is_err() {
         line.truncate(start);
@@ -183,11 +189,13 @@ pub fn transform_into(
 }
 
 /// The rest of `transform_into` for a routed event: the parse, the day, the lines.
+#[allow(clippy::too_many_arguments)]
 fn place<'a>(
     config: &'a Config,
     route: Option<&RouteEntry>,
     message: &Message<'_>,
     ingested: &[u8],
+    top: &Top,
     id: &[u8],
     edit: &mut Edit<'a>,
     line: &mut Vec<u8>,
@@ -241,7 +249,7 @@ fn place<'a>(
             edit.set_top(b"@timestamp", Value::Text(text));
             (day, false, Some(own))
         }
-        _ => day(config, doc, message.seconds)?,
+        _ => day(config, doc, top.timestamp, message.seconds)?,
     };
     let index = match route {
         Some(route) => {
@@ -277,23 +285,63 @@ fn bounds_of(config: &Config) -> Bounds {
     }
 }
 
-/// The member at `path` from the event's root, when every step is an object's member.
-fn member_at<'a>(doc: &'a Scanned, path: &[&[u8]]) -> Option<(u32, &'a Member)> {
-    let mut parent = TOP;
-    let mut found = None;
-    for (i, key) in path.iter().enumerate() {
-        let (slot, member) = doc.find(parent, key)?;
-        if i + 1 < path.len() && member.kind != Kind::Object {
-            return None;
-        }
-        parent = slot;
-        found = Some((slot, member));
-    }
-    found
+/// The event's own members that the transform reads, found in one pass over its keys.
+struct Top {
+    /// It has `kafka` or `event` (encode_event merges into them).
+    own_kafka: bool,
+    /// It has `kubernetes` or `service` (Router.place merges into them).
+    enrich: bool,
+    metadata: Option<u32>,
+    log: Option<u32>,
+    message: Option<u32>,
+    host: Option<u32>,
+    timestamp: Option<u32>,
 }
 
-fn string_at<'a>(doc: &'a Scanned, path: &[&[u8]]) -> Option<&'a Member> {
-    member_at(doc, path)
+impl Top {
+    fn of(doc: &Scanned) -> Top {
+        let mut top = Top {
+            own_kafka: false,
+            enrich: false,
+            metadata: None,
+            log: None,
+            message: None,
+            host: None,
+            timestamp: None,
+        };
+        // The scanner declines a key twice: each is found once.
+        for (slot, member) in doc.children(TOP) {
+            match doc.bytes(&member.key) {
+                b"kafka" | b"event" => top.own_kafka = true,
+                b"kubernetes" | b"service" => top.enrich = true,
+                b"@metadata" => top.metadata = Some(slot),
+                b"log" => top.log = Some(slot),
+                b"message" => top.message = Some(slot),
+                b"host" => top.host = Some(slot),
+                b"@timestamp" => top.timestamp = Some(slot),
+                _ => {}
+            }
+        }
+        top
+    }
+}
+
+/// The member at `path` from the event's own member `slot` (itself when `path` is empty),
+/// when every step is an object's member.
+fn member_at<'a>(doc: &'a Scanned, slot: Option<u32>, path: &[&[u8]]) -> Option<(u32, &'a Member)> {
+    let slot = slot?;
+    let mut found = (slot, doc.members.get(slot as usize)?);
+    for key in path {
+        if found.1.kind != Kind::Object {
+            return None;
+        }
+        found = doc.find(found.0, key)?;
+    }
+    Some(found)
+}
+
+fn string_at<'a>(doc: &'a Scanned, slot: Option<u32>, path: &[&[u8]]) -> Option<&'a Member> {
+    member_at(doc, slot, path)
         .map(|(_, m)| m)
         .filter(|m| m.kind == Kind::Str)
 }
@@ -322,19 +370,19 @@ impl std::ops::Deref for Id<'_> {
 
 /// docid.event_id: the shipper's `@metadata._id`, else the line's identity, else the bytes.
 /// `key` is a buffer for the identity's JSON (its contents on return are of no use).
-fn event_id<'a>(doc: &'a Scanned, value: &[u8], key: &mut Vec<u8>) -> Id<'a> {
-    if let Some(given) = string_at(doc, &[b"@metadata", b"_id"]) {
+fn event_id<'a>(doc: &'a Scanned, top: &Top, value: &[u8], key: &mut Vec<u8>) -> Id<'a> {
+    if let Some(given) = string_at(doc, top.metadata, &[b"_id"]) {
         if given.bytes > 0 && given.bytes <= MAX_ID_BYTES {
             return Id::Given(inner(doc, given));
         }
     }
     // `event["log"]["offset"]`, `["message"]`, `log["file"]`, `event["host"]["name"]`: each
     // must exist (a non-object on the way is a TypeError, so the message's bytes name it).
-    let log = member_at(doc, &[b"log"]).filter(|(_, m)| m.kind == Kind::Object);
+    let log = member_at(doc, top.log, &[]).filter(|(_, m)| m.kind == Kind::Object);
     let offset = log.and_then(|(slot, _)| doc.find(slot, b"offset"));
     let file = log.and_then(|(slot, _)| doc.find(slot, b"file"));
-    let message = doc.find(TOP, b"message");
-    let host = member_at(doc, &[b"host", b"name"]);
+    let message = member_at(doc, top.message, &[]);
+    let host = member_at(doc, top.host, &[b"name"]);
     let (Some((_, offset)), Some((file_slot, file)), Some((_, message)), Some((_, host))) =
         (offset, file, message, host)
     else {
@@ -442,9 +490,10 @@ fn hex_id(bytes: &[u8]) -> [u8; 32] {
 fn day(
     config: &Config,
     doc: &Scanned,
+    timestamp: Option<u32>,
     seconds: f64,
 ) -> Result<(Day, bool, Option<String>), Declined> {
-    let Some((_, stamp)) = doc.find(TOP, b"@timestamp") else {
+    let Some((_, stamp)) = member_at(doc, timestamp, &[]) else {
         return Err(NO_TIMESTAMP.into()); // Router.place appends one
     };
     match stamp.kind {

@@ -48,8 +48,6 @@ pub struct Member {
     pub parent: u32,
     /// The key as written between its quotes (canonical escaping).
     pub key: Range<usize>,
-    /// From the key's opening quote to the value's end: the member as it is written.
-    pub whole: Range<usize>,
     /// The value as written (a string with its quotes).
     pub value: Range<usize>,
     pub kind: Kind,
@@ -61,6 +59,9 @@ pub struct Member {
     pub escaped: bool,
     /// For a `Str`: its length in UTF-8 bytes, decoded.
     pub bytes: usize,
+    /// Past the members recorded inside its value (its children and theirs, which follow it):
+    /// the next member is its next sibling's or an ancestor's.
+    pub end: u32,
 }
 
 /// A scanned document. `scan_into` refills one in place, reusing its buffers (one per worker,
@@ -81,15 +82,39 @@ pub struct Scanned {
     keys: Vec<Key>,
 }
 
+impl Member {
+    /// From the key's opening quote to the value's end: the member as it is written
+    /// (`"key":value`, nothing between them in the canonical form).
+    pub fn whole(&self) -> Range<usize> {
+        self.key.start.saturating_sub(1)..self.value.end
+    }
+}
+
 impl Scanned {
     /// The member `key` of the object `parent` holds (`TOP` for the event itself).
     pub fn find(&self, parent: u32, key: &[u8]) -> Option<(u32, &Member)> {
         let out = self.out.as_bytes();
-        self.members
-            .iter()
-            .enumerate()
-            .find(|(_, m)| m.parent == parent && out.get(m.key.clone()) == Some(key))
-            .map(|(i, m)| (i as u32, m))
+        self.children(parent)
+            .find(|(_, m)| m.key.len() == key.len() && out.get(m.key.clone()) == Some(key))
+    }
+
+    /// The recorded members of the object `parent` holds (`TOP`: the document's own), in
+    /// their order, with their slots.
+    pub fn children(&self, parent: u32) -> Children<'_> {
+        let (at, end) = if parent == TOP {
+            (0, self.members.len())
+        } else {
+            let end = self
+                .members
+                .get(parent as usize)
+                .map_or(0, |m| m.end as usize);
+            (parent as usize + 1, end)
+        };
+        Children {
+            members: &self.members,
+            at,
+            end,
+        }
     }
 
     pub fn bytes(&self, range: &Range<usize>) -> &[u8] {
@@ -100,6 +125,27 @@ impl Scanned {
     /// the scanner records never do).
     pub fn text(&self, range: &Range<usize>) -> Option<&str> {
         self.out.get(range.clone())
+    }
+}
+
+/// `Scanned::children`: each member from the first child on, then past its own members.
+pub struct Children<'a> {
+    members: &'a [Member],
+    at: usize,
+    end: usize,
+}
+
+impl<'a> Iterator for Children<'a> {
+    type Item = (u32, &'a Member);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.at >= self.end {
+            return None;
+        }
+        let slot = self.at;
+        let member = self.members.get(slot)?;
+        self.at = (member.end as usize).max(slot + 1);
+        Some((slot as u32, member))
     }
 }
 
@@ -368,34 +414,45 @@ impl Scanner<'_> {
             });
             self.expect(b':')?;
             self.skip_ws()?;
-            let slot = if record {
+            let value_start = self.out_pos();
+            if !record {
+                self.value(depth, TOP)?;
+            } else if self.peek() == Some(b'{') {
+                // Its slot first: the members of its object name it as their parent.
+                let slot = self.members.len() as u32;
                 self.members.push(Member {
                     parent: owner,
                     key: key.clone(),
-                    whole: start..start,
                     value: start..start,
-                    kind: Kind::Null,
+                    kind: Kind::Object,
                     int: 0,
                     float: 0.0,
                     escaped: false,
                     bytes: 0,
+                    end: 0,
                 });
-                (self.members.len() - 1) as u32
-            } else {
-                TOP
-            };
-            let value_start = self.out_pos();
-            let value = self.value(depth, slot)?;
-            if slot != TOP {
+                self.object(depth + 1, slot)?;
                 let end = self.out_pos();
-                let member = &mut self.members[slot as usize];
-                member.whole = start..end;
-                member.value = value_start..end;
-                member.kind = value.kind;
-                member.int = value.int;
-                member.float = value.float;
-                member.escaped = value.escaped;
-                member.bytes = value.bytes;
+                let members_end = self.members.len() as u32;
+                if let Some(member) = self.members.get_mut(slot as usize) {
+                    member.value = value_start..end;
+                    member.end = members_end;
+                }
+            } else {
+                // No member is recorded inside any other value (an array's objects are not).
+                let value = self.value(depth, TOP)?;
+                let end = self.out_pos();
+                self.members.push(Member {
+                    parent: owner,
+                    key: key.clone(),
+                    value: value_start..end,
+                    kind: value.kind,
+                    int: value.int,
+                    float: value.float,
+                    escaped: value.escaped,
+                    bytes: value.bytes,
+                    end: self.members.len() as u32 + 1,
+                });
             }
             self.skip_ws()?;
             match self.peek() {
@@ -584,6 +641,7 @@ impl Scanner<'_> {
     /// raw. The escapes orjson writes as they are (`\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`)
     /// stay as written; `\/` and `\u` escapes are rewritten, and then the whole string is
     /// copied to `out` (`Value::rewritten`).
+    #[inline(always)]
     fn string(&mut self) -> Result<Value, Reason> {
         self.pos += 1; // `"`
         let mut value = Value::plain(Kind::Str);
@@ -649,6 +707,7 @@ impl Scanner<'_> {
 /// The position of the first byte a string cannot hold raw (`"`, `\\`, a C0 control), eight
 /// bytes at a time: in each word, the lowest flagged byte of these zero-byte tests is exact
 /// (a false flag can only sit above a true one).
+#[inline(always)]
 fn find_special(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -777,6 +836,23 @@ mod tests {
         assert_eq!(s.bytes(&path.value), b"\"/a\"");
         assert_eq!(s.find(log, b"offset").unwrap().1.int, 7);
         assert!(s.find(TOP, b"offset").is_none());
+        assert!(s.find(file, b"offset").is_none());
+        let keys = |parent| {
+            s.children(parent)
+                .map(|(_, m)| s.bytes(&m.key).to_vec())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(keys(TOP), [b"log".to_vec(), b"m".to_vec()]);
+        assert_eq!(keys(log), [b"file".to_vec(), b"offset".to_vec()]);
+        assert_eq!(keys(file), [b"path".to_vec()]);
+        // The same members, in the same order, as their parents say.
+        for parent in [TOP, log, file, 1_000] {
+            let by_parent: Vec<u32> = (0..s.members.len() as u32)
+                .filter(|&i| s.members[i as usize].parent == parent)
+                .collect();
+            let children: Vec<u32> = s.children(parent).map(|(i, _)| i).collect();
+            assert_eq!(children, by_parent);
+        }
     }
 
     #[test]

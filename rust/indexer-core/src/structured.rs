@@ -17,7 +17,6 @@
 //! Every edit is bounded by the line: the scratch buffer holds the line's canonical JSON and
 //! escaped copies of its pieces, and the entries one per key of it.
 
-use std::collections::HashSet;
 use std::ops::Range;
 
 use crate::event::Declined;
@@ -192,7 +191,7 @@ pub struct Edit<'a> {
     /// A JSON line's body, scanned (its buffers reused).
     line: Scanned,
     /// The message decoded, when it holds escapes (its buffer reused).
-    message: String,
+    message: Vec<u8>,
 }
 
 /// The buffers of an `Edit`, kept between events (`event::Workspace`): emptied, their capacity
@@ -202,7 +201,7 @@ pub struct EditBuffers {
     top: Vec<Entry<'static>>,
     scratch: Vec<u8>,
     line: Scanned,
-    message: String,
+    message: Vec<u8>,
 }
 
 /// An emptied vector of entries, its allocation kept, for entries of another lifetime (the
@@ -222,13 +221,11 @@ impl<'a> Edit<'a> {
     pub fn reusing(doc: &'a Scanned, buffers: EditBuffers) -> Self {
         let mut top = recycle(buffers.top);
         top.extend(
-            doc.members
-                .iter()
-                .enumerate()
-                .filter(|(_, m)| m.parent == TOP && doc.bytes(&m.key) != b"@metadata")
+            doc.children(TOP)
+                .filter(|(_, m)| doc.bytes(&m.key) != b"@metadata")
                 .map(|(i, m)| Entry {
                     key: Text::Slice(doc.bytes(&m.key)),
-                    value: Value::Orig(i as u32),
+                    value: Value::Orig(i),
                 }),
         );
         let mut scratch = buffers.scratch;
@@ -283,9 +280,29 @@ impl<'a> Edit<'a> {
         }
     }
 
-    /// `"key":value` pairs, comma-separated.
+    /// `"key":value` pairs, comma-separated. Consecutive entries that are members of the event
+    /// as scanned, under their own keys, and next to each other there, are copied as one run
+    /// (the canonical text between two neighbouring members is exactly one comma).
     pub fn write_entries(&self, entries: &[Entry<'_>], out: &mut Vec<u8>) {
+        let mut run: Option<Range<usize>> = None;
         for (i, entry) in entries.iter().enumerate() {
+            if let Some(whole) = self.own_member(entry) {
+                match &mut run {
+                    Some(run) if run.end + 1 == whole.start => run.end = whole.end,
+                    _ => {
+                        if let Some(run) = run.replace(whole) {
+                            out.extend_from_slice(self.doc.bytes(&run));
+                        }
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                    }
+                }
+                continue;
+            }
+            if let Some(run) = run.take() {
+                out.extend_from_slice(self.doc.bytes(&run));
+            }
             if i > 0 {
                 out.push(b',');
             }
@@ -294,6 +311,20 @@ impl<'a> Edit<'a> {
             out.extend_from_slice(b"\":");
             self.write(&entry.value, out);
         }
+        if let Some(run) = run {
+            out.extend_from_slice(self.doc.bytes(&run));
+        }
+    }
+
+    /// Where the entry is written in the scanned event (`"key":value`), when it is one of its
+    /// members unedited under its own key (the very bytes the scanner recorded for it).
+    fn own_member(&self, entry: &Entry<'_>) -> Option<Range<usize>> {
+        let (Text::Slice(key), Value::Orig(slot)) = (&entry.key, &entry.value) else {
+            return None;
+        };
+        let member = self.doc.members.get(*slot as usize)?;
+        let own = self.doc.bytes(&member.key);
+        (std::ptr::eq(key.as_ptr(), own.as_ptr()) && key.len() == own.len()).then(|| member.whole())
     }
 
     /// `event[key] = value`: replaced where the key is, else added last.
@@ -351,13 +382,10 @@ fn open<'v, 'a>(
             return Err(OWN_FIELD.into());
         }
         let entries = doc
-            .members
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| m.parent == slot)
+            .children(slot)
             .map(|(i, m)| Entry {
                 key: Text::Slice(doc.bytes(&m.key)),
-                value: Value::Orig(i as u32),
+                value: Value::Orig(i),
             })
             .collect();
         *value = Value::Obj(entries);
@@ -739,7 +767,6 @@ fn logfmt(
 ) -> Result<Option<Vec<Field>>, Declined> {
     let line = body.trim_end_matches(is_python_space).as_bytes();
     let mut fields: Vec<Field> = Vec::new();
-    let mut keys: HashSet<&[u8]> = HashSet::new();
     let mut pos = 0;
     loop {
         if fields.len() > max_keys {
@@ -763,36 +790,42 @@ fn logfmt(
         if key.contains(&b'"') {
             return Ok(None);
         }
+        // The key, then the value's canonical JSON string, into the scratch (what a refused
+        // line leaves there is never read).
+        let scratch = &mut edit.scratch;
+        let key_start = scratch.len();
+        push_escaped(key, scratch);
+        let value_start = scratch.len();
         let mut next = token_end + 1;
-        let text: Vec<u8>; // the value's canonical JSON string
         if value.first() == Some(&b'"') {
             if value.len() > 1 && value.last() == Some(&b'"') && !value.contains(&b'\\') {
-                text = quoted(&value[1..value.len() - 1]);
+                push_quoted(&value[1..value.len() - 1], scratch);
             } else if closed(value) {
-                text = unquote(value);
+                push_unquoted(value, scratch);
             } else {
                 let opening = pos + eq + 1;
                 let Some(end) = closing_end(line, opening + 1) else {
                     return Ok(None);
                 };
-                text = unquote(&line[opening..end]);
+                push_unquoted(&line[opening..end], scratch);
                 next = end + 1;
             }
         } else if value.contains(&b'"') || value.contains(&b'=') {
             return Ok(None);
         } else {
-            text = quoted(value);
+            push_quoted(value, scratch);
         }
-        if !keys.insert(key) {
-            return Ok(None); // a key twice
+        // A key twice (escaping is one-to-one: equal escaped keys are equal keys).
+        let escaped_key = &scratch[key_start..value_start];
+        if fields
+            .iter()
+            .any(|f| scratch.get(f.key.clone()) == Some(escaped_key))
+        {
+            return Ok(None);
         }
-        let key_start = edit.scratch.len();
-        edit.scratch.extend_from_slice(&escaped(key));
-        let value_start = edit.scratch.len();
-        edit.scratch.extend_from_slice(&text);
         fields.push(Field {
             key: key_start..value_start,
-            value: value_start..edit.scratch.len(),
+            value: value_start..scratch.len(),
             kind: Kind::Str,
             int: 0,
             float: 0.0,
@@ -805,19 +838,19 @@ fn logfmt(
     Ok((fields.len() <= max_keys).then_some(fields))
 }
 
-/// Raw bytes (valid UTF-8 pieces of the line) escaped as orjson writes them.
-fn escaped(raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len() + 2);
-    escape(&String::from_utf8_lossy(raw), &mut out);
-    out
+/// Raw bytes (valid UTF-8 pieces of the line) escaped as orjson writes them, appended.
+fn push_escaped(raw: &[u8], out: &mut Vec<u8>) {
+    match std::str::from_utf8(raw) {
+        Ok(text) => escape(text, out),
+        Err(_) => escape(&String::from_utf8_lossy(raw), out),
+    }
 }
 
-fn quoted(raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len() + 2);
+/// `push_escaped` between quotes.
+fn push_quoted(raw: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
-    out.extend_from_slice(&escaped(raw));
+    push_escaped(raw, out);
     out.push(b'"');
-    out
 }
 
 /// `_closed(token, 2)`: at least 2 characters, ending with an unescaped `"`.
@@ -853,17 +886,19 @@ fn closing_end(line: &[u8], start: usize) -> Option<usize> {
 
 /// `_unquote` of a quoted value (with its quotes): orjson's reading when it is one JSON
 /// string, else the text between the quotes as it is.
-fn unquote(value: &[u8]) -> Vec<u8> {
+fn push_unquoted(value: &[u8], out: &mut Vec<u8>) {
     if value.contains(&b'\\') {
         if let Some(text) = json::string_literal(value) {
-            return text;
+            out.extend_from_slice(&text);
+            return;
         }
     }
-    quoted(
+    push_quoted(
         value
             .get(1..value.len().saturating_sub(1))
             .unwrap_or_default(),
-    )
+        out,
+    );
 }
 
 /// Python's `str.isspace` (what `str.rstrip()` strips).
@@ -952,30 +987,29 @@ fn apply<'a>(
             continue;
         }
         // A non-empty string, or (for a level) one of pino's numbers.
-        let text: Option<String>;
-        let mut level_word: Option<&'static str> = None;
-        if field.kind == Kind::Str && field.value.len() > 2 {
-            text = Some(unescape(&edit.scratch[inner.clone()]));
+        let level_word = if field.kind == Kind::Str && field.value.len() > 2 {
+            None
         } else if target == LEVEL && field.kind == Kind::Int {
             match numeric_level(field.int) {
-                Some(word) => level_word = Some(word),
+                Some(word) => Some(word),
                 None => continue,
             }
-            text = None;
         } else {
             continue;
-        }
+        };
         let done = match target {
             MESSAGE => {
                 let value = Value::Text(Text::Scratch(field.value.clone()));
                 edit.set_top(b"message", value);
                 true
             }
-            LEVEL => {
-                let value =
-                    level_word.map_or_else(|| text.clone().unwrap_or_default(), str::to_owned);
-                apply_level(edit, &value)?
-            }
+            LEVEL => match level_word {
+                Some(word) => apply_level(edit, word)?,
+                None => {
+                    let text = unescape(&edit.scratch[inner]);
+                    apply_level(edit, &text)?
+                }
+            },
             CALLER => {
                 let inner = edit.scratch[inner].to_vec();
                 put_caller(edit, &inner)?
@@ -1176,56 +1210,93 @@ fn epoch(value: f64) -> Result<Option<String>, Declined> {
 
 /// `unescape` of canonical text: the text itself when it holds no escape, else decoded into
 /// `out` (the escapes the scanner writes; any other text is decoded by `unescape`).
-pub fn unescape_text<'t>(canonical: &'t str, out: &'t mut String) -> &'t str {
-    let Some(mut at) = canonical.find('\\') else {
+pub fn unescape_text<'t>(canonical: &'t str, out: &'t mut Vec<u8>) -> &'t str {
+    let Some(first) = canonical.find('\\') else {
         return canonical;
     };
-    out.clear();
     let bytes = canonical.as_bytes();
-    let mut done = 0; // the text before `done` is decoded into `out`
-                      // `bytes[at]` is a backslash: what precedes it is text, then the escape.
-    while let Some(text) = canonical.get(done..at) {
-        out.push_str(text);
-        let (c, len) = match bytes.get(at + 1) {
-            Some(b'"') => ('"', 2),
-            Some(b'\\') => ('\\', 2),
-            Some(b'/') => ('/', 2),
-            Some(b'b') => ('\u{08}', 2),
-            Some(b'f') => ('\u{0C}', 2),
-            Some(b'n') => ('\n', 2),
-            Some(b'r') => ('\r', 2),
-            Some(b't') => ('\t', 2),
-            Some(b'u') => match bytes.get(at + 2..at + 6) {
-                Some(&[b'0', b'0', high @ (b'0'..=b'7'), low]) if low.is_ascii_hexdigit() => {
+    if !decode(bytes, first, out) {
+        // An escape the scanner never writes.
+        *out = unescape(bytes).into_bytes();
+    }
+    // Text between backslashes and ASCII for each escape (or `unescape`'s text): UTF-8.
+    std::str::from_utf8(out).unwrap_or_default()
+}
+
+/// The bytes of canonical text whose first backslash is at `first`, its escapes decoded into
+/// `out`; false (`out` then of no use) at an escape other than those the scanner writes, each
+/// of which stands for one ASCII character.
+fn decode(canonical: &[u8], first: usize, out: &mut Vec<u8>) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    out.clear();
+    out.extend_from_slice(&canonical[..first]);
+    let mut at = first;
+    loop {
+        // At a backslash.
+        let (byte, len) = match canonical.get(at + 1) {
+            Some(b'"') => (b'"', 2),
+            Some(b'\\') => (b'\\', 2),
+            Some(b'/') => (b'/', 2),
+            Some(b'b') => (0x08, 2),
+            Some(b'f') => (0x0C, 2),
+            Some(b'n') => (b'\n', 2),
+            Some(b'r') => (b'\r', 2),
+            Some(b't') => (b'\t', 2),
+            Some(b'u') => match canonical.get(at + 2..at + 6) {
+                Some(&[b'0', b'0', high @ b'0'..=b'7', low]) if low.is_ascii_hexdigit() => {
                     let nibble = |d: u8| (d as char).to_digit(16).unwrap_or(0) as u8;
-                    (char::from(nibble(high) << 4 | nibble(low)), 6)
+                    (nibble(high) << 4 | nibble(low), 6)
                 }
-                _ => break,
+                _ => return false,
             },
-            _ => break,
+            _ => return false,
         };
-        out.push(c);
-        done = at + len;
-        match canonical.get(done..).and_then(|rest| rest.find('\\')) {
-            Some(next) => at = done + next,
-            None => {
-                let Some(rest) = canonical.get(done..) else {
-                    break;
-                };
-                out.push_str(rest);
-                return out;
+        out.push(byte);
+        at += len;
+        // The text up to the next backslash, eight bytes at a time (each word copied whole,
+        // then cut back to the backslash: a copy of a fixed size).
+        loop {
+            let Some(chunk) = canonical.get(at..at + 8) else {
+                let rest = canonical.get(at..).unwrap_or_default();
+                match rest.iter().position(|&b| b == b'\\') {
+                    Some(k) => {
+                        out.extend_from_slice(&rest[..k]);
+                        at += k;
+                        break;
+                    }
+                    None => {
+                        out.extend_from_slice(rest);
+                        return true;
+                    }
+                }
+            };
+            let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+                return false;
+            };
+            let word = u64::from_le_bytes(word);
+            let v = word ^ (ONES * u64::from(b'\\'));
+            let mask = v.wrapping_sub(ONES) & !v & HIGH;
+            out.extend_from_slice(chunk);
+            if mask == 0 {
+                at += 8;
+                continue;
             }
+            let k = (mask.trailing_zeros() / 8) as usize;
+            out.truncate(out.len() - 8 + k);
+            at += k;
+            break;
         }
     }
-    // An escape the scanner never writes.
-    *out = unescape(bytes);
-    out
 }
 
 /// The text of a canonical JSON string's contents (as the scanner writes them).
 pub fn unescape(canonical: &[u8]) -> String {
     if !canonical.contains(&b'\\') {
-        return String::from_utf8_lossy(canonical).into_owned();
+        return match std::str::from_utf8(canonical) {
+            Ok(text) => text.to_owned(),
+            Err(_) => String::from_utf8_lossy(canonical).into_owned(),
+        };
     }
     let mut out = Vec::with_capacity(canonical.len());
     let mut i = 0;
@@ -1261,7 +1332,7 @@ pub fn unescape(canonical: &[u8]) -> String {
         out.push(code);
         i += 2;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// `text` as orjson writes a string's contents.
@@ -1322,6 +1393,11 @@ mod tests {
         assert!(!closed(br#""a\""#));
         assert_eq!(closing_end(br#"a="x y" b=1"#, 3), Some(7));
         assert_eq!(closing_end(br#"a="x\" y"#, 3), None);
+        let unquote = |value: &[u8]| {
+            let mut out = b"x".to_vec();
+            push_unquoted(value, &mut out);
+            out[1..].to_vec()
+        };
         assert_eq!(unquote(br#""a\"b""#), br#""a\"b""#.to_vec());
         assert_eq!(unquote(br#""a\qb""#), br#""a\\qb""#.to_vec());
     }
@@ -1332,7 +1408,7 @@ mod tests {
         let mut out = Vec::new();
         escape(text, &mut out);
         assert_eq!(unescape(&out), text);
-        let mut decoded = String::new();
+        let mut decoded = Vec::new();
         let canonical = std::str::from_utf8(&out).unwrap();
         assert_eq!(unescape_text(canonical, &mut decoded), text);
         // Any text reads as `unescape` reads it, escapes the scanner never writes too.
@@ -1344,11 +1420,39 @@ mod tests {
             "\\u00",
             "end\\",
             "\\u001F\\u0000\\u007f",
+            "0123456789abcdef\\\"0123456789abcdefé\\n0123456",
+            "\\\"\\\"\\\"x",
         ] {
-            let mut decoded = String::from("junk");
+            let mut decoded = b"junk".to_vec();
             assert_eq!(
                 unescape_text(canonical, &mut decoded),
                 unescape(canonical.as_bytes()),
+                "{canonical:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unescape_text_reads_generated_text_back() {
+        let alphabet = [
+            'a', 'b', ' ', '"', '\\', '/', '\n', '\t', '\u{1}', '\u{1f}', 'é', '😀',
+        ];
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut decoded = Vec::new();
+        for _ in 0..2_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 40) as usize;
+            let text: String = (0..len)
+                .map(|i| alphabet[((state >> (i % 60)) as usize + i * 7) % alphabet.len()])
+                .collect();
+            let mut canonical = Vec::new();
+            escape(&text, &mut canonical);
+            let canonical = std::str::from_utf8(&canonical).unwrap();
+            assert_eq!(
+                unescape_text(canonical, &mut decoded),
+                text,
                 "{canonical:?}"
             );
         }
