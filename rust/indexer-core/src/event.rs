@@ -6,7 +6,9 @@
 //! `event`, a missing `@timestamp`, an ISO stamp that is not the `…Z` shape, what
 //! `structured.rs` declines of a line) the event is declined.
 
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
 use std::ops::Range;
 
 use crate::json::{scan_into, Kind, Member, Reason, Scanned, TOP};
@@ -43,7 +45,65 @@ pub struct RouteEntry {
 }
 
 /// Registered paths; `None` is a path that matched no layout.
-pub type Routes = HashMap<String, Option<RouteEntry>>;
+#[derive(Default)]
+pub struct Routes(HashMap<String, Option<RouteEntry>, PathHash>);
+
+impl Routes {
+    pub fn new() -> Self {
+        Routes::default()
+    }
+
+    pub fn get(&self, path: &str) -> Option<&Option<RouteEntry>> {
+        self.0.get(path)
+    }
+
+    pub fn insert(&mut self, path: String, route: Option<RouteEntry>) {
+        self.0.insert(path, route);
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+/// The routes' hash: xxh3 with a seed drawn once per table (from std's random keys), as every
+/// event looks its path up (SipHash, std's default, costs several times as much on a path).
+#[derive(Clone)]
+pub struct PathHash(u64);
+
+impl Default for PathHash {
+    fn default() -> Self {
+        PathHash(RandomState::new().build_hasher().finish())
+    }
+}
+
+impl BuildHasher for PathHash {
+    type Hasher = PathHasher;
+
+    fn build_hasher(&self) -> PathHasher {
+        PathHasher(self.0)
+    }
+}
+
+pub struct PathHasher(u64);
+
+impl Hasher for PathHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 pub struct Accepted {
     pub index: String,
@@ -149,11 +209,12 @@ pub fn transform_into(
     if top.enrich {
         return Err(ENRICH.into()); // Router.place merges into them (_enrich)
     }
-    let id = event_id(doc, &top, message.value, key);
+    let log = LogFile::of(doc, top.log);
+    let id = event_id(doc, &top, &log, message.value, key);
     // Router.place: the route of `log.file.path`; a missing or non-string path is unmatched.
-    let route = match string_at(doc, top.log, &[b"file", b"path"]) {
-        Some(path) if path.escaped => return Err(ESCAPED_PATH.into()),
-        Some(path) => {
+    let route = match member_at(doc, log.path, &[]).filter(|(_, m)| m.kind == Kind::Str) {
+        Some((_, path)) if path.escaped => return Err(ESCAPED_PATH.into()),
+        Some((_, path)) => {
             let path = doc
                 .text(&(path.value.start + 1..path.value.end - 1))
                 .ok_or(Declined::from(ESCAPED_PATH))?;
@@ -326,6 +387,47 @@ impl Top {
     }
 }
 
+/// `log.offset`, `log.file`, and `log.file`'s `fingerprint`, `inode`, `device_id` and `path`
+/// (each only where every step is an object), found in one pass over each object's keys.
+#[derive(Default)]
+struct LogFile {
+    offset: Option<u32>,
+    file: Option<u32>,
+    fingerprint: Option<u32>,
+    inode: Option<u32>,
+    device_id: Option<u32>,
+    path: Option<u32>,
+}
+
+impl LogFile {
+    fn of(doc: &Scanned, log: Option<u32>) -> LogFile {
+        let mut found = LogFile::default();
+        let Some(log) = log else {
+            return found;
+        };
+        // A member that is not an object has no members recorded: nothing is found in it.
+        for (slot, member) in doc.children(log) {
+            match doc.bytes(&member.key) {
+                b"offset" => found.offset = Some(slot),
+                b"file" => found.file = Some(slot),
+                _ => {}
+            }
+        }
+        if let Some(file) = found.file {
+            for (slot, member) in doc.children(file) {
+                match doc.bytes(&member.key) {
+                    b"fingerprint" => found.fingerprint = Some(slot),
+                    b"inode" => found.inode = Some(slot),
+                    b"device_id" => found.device_id = Some(slot),
+                    b"path" => found.path = Some(slot),
+                    _ => {}
+                }
+            }
+        }
+        found
+    }
+}
+
 /// The member at `path` from the event's own member `slot` (itself when `path` is empty),
 /// when every step is an object's member.
 fn member_at<'a>(doc: &'a Scanned, slot: Option<u32>, path: &[&[u8]]) -> Option<(u32, &'a Member)> {
@@ -370,7 +472,13 @@ impl std::ops::Deref for Id<'_> {
 
 /// docid.event_id: the shipper's `@metadata._id`, else the line's identity, else the bytes.
 /// `key` is a buffer for the identity's JSON (its contents on return are of no use).
-fn event_id<'a>(doc: &'a Scanned, top: &Top, value: &[u8], key: &mut Vec<u8>) -> Id<'a> {
+fn event_id<'a>(
+    doc: &'a Scanned,
+    top: &Top,
+    log: &LogFile,
+    value: &[u8],
+    key: &mut Vec<u8>,
+) -> Id<'a> {
     if let Some(given) = string_at(doc, top.metadata, &[b"_id"]) {
         if given.bytes > 0 && given.bytes <= MAX_ID_BYTES {
             return Id::Given(inner(doc, given));
@@ -378,12 +486,11 @@ fn event_id<'a>(doc: &'a Scanned, top: &Top, value: &[u8], key: &mut Vec<u8>) ->
     }
     // `event["log"]["offset"]`, `["message"]`, `log["file"]`, `event["host"]["name"]`: each
     // must exist (a non-object on the way is a TypeError, so the message's bytes name it).
-    let log = member_at(doc, top.log, &[]).filter(|(_, m)| m.kind == Kind::Object);
-    let offset = log.and_then(|(slot, _)| doc.find(slot, b"offset"));
-    let file = log.and_then(|(slot, _)| doc.find(slot, b"file"));
+    let offset = member_at(doc, log.offset, &[]);
+    let file = member_at(doc, log.file, &[]);
     let message = member_at(doc, top.message, &[]);
     let host = member_at(doc, top.host, &[b"name"]);
-    let (Some((_, offset)), Some((file_slot, file)), Some((_, message)), Some((_, host))) =
+    let (Some((_, offset)), Some((_, file)), Some((_, message)), Some((_, host))) =
         (offset, file, message, host)
     else {
         return Id::Hashed(hex_id(value));
@@ -396,7 +503,7 @@ fn event_id<'a>(doc: &'a Scanned, top: &Top, value: &[u8], key: &mut Vec<u8>) ->
     key.push(b'[');
     key.extend_from_slice(doc.bytes(&host.value));
     key.push(b',');
-    file_identity(doc, file_slot, file, key);
+    file_identity(doc, log, file, key);
     key.push(b',');
     push_int(key, offset.int);
     key.push(b',');
@@ -426,18 +533,18 @@ pub(crate) fn push_int(out: &mut Vec<u8>, value: i64) {
 
 /// docid._file_of, written as JSON: the fingerprint, else `device:inode` or `:inode`, else the
 /// path, else null. Only strings and integers count (a boolean is not an int there).
-fn file_identity(doc: &Scanned, slot: u32, file: &Member, key: &mut Vec<u8>) {
+fn file_identity(doc: &Scanned, log: &LogFile, file: &Member, key: &mut Vec<u8>) {
     if file.kind != Kind::Object {
         key.extend_from_slice(b"null");
         return;
     }
-    if let Some((_, fingerprint)) = doc.find(slot, b"fingerprint") {
+    if let Some((_, fingerprint)) = member_at(doc, log.fingerprint, &[]) {
         if fingerprint.kind == Kind::Str && fingerprint.bytes > 0 {
             key.extend_from_slice(doc.bytes(&fingerprint.value));
             return;
         }
     }
-    if let Some((_, inode)) = doc.find(slot, b"inode") {
+    if let Some((_, inode)) = member_at(doc, log.inode, &[]) {
         let truthy = match inode.kind {
             Kind::Str => inode.bytes > 0,
             Kind::Int => inode.int != 0,
@@ -445,7 +552,7 @@ fn file_identity(doc: &Scanned, slot: u32, file: &Member, key: &mut Vec<u8>) {
         };
         if truthy {
             key.push(b'"');
-            if let Some((_, device)) = doc.find(slot, b"device_id") {
+            if let Some((_, device)) = member_at(doc, log.device_id, &[]) {
                 write_scalar(doc, device, key);
             }
             key.push(b':');
@@ -454,7 +561,7 @@ fn file_identity(doc: &Scanned, slot: u32, file: &Member, key: &mut Vec<u8>) {
             return;
         }
     }
-    match doc.find(slot, b"path") {
+    match member_at(doc, log.path, &[]) {
         Some((_, path)) if path.kind == Kind::Str => key.extend_from_slice(doc.bytes(&path.value)),
         _ => key.extend_from_slice(b"null"),
     }

@@ -1010,10 +1010,7 @@ fn apply<'a>(
                     apply_level(edit, &text)?
                 }
             },
-            CALLER => {
-                let inner = edit.scratch[inner].to_vec();
-                put_caller(edit, &inner)?
-            }
+            CALLER => put_caller(edit, inner)?,
             _ => {
                 let (parents, leaf) = field_of(target);
                 let value = Value::Text(Text::Scratch(field.value.clone()));
@@ -1091,23 +1088,27 @@ fn apply_level(edit: &mut Edit<'_>, value: &str) -> Result<bool, Declined> {
 
 /// The caller target: `file:line` into `log.origin.file` (`_put_origin`). `inner` is the
 /// value's canonical text without its quotes (`:` is never escaped, nor are digits).
-fn put_caller(edit: &mut Edit<'_>, inner: &[u8]) -> Result<bool, Declined> {
+fn put_caller(edit: &mut Edit<'_>, inner: Range<usize>) -> Result<bool, Declined> {
     let doc = edit.doc;
-    let Some(colon) = inner.iter().rposition(|&b| b == b':') else {
+    let Some(text) = edit.scratch.get(inner.clone()) else {
         return Ok(false);
     };
-    let (file, line) = (&inner[..colon], &inner[colon + 1..]);
+    let Some(colon) = text.iter().rposition(|&b| b == b':') else {
+        return Ok(false);
+    };
+    let (file, line) = (&text[..colon], &text[colon + 1..]);
     if file.is_empty() || line.is_empty() || line.len() > 9 || !line.iter().all(u8::is_ascii_digit)
     {
         return Ok(false);
     }
     let number: u32 = line.iter().fold(0, |acc, d| acc * 10 + u32::from(d - b'0'));
+    let file = inner.start..inner.start + colon; // in the scratch
     let name = edit.text(|out| {
         out.push(b'"');
-        out.extend_from_slice(file);
+        out.extend_from_within(file);
         out.push(b'"');
     });
-    let number = edit.text(|out| out.extend_from_slice(number.to_string().as_bytes()));
+    let number = edit.text(|out| crate::event::push_int(out, i64::from(number)));
     let origin = Value::Obj(vec![Entry {
         key: Text::Slice(b"file"),
         value: Value::Obj(vec![
