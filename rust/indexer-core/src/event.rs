@@ -585,10 +585,11 @@ pub fn message_id(value: &[u8]) -> Vec<u8> {
 /// `xxh3_128_hexdigest`: 32 lower-case hex digits, most significant first.
 fn hex_id(bytes: &[u8]) -> [u8; 32] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = xxhash_rust::xxh3::xxh3_128(bytes);
+    let digest = xxhash_rust::xxh3::xxh3_128(bytes).to_be_bytes();
     let mut out = [0u8; 32];
-    for (i, slot) in out.iter_mut().enumerate() {
-        *slot = HEX[((digest >> (4 * (31 - i))) & 15) as usize];
+    for (pair, byte) in out.chunks_exact_mut(2).zip(digest) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 15)];
     }
     out
 }
@@ -733,6 +734,11 @@ mod tests {
             format!("{:032x}", xxhash_rust::xxh3::xxh3_128(b"abc")).into_bytes()
         );
         assert_eq!(message_id(b"").len(), 32);
+        for n in 0..2_000u32 {
+            let bytes = n.to_le_bytes().repeat(1 + n as usize % 70);
+            let digest = xxhash_rust::xxh3::xxh3_128(&bytes);
+            assert_eq!(message_id(&bytes), format!("{digest:032x}").into_bytes());
+        }
     }
 
     #[test]
