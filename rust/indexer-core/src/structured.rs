@@ -17,6 +17,7 @@
 //! Every edit is bounded by the line: the scratch buffer holds the line's canonical JSON and
 //! escaped copies of its pieces, and the entries one per key of it.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use crate::event::Declined;
@@ -444,6 +445,8 @@ struct Field {
     kind: Kind,
     int: i64,
     float: f64,
+    /// `_apply` put it into its ECS field (or used it as the time): not left under the field.
+    moved: bool,
 }
 
 /// What `parse` needs of route.py: the routing bounds (`DayResolver.own_day`).
@@ -681,6 +684,7 @@ fn json_fields(edit: &mut Edit<'_>, scanned: &Scanned) -> Vec<Field> {
             kind: m.kind,
             int: m.int,
             float: m.float,
+            moved: false,
         })
         .collect();
     edit.scratch.extend_from_slice(scanned.out.as_bytes());
@@ -766,7 +770,7 @@ fn logfmt(
     max_keys: usize,
 ) -> Result<Option<Vec<Field>>, Declined> {
     let line = body.trim_end_matches(is_python_space).as_bytes();
-    let mut fields: Vec<Field> = Vec::new();
+    let mut fields: Vec<Field> = Vec::with_capacity(8);
     let mut pos = 0;
     loop {
         if fields.len() > max_keys {
@@ -829,6 +833,7 @@ fn logfmt(
             kind: Kind::Str,
             int: 0,
             float: 0.0,
+            moved: false,
         });
         if next > line.len() {
             break;
@@ -935,7 +940,7 @@ fn apply<'a>(
     config: &'a ParseConfig,
     bounds: &Bounds,
     edit: &mut Edit<'a>,
-    fields: Vec<Field>,
+    mut fields: Vec<Field>,
     floats: usize,
     line_time: Option<&str>,
     seconds: f64,
@@ -957,8 +962,7 @@ fn apply<'a>(
     let mut stamp: Option<String> = None;
     let mut floats_used = 0;
     let mut met = 0u32;
-    let mut moved = vec![false; fields.len()];
-    for (i, field) in fields.iter().enumerate() {
+    for field in fields.iter_mut() {
         let key = &edit.scratch[field.key.clone()];
         let Some(target) = target_of(key) else {
             continue;
@@ -971,7 +975,12 @@ fn apply<'a>(
         if target == TIME {
             stamp = match field.kind {
                 Kind::Str => {
-                    plain::normalize(&unescape(&edit.scratch[inner])).ok_or(PLAIN_LAYOUT)?
+                    let canonical = &edit.scratch[inner];
+                    let text = match std::str::from_utf8(canonical) {
+                        Ok(text) if !text.contains('\\') => Cow::Borrowed(text),
+                        _ => Cow::Owned(unescape(canonical)), // as `unescape` reads it
+                    };
+                    plain::normalize(&text).ok_or(PLAIN_LAYOUT)?
                 }
                 Kind::Int => epoch(field.int as f64)?,
                 Kind::Float => epoch(field.float)?,
@@ -979,7 +988,7 @@ fn apply<'a>(
             };
             match &stamp {
                 Some(s) if own_day(s, seconds, bounds)?.is_some() => {
-                    moved[i] = true;
+                    field.moved = true;
                     floats_used += usize::from(field.kind == Kind::Float);
                 }
                 _ => stamp = None,
@@ -1017,7 +1026,7 @@ fn apply<'a>(
                 put(&mut edit.top, doc, &edit.scratch, parents, leaf, value)?
             }
         };
-        moved[i] = done;
+        field.moved = done;
     }
     if stamp.is_none() {
         if let Some(time) = line_time {
@@ -1034,9 +1043,8 @@ fn apply<'a>(
     }
     let left: Vec<Entry<'a>> = fields
         .iter()
-        .zip(&moved)
-        .filter(|(_, moved)| !**moved)
-        .map(|(field, _)| Entry {
+        .filter(|field| !field.moved)
+        .map(|field| Entry {
             key: Text::Scratch(field.key.clone()),
             value: Value::Text(Text::Scratch(field.value.clone())),
         })
@@ -1075,7 +1083,17 @@ fn apply_level(edit: &mut Edit<'_>, value: &str) -> Result<bool, Declined> {
     if !value.is_ascii() {
         return Err(NON_ASCII.into()); // `lower()` of any script
     }
-    let lower = edit.string(&value.to_ascii_lowercase());
+    // `edit.string(&value.to_ascii_lowercase())` without the copy: lower-casing ASCII letters
+    // neither makes nor unmakes a character that needs escaping.
+    let lower = if value.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        edit.string(&value.to_ascii_lowercase())
+    } else {
+        edit.text(|out| {
+            out.push(b'"');
+            out.extend(value.bytes().map(|b| b.to_ascii_lowercase()));
+            out.push(b'"');
+        })
+    };
     let Value::Obj(entries) = &mut edit.top[at].value else {
         return Ok(false);
     };
