@@ -6,11 +6,14 @@
 //! `event`, a missing `@timestamp`, an ISO stamp that is not the `…Z` shape, what
 //! `structured.rs` declines of a line) the event is declined.
 
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::ops::Range;
 
-use crate::json::{scan, Kind, Member, Reason, Scanned, TOP};
-use crate::structured::{self, Bounds, Edit, Entry, ParseConfig, Text, Value};
-use crate::time::{day_of_seconds, minute_start};
+use crate::json::{scan_into, Kind, Member, Reason, Scanned, TOP};
+use crate::structured::{self, Bounds, Edit, EditBuffers, Entry, ParseConfig, Text, Value};
+use crate::time::{day_of_seconds, minute_start, Day};
 
 pub const EMPTY: Reason = "empty_message";
 pub const INVALID_UTF8: Reason = "invalid_utf8";
@@ -42,11 +45,80 @@ pub struct RouteEntry {
 }
 
 /// Registered paths; `None` is a path that matched no layout.
-pub type Routes = HashMap<String, Option<RouteEntry>>;
+#[derive(Default)]
+pub struct Routes(HashMap<String, Option<RouteEntry>, PathHash>);
+
+impl Routes {
+    pub fn new() -> Self {
+        Routes::default()
+    }
+
+    pub fn get(&self, path: &str) -> Option<&Option<RouteEntry>> {
+        self.0.get(path)
+    }
+
+    pub fn insert(&mut self, path: String, route: Option<RouteEntry>) {
+        self.0.insert(path, route);
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+/// The routes' hash: xxh3 with a seed drawn once per table (from std's random keys), as every
+/// event looks its path up (SipHash, std's default, costs several times as much on a path).
+#[derive(Clone)]
+pub struct PathHash(u64);
+
+impl Default for PathHash {
+    fn default() -> Self {
+        PathHash(RandomState::new().build_hasher().finish())
+    }
+}
+
+impl BuildHasher for PathHash {
+    type Hasher = PathHasher;
+
+    fn build_hasher(&self) -> PathHasher {
+        PathHasher(self.0)
+    }
+}
+
+pub struct PathHasher(u64);
+
+impl Hasher for PathHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 pub struct Accepted {
     pub index: String,
     pub line: Vec<u8>,
+    pub unmatched: bool,
+    pub redated: bool,
+    /// The `@timestamp` the day came from (`DayResolver.last_stamp`), when it did.
+    pub stamp: Option<String>,
+}
+
+/// What `transform_into` appended: the index, where its lines are in the buffer, the flags.
+pub struct Placed {
+    pub index: String,
+    /// The action line and the document (each ending in `\n`) in the caller's buffer.
+    pub line: Range<usize>,
     pub unmatched: bool,
     pub redated: bool,
     /// The `@timestamp` the day came from (`DayResolver.last_stamp`), when it did.
@@ -75,6 +147,17 @@ pub struct Message<'a> {
     pub seconds: f64,
 }
 
+/// The buffers one event's work needs (the scanned event, the edit, the `_id`'s key), kept
+/// between the events of a worker so that an event allocates none of them anew. Holds nothing
+/// an event's result depends on: any `Workspace` (a new one, or one used for any events
+/// before) gives the same results.
+#[derive(Default)]
+pub struct Workspace {
+    doc: Scanned,
+    edit: EditBuffers,
+    key: Vec<u8>,
+}
+
 /// `transform(router, …)` for one message, or why not.
 pub fn transform(
     config: &Config,
@@ -82,30 +165,59 @@ pub fn transform(
     message: &Message<'_>,
     ingested: &[u8],
 ) -> Result<Accepted, Declined> {
+    let mut line = Vec::new();
+    let placed = transform_into(
+        config,
+        routes,
+        message,
+        ingested,
+        &mut line,
+        &mut Workspace::default(),
+    )?;
+    Ok(Accepted {
+        index: placed.index,
+        line,
+        unmatched: placed.unmatched,
+        redated: placed.redated,
+        stamp: placed.stamp,
+    })
+}
+
+/// `transform` appending the event's two lines to `line` (left exactly as it was when
+/// declined), with `work`'s buffers: the work of `Core.take` per message.
+pub fn transform_into(
+    config: &Config,
+    routes: &Routes,
+    message: &Message<'_>,
+    ingested: &[u8],
+    line: &mut Vec<u8>,
+    work: &mut Workspace,
+) -> Result<Placed, Declined> {
     if message.value.is_empty() {
         return Err(EMPTY.into());
     }
-    if std::str::from_utf8(message.value).is_err() {
+    let Ok(text) = std::str::from_utf8(message.value) else {
         return Err(INVALID_UTF8.into());
+    };
+    let Workspace { doc, edit, key } = work;
+    scan_into(text, doc, false)?;
+    let doc: &Scanned = doc;
+    let top = Top::of(doc);
+    if top.own_kafka {
+        return Err(OWN_KAFKA.into()); // encode_event merges into them
     }
-    let doc = scan(message.value)?;
-    for key in [&b"kafka"[..], b"event"] {
-        if doc.find(TOP, key).is_some() {
-            return Err(OWN_KAFKA.into()); // encode_event merges into them
-        }
+    if top.enrich {
+        return Err(ENRICH.into()); // Router.place merges into them (_enrich)
     }
-    for key in [&b"kubernetes"[..], b"service"] {
-        if doc.find(TOP, key).is_some() {
-            return Err(ENRICH.into()); // Router.place merges into them (_enrich)
-        }
-    }
-    let id = event_id(&doc, message.value);
+    let log = LogFile::of(doc, top.log);
+    let id = event_id(doc, &top, &log, message.value, key);
     // Router.place: the route of `log.file.path`; a missing or non-string path is unmatched.
-    let route = match string_at(&doc, &[b"log", b"file", b"path"]) {
-        Some(path) if path.escaped => return Err(ESCAPED_PATH.into()),
-        Some(path) => {
-            let path = &doc.out[path.value.start + 1..path.value.end - 1];
-            let path = std::str::from_utf8(path).map_err(|_| Declined::from(ESCAPED_PATH))?;
+    let route = match member_at(doc, log.path, &[]).filter(|(_, m)| m.kind == Kind::Str) {
+        Some((_, path)) if path.escaped => return Err(ESCAPED_PATH.into()),
+        Some((_, path)) => {
+            let path = doc
+                .text(&(path.value.start + 1..path.value.end - 1))
+                .ok_or(Declined::from(ESCAPED_PATH))?;
             match routes.get(path) {
                 Some(route) => route.as_ref(),
                 None => {
@@ -118,10 +230,41 @@ pub fn transform(
         }
         None => None,
     };
-    let mut edit = Edit::new(&doc);
+    let mut edited = Edit::reusing(doc, std::mem::take(edit));
+    let start = line.len();
+    let placed = place(
+        config,
+        route,
+        message,
+        ingested,
+        &top,
+        &id,
+        &mut edited,
+        line,
+    );
+    *edit = edited.into_buffers();
+    if placed.is_err() {
+        line.truncate(start);
+    }
+    placed
+}
+
+/// The rest of `transform_into` for a routed event: the parse, the day, the lines.
+#[allow(clippy::too_many_arguments)]
+fn place<'a>(
+    config: &'a Config,
+    route: Option<&RouteEntry>,
+    message: &Message<'_>,
+    ingested: &[u8],
+    top: &Top,
+    id: &[u8],
+    edit: &mut Edit<'a>,
+    line: &mut Vec<u8>,
+) -> Result<Placed, Declined> {
+    let doc = edit.doc;
     let mut own = None;
     if config.parsing && route.is_none_or(|r| r.parse) {
-        own = structured::parse(&config.line, &bounds_of(config), &mut edit, message.seconds)?;
+        own = structured::parse(&config.line, &bounds_of(config), edit, message.seconds)?;
         if edit.merged {
             // encode_event merges `ingested` into the `event` keep_original added.
             let stamp = ingested
@@ -167,17 +310,29 @@ pub fn transform(
             edit.set_top(b"@timestamp", Value::Text(text));
             (day, false, Some(own))
         }
-        _ => day(config, &doc, message.seconds)?,
+        _ => day(config, doc, top.timestamp, message.seconds)?,
     };
     let index = match route {
-        Some(route) => format!("{}{}", route.base, day),
-        None => format!("{}-unmatched-{}", config.prefix, day),
+        Some(route) => {
+            let mut index = String::with_capacity(route.base.len() + 10);
+            index.push_str(&route.base);
+            day.push_to(&mut index);
+            index
+        }
+        None => {
+            let mut index = String::with_capacity(config.prefix.len() + 21);
+            index.push_str(&config.prefix);
+            index.push_str("-unmatched-");
+            day.push_to(&mut index);
+            index
+        }
     };
     let fields = route.map_or(&b""[..], |r| &r.fields[..]);
-    let line = encode_event(&index, &id, &edit, fields, message, ingested);
-    Ok(Accepted {
+    let start = line.len();
+    encode_event(&index, id, edit, fields, message, ingested, line);
+    Ok(Placed {
         index,
-        line,
+        line: start..line.len(),
         unmatched: route.is_none(),
         redated,
         stamp,
@@ -191,82 +346,205 @@ fn bounds_of(config: &Config) -> Bounds {
     }
 }
 
-/// The member at `path` from the event's root, when every step is an object's member.
-fn member_at<'a>(doc: &'a Scanned, path: &[&[u8]]) -> Option<(u32, &'a Member)> {
-    let mut parent = TOP;
-    let mut found = None;
-    for (i, key) in path.iter().enumerate() {
-        let (slot, member) = doc.find(parent, key)?;
-        if i + 1 < path.len() && member.kind != Kind::Object {
-            return None;
-        }
-        parent = slot;
-        found = Some((slot, member));
-    }
-    found
+/// The event's own members that the transform reads, found in one pass over its keys.
+struct Top {
+    /// It has `kafka` or `event` (encode_event merges into them).
+    own_kafka: bool,
+    /// It has `kubernetes` or `service` (Router.place merges into them).
+    enrich: bool,
+    metadata: Option<u32>,
+    log: Option<u32>,
+    message: Option<u32>,
+    host: Option<u32>,
+    timestamp: Option<u32>,
 }
 
-fn string_at<'a>(doc: &'a Scanned, path: &[&[u8]]) -> Option<&'a Member> {
-    member_at(doc, path)
+impl Top {
+    fn of(doc: &Scanned) -> Top {
+        let mut top = Top {
+            own_kafka: false,
+            enrich: false,
+            metadata: None,
+            log: None,
+            message: None,
+            host: None,
+            timestamp: None,
+        };
+        // The scanner declines a key twice: each is found once.
+        for (slot, member) in doc.children(TOP) {
+            match doc.bytes(&member.key) {
+                b"kafka" | b"event" => top.own_kafka = true,
+                b"kubernetes" | b"service" => top.enrich = true,
+                b"@metadata" => top.metadata = Some(slot),
+                b"log" => top.log = Some(slot),
+                b"message" => top.message = Some(slot),
+                b"host" => top.host = Some(slot),
+                b"@timestamp" => top.timestamp = Some(slot),
+                _ => {}
+            }
+        }
+        top
+    }
+}
+
+/// `log.offset`, `log.file`, and `log.file`'s `fingerprint`, `inode`, `device_id` and `path`
+/// (each only where every step is an object), found in one pass over each object's keys.
+#[derive(Default)]
+struct LogFile {
+    offset: Option<u32>,
+    file: Option<u32>,
+    fingerprint: Option<u32>,
+    inode: Option<u32>,
+    device_id: Option<u32>,
+    path: Option<u32>,
+}
+
+impl LogFile {
+    fn of(doc: &Scanned, log: Option<u32>) -> LogFile {
+        let mut found = LogFile::default();
+        let Some(log) = log else {
+            return found;
+        };
+        // A member that is not an object has no members recorded: nothing is found in it.
+        for (slot, member) in doc.children(log) {
+            match doc.bytes(&member.key) {
+                b"offset" => found.offset = Some(slot),
+                b"file" => found.file = Some(slot),
+                _ => {}
+            }
+        }
+        if let Some(file) = found.file {
+            for (slot, member) in doc.children(file) {
+                match doc.bytes(&member.key) {
+                    b"fingerprint" => found.fingerprint = Some(slot),
+                    b"inode" => found.inode = Some(slot),
+                    b"device_id" => found.device_id = Some(slot),
+                    b"path" => found.path = Some(slot),
+                    _ => {}
+                }
+            }
+        }
+        found
+    }
+}
+
+/// The member at `path` from the event's own member `slot` (itself when `path` is empty),
+/// when every step is an object's member.
+fn member_at<'a>(doc: &'a Scanned, slot: Option<u32>, path: &[&[u8]]) -> Option<(u32, &'a Member)> {
+    let slot = slot?;
+    let mut found = (slot, doc.members.get(slot as usize)?);
+    for key in path {
+        if found.1.kind != Kind::Object {
+            return None;
+        }
+        found = doc.find(found.0, key)?;
+    }
+    Some(found)
+}
+
+fn string_at<'a>(doc: &'a Scanned, slot: Option<u32>, path: &[&[u8]]) -> Option<&'a Member> {
+    member_at(doc, slot, path)
         .map(|(_, m)| m)
         .filter(|m| m.kind == Kind::Str)
 }
 
 /// The member's string between its quotes, canonically escaped.
 fn inner<'a>(doc: &'a Scanned, member: &Member) -> &'a [u8] {
-    &doc.out[member.value.start + 1..member.value.end - 1]
+    doc.bytes(&(member.value.start + 1..member.value.end - 1))
+}
+
+/// An `_id`: the shipper's own (canonical text in the scanned event) or 32 hex digits.
+enum Id<'a> {
+    Given(&'a [u8]),
+    Hashed([u8; 32]),
+}
+
+impl std::ops::Deref for Id<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Id::Given(bytes) => bytes,
+            Id::Hashed(hex) => hex,
+        }
+    }
 }
 
 /// docid.event_id: the shipper's `@metadata._id`, else the line's identity, else the bytes.
-fn event_id(doc: &Scanned, value: &[u8]) -> Vec<u8> {
-    if let Some(given) = string_at(doc, &[b"@metadata", b"_id"]) {
+/// `key` is a buffer for the identity's JSON (its contents on return are of no use).
+fn event_id<'a>(
+    doc: &'a Scanned,
+    top: &Top,
+    log: &LogFile,
+    value: &[u8],
+    key: &mut Vec<u8>,
+) -> Id<'a> {
+    if let Some(given) = string_at(doc, top.metadata, &[b"_id"]) {
         if given.bytes > 0 && given.bytes <= MAX_ID_BYTES {
-            return inner(doc, given).to_vec();
+            return Id::Given(inner(doc, given));
         }
     }
     // `event["log"]["offset"]`, `["message"]`, `log["file"]`, `event["host"]["name"]`: each
     // must exist (a non-object on the way is a TypeError, so the message's bytes name it).
-    let log = member_at(doc, &[b"log"]).filter(|(_, m)| m.kind == Kind::Object);
-    let offset = log.and_then(|(slot, _)| doc.find(slot, b"offset"));
-    let file = log.and_then(|(slot, _)| doc.find(slot, b"file"));
-    let message = doc.find(TOP, b"message");
-    let host = member_at(doc, &[b"host", b"name"]);
-    let (Some((_, offset)), Some((file_slot, file)), Some((_, message)), Some((_, host))) =
+    let offset = member_at(doc, log.offset, &[]);
+    let file = member_at(doc, log.file, &[]);
+    let message = member_at(doc, top.message, &[]);
+    let host = member_at(doc, top.host, &[b"name"]);
+    let (Some((_, offset)), Some((_, file)), Some((_, message)), Some((_, host))) =
         (offset, file, message, host)
     else {
-        return message_id(value);
+        return Id::Hashed(hex_id(value));
     };
     if offset.kind != Kind::Int || message.kind != Kind::Str || host.kind != Kind::Str {
-        return message_id(value);
+        return Id::Hashed(hex_id(value));
     }
     // orjson.dumps((host, identity, offset, message)): a JSON array of the four.
-    let mut key = Vec::with_capacity(host.value.len() + message.value.len() + 96);
+    key.clear();
     key.push(b'[');
     key.extend_from_slice(doc.bytes(&host.value));
     key.push(b',');
-    file_identity(doc, file_slot, file, &mut key);
+    file_identity(doc, log, file, key);
     key.push(b',');
-    key.extend_from_slice(offset.int.to_string().as_bytes());
+    push_int(key, offset.int);
     key.push(b',');
     key.extend_from_slice(doc.bytes(&message.value));
     key.push(b']');
-    hex_id(&key)
+    Id::Hashed(hex_id(key))
+}
+
+/// `str(value)` of an integer, appended.
+pub(crate) fn push_int(out: &mut Vec<u8>, value: i64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = value.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// docid._file_of, written as JSON: the fingerprint, else `device:inode` or `:inode`, else the
 /// path, else null. Only strings and integers count (a boolean is not an int there).
-fn file_identity(doc: &Scanned, slot: u32, file: &Member, key: &mut Vec<u8>) {
+fn file_identity(doc: &Scanned, log: &LogFile, file: &Member, key: &mut Vec<u8>) {
     if file.kind != Kind::Object {
         key.extend_from_slice(b"null");
         return;
     }
-    if let Some((_, fingerprint)) = doc.find(slot, b"fingerprint") {
+    if let Some((_, fingerprint)) = member_at(doc, log.fingerprint, &[]) {
         if fingerprint.kind == Kind::Str && fingerprint.bytes > 0 {
             key.extend_from_slice(doc.bytes(&fingerprint.value));
             return;
         }
     }
-    if let Some((_, inode)) = doc.find(slot, b"inode") {
+    if let Some((_, inode)) = member_at(doc, log.inode, &[]) {
         let truthy = match inode.kind {
             Kind::Str => inode.bytes > 0,
             Kind::Int => inode.int != 0,
@@ -274,7 +552,7 @@ fn file_identity(doc: &Scanned, slot: u32, file: &Member, key: &mut Vec<u8>) {
         };
         if truthy {
             key.push(b'"');
-            if let Some((_, device)) = doc.find(slot, b"device_id") {
+            if let Some((_, device)) = member_at(doc, log.device_id, &[]) {
                 write_scalar(doc, device, key);
             }
             key.push(b':');
@@ -283,7 +561,7 @@ fn file_identity(doc: &Scanned, slot: u32, file: &Member, key: &mut Vec<u8>) {
             return;
         }
     }
-    match doc.find(slot, b"path") {
+    match member_at(doc, log.path, &[]) {
         Some((_, path)) if path.kind == Kind::Str => key.extend_from_slice(doc.bytes(&path.value)),
         _ => key.extend_from_slice(b"null"),
     }
@@ -301,26 +579,29 @@ fn write_scalar(doc: &Scanned, member: &Member, key: &mut Vec<u8>) {
 
 /// docid.message_id: the message's bytes, hashed.
 pub fn message_id(value: &[u8]) -> Vec<u8> {
-    hex_id(value)
+    hex_id(value).to_vec()
 }
 
 /// `xxh3_128_hexdigest`: 32 lower-case hex digits, most significant first.
-fn hex_id(bytes: &[u8]) -> Vec<u8> {
+fn hex_id(bytes: &[u8]) -> [u8; 32] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = xxhash_rust::xxh3::xxh3_128(bytes);
-    (0..32)
-        .rev()
-        .map(|i| HEX[((digest >> (4 * i)) & 15) as usize])
-        .collect()
+    let digest = xxhash_rust::xxh3::xxh3_128(bytes).to_be_bytes();
+    let mut out = [0u8; 32];
+    for (pair, byte) in out.chunks_exact_mut(2).zip(digest) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 15)];
+    }
+    out
 }
 
 /// DayResolver.day for the stamps phase 0 takes: `(day, redated, stamp used)`.
 fn day(
     config: &Config,
     doc: &Scanned,
+    timestamp: Option<u32>,
     seconds: f64,
-) -> Result<(String, bool, Option<String>), Declined> {
-    let Some((_, stamp)) = doc.find(TOP, b"@timestamp") else {
+) -> Result<(Day, bool, Option<String>), Declined> {
+    let Some((_, stamp)) = member_at(doc, timestamp, &[]) else {
         return Err(NO_TIMESTAMP.into()); // Router.place appends one
     };
     match stamp.kind {
@@ -339,8 +620,9 @@ fn day(
                 return Err(TIMESTAMP.into());
             }
             if start - config.max_future <= seconds && seconds <= start + config.max_past {
-                let stamp = String::from_utf8_lossy(text).into_owned();
-                Ok((day, false, Some(stamp)))
+                // ASCII: `minute_start` and `seconds_tail` read every byte of it.
+                let stamp = std::str::from_utf8(text).map_err(|_| Declined::from(TIMESTAMP))?;
+                Ok((day, false, Some(stamp.to_owned())))
             } else {
                 Ok((day_of_seconds(seconds), true, None))
             }
@@ -379,42 +661,40 @@ fn encode_event(
     fields: &[u8],
     message: &Message<'_>,
     ingested: &[u8],
-) -> Vec<u8> {
+    line: &mut Vec<u8>,
+) {
     let doc = edit.doc;
-    let mut line = Vec::with_capacity(
-        doc.out.len() + edit.scratch.len() + fields.len() + ingested.len() + 160,
-    );
+    line.reserve(doc.out.len() + edit.scratch.len() + fields.len() + ingested.len() + 160);
     line.extend_from_slice(b"{\"create\":{\"_index\":\"");
     line.extend_from_slice(index.as_bytes());
     line.extend_from_slice(b"\",\"_id\":\"");
     line.extend_from_slice(id);
     line.extend_from_slice(b"\"}}\n{");
-    edit.write_entries(&edit.top, &mut line);
+    edit.write_entries(&edit.top, line);
     let empty = edit.top.is_empty();
     let kafka = |line: &mut Vec<u8>| {
         line.extend_from_slice(b",\"kafka\":{\"topic\":\"");
         line.extend_from_slice(message.topic.as_bytes());
         line.extend_from_slice(b"\",\"partition\":");
-        line.extend_from_slice(message.partition.to_string().as_bytes());
+        push_int(line, message.partition);
         line.extend_from_slice(b",\"offset\":");
-        line.extend_from_slice(message.offset.to_string().as_bytes());
+        push_int(line, message.offset);
         line.push(b'}');
     };
     if edit.merged {
-        kafka(&mut line);
+        kafka(line);
         line.extend_from_slice(fields);
         line.extend_from_slice(b"}\n");
-        return line;
+        return;
     }
     let tail_start = line.len();
     line.extend_from_slice(fields);
     line.extend_from_slice(ingested);
-    kafka(&mut line);
+    kafka(line);
     line.extend_from_slice(b"}\n");
     if empty && line.len() > tail_start {
         line.remove(tail_start); // `{}`: what follows takes no leading comma
     }
-    line
 }
 
 #[cfg(test)]
@@ -454,6 +734,11 @@ mod tests {
             format!("{:032x}", xxhash_rust::xxh3::xxh3_128(b"abc")).into_bytes()
         );
         assert_eq!(message_id(b"").len(), 32);
+        for n in 0..2_000u32 {
+            let bytes = n.to_le_bytes().repeat(1 + n as usize % 70);
+            let digest = xxhash_rust::xxh3::xxh3_128(&bytes);
+            assert_eq!(message_id(&bytes), format!("{digest:032x}").into_bytes());
+        }
     }
 
     #[test]

@@ -48,8 +48,6 @@ pub struct Member {
     pub parent: u32,
     /// The key as written between its quotes (canonical escaping).
     pub key: Range<usize>,
-    /// From the key's opening quote to the value's end: the member as it is written.
-    pub whole: Range<usize>,
     /// The value as written (a string with its quotes).
     pub value: Range<usize>,
     pub kind: Kind,
@@ -61,10 +59,17 @@ pub struct Member {
     pub escaped: bool,
     /// For a `Str`: its length in UTF-8 bytes, decoded.
     pub bytes: usize,
+    /// Past the members recorded inside its value (its children and theirs, which follow it):
+    /// the next member is its next sibling's or an ancestor's.
+    pub end: u32,
 }
 
+/// A scanned document. `scan_into` refills one in place, reusing its buffers (one per worker,
+/// not one per event: `event::Workspace`).
+#[derive(Default)]
 pub struct Scanned {
-    pub out: Vec<u8>,
+    /// The canonical form (valid UTF-8: made of the input's text and escapes).
+    pub out: String,
     pub members: Vec<Member>,
     /// The deepest nesting of objects and arrays (the document itself is 1), as
     /// `structured._deeper` counts it.
@@ -73,26 +78,83 @@ pub struct Scanned {
     pub duplicates: bool,
     /// How many floats the document holds, at any depth (only with `scan_line`).
     pub floats: usize,
+    /// The scanner's stack of keys (kept only for its capacity).
+    keys: Vec<Key>,
+}
+
+impl Member {
+    /// From the key's opening quote to the value's end: the member as it is written
+    /// (`"key":value`, nothing between them in the canonical form).
+    pub fn whole(&self) -> Range<usize> {
+        self.key.start.saturating_sub(1)..self.value.end
+    }
 }
 
 impl Scanned {
     /// The member `key` of the object `parent` holds (`TOP` for the event itself).
     pub fn find(&self, parent: u32, key: &[u8]) -> Option<(u32, &Member)> {
-        self.members
-            .iter()
-            .enumerate()
-            .find(|(_, m)| m.parent == parent && &self.out[m.key.clone()] == key)
-            .map(|(i, m)| (i as u32, m))
+        let out = self.out.as_bytes();
+        self.children(parent)
+            .find(|(_, m)| m.key.len() == key.len() && out.get(m.key.clone()) == Some(key))
+    }
+
+    /// The recorded members of the object `parent` holds (`TOP`: the document's own), in
+    /// their order, with their slots.
+    pub fn children(&self, parent: u32) -> Children<'_> {
+        let (at, end) = if parent == TOP {
+            (0, self.members.len())
+        } else {
+            let end = self
+                .members
+                .get(parent as usize)
+                .map_or(0, |m| m.end as usize);
+            (parent as usize + 1, end)
+        };
+        Children {
+            members: &self.members,
+            at,
+            end,
+        }
     }
 
     pub fn bytes(&self, range: &Range<usize>) -> &[u8] {
-        &self.out[range.clone()]
+        &self.out.as_bytes()[range.clone()]
+    }
+
+    /// The canonical text of `range` (None if it does not fall on characters, which the ranges
+    /// the scanner records never do).
+    pub fn text(&self, range: &Range<usize>) -> Option<&str> {
+        self.out.get(range.clone())
+    }
+}
+
+/// `Scanned::children`: each member from the first child on, then past its own members.
+pub struct Children<'a> {
+    members: &'a [Member],
+    at: usize,
+    end: usize,
+}
+
+impl<'a> Iterator for Children<'a> {
+    type Item = (u32, &'a Member);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.at >= self.end {
+            return None;
+        }
+        let slot = self.at;
+        let member = self.members.get(slot)?;
+        self.at = (member.end as usize).max(slot + 1);
+        Some((slot as u32, member))
     }
 }
 
 /// Scan one event: a JSON object, surrounded by nothing but JSON whitespace.
 pub fn scan(input: &[u8]) -> Result<Scanned, Reason> {
-    scan_with(input, false)
+    let mut doc = Scanned::default();
+    let input = std::str::from_utf8(input).map_err(|_| INVALID)?;
+    scan_into(input, &mut doc, false)?;
+    Ok(doc)
 }
 
 /// Scan a structured line's JSON body (`structured.py` `_json`): as `scan`, except that a key
@@ -102,42 +164,43 @@ pub fn scan(input: &[u8]) -> Result<Scanned, Reason> {
 /// in `Scanned::floats`; their text in `out` is the input's, NOT orjson's: the caller must never
 /// write one) as are integers of 19 digits within i64.
 pub fn scan_line(input: &[u8]) -> Result<Scanned, Reason> {
-    scan_with(input, true)
+    let mut doc = Scanned::default();
+    let input = std::str::from_utf8(input).map_err(|_| INVALID)?;
+    scan_into(input, &mut doc, true)?;
+    Ok(doc)
 }
 
-/// `line`: a structured line's body (keys twice recorded, floats and 19-digit integers read).
-fn scan_with(input: &[u8], line: bool) -> Result<Scanned, Reason> {
+/// `scan` (`line` false) or `scan_line` (`line` true) into `doc`, whose buffers are reused:
+/// on success it holds the document; on an error, nothing to read.
+pub fn scan_into(input: &str, doc: &mut Scanned, line: bool) -> Result<(), Reason> {
+    let mut out = std::mem::take(&mut doc.out);
+    out.clear();
+    out.reserve(input.len());
+    let mut members = std::mem::take(&mut doc.members);
+    members.clear();
+    let mut keys = std::mem::take(&mut doc.keys);
+    keys.clear();
     let mut scanner = Scanner {
-        input,
+        input: input.as_bytes(),
+        text: input,
         pos: 0,
-        out: Vec::with_capacity(input.len() + 16),
-        members: Vec::with_capacity(48),
-        keys: Vec::with_capacity(48),
+        copied: 0,
+        out,
+        members,
+        keys,
         depth: 0,
         line,
         duplicates: false,
         floats: 0,
     };
-    scanner.skip_ws();
-    if scanner.peek() != Some(b'{') {
-        return Err(if scanner.pos < input.len() {
-            NOT_OBJECT
-        } else {
-            INVALID
-        });
-    }
-    scanner.object(1, TOP)?;
-    scanner.skip_ws();
-    if scanner.pos != input.len() {
-        return Err(INVALID);
-    }
-    Ok(Scanned {
-        out: scanner.out,
-        members: scanner.members,
-        depth: scanner.depth,
-        duplicates: scanner.duplicates,
-        floats: scanner.floats,
-    })
+    let result = scanner.document();
+    doc.out = scanner.out;
+    doc.members = scanner.members;
+    doc.keys = scanner.keys;
+    doc.depth = scanner.depth;
+    doc.duplicates = scanner.duplicates;
+    doc.floats = scanner.floats;
+    result
 }
 
 /// The canonical form (with its quotes) of `input` when it is exactly one JSON string, as
@@ -146,10 +209,13 @@ pub fn string_literal(input: &[u8]) -> Option<Vec<u8>> {
     if input.first() != Some(&b'"') {
         return None;
     }
+    let text = std::str::from_utf8(input).ok()?;
     let mut scanner = Scanner {
         input,
+        text,
         pos: 0,
-        out: Vec::with_capacity(input.len()),
+        copied: 0,
+        out: String::with_capacity(input.len()),
         members: Vec::new(),
         keys: Vec::new(),
         depth: 0,
@@ -158,16 +224,39 @@ pub fn string_literal(input: &[u8]) -> Option<Vec<u8>> {
         floats: 0,
     };
     scanner.string().ok()?;
-    (scanner.pos == input.len()).then_some(scanner.out)
+    scanner.flush(scanner.pos).ok()?;
+    (scanner.pos == input.len()).then(|| scanner.out.into_bytes())
 }
 
+/// A key of an object being read: where its canonical text is, and a cheap summary of it so
+/// that most pairs of keys are told apart without comparing their bytes.
+#[derive(Clone)]
+struct Key {
+    fingerprint: u64,
+    /// In `out` (it was rewritten) or else in the input (it is canonical as written).
+    in_out: bool,
+    range: Range<usize>,
+}
+
+/// Equal keys have equal fingerprints: their length and last byte.
+fn fingerprint(key: &[u8]) -> u64 {
+    (key.len() as u64) | u64::from(key.last().copied().unwrap_or(0)) << 32
+}
+
+/// Reads the input once; the canonical form is the input's text except where it differs
+/// (white space between tokens, `\/` and `\u` escapes, `-0`), so the text is copied to `out`
+/// in runs: up to `copied` it is in `out` (or dropped), from `copied` to `pos` it is canonical
+/// as written and not copied yet. A position in the canonical form is `out_pos()`.
 struct Scanner<'a> {
     input: &'a [u8],
+    /// The same bytes, as text (so the runs copied need no second UTF-8 check).
+    text: &'a str,
     pos: usize,
-    out: Vec<u8>,
+    copied: usize,
+    out: String,
     members: Vec<Member>,
     /// The keys of the objects being read, innermost last (one stack: no allocation per object).
-    keys: Vec<Range<usize>>,
+    keys: Vec<Key>,
     depth: usize,
     line: bool,
     duplicates: bool,
@@ -180,6 +269,8 @@ struct Value {
     float: f64,
     escaped: bool,
     bytes: usize,
+    /// For a `Str`: its canonical form is in `out` entirely (something in it was rewritten).
+    rewritten: bool,
 }
 
 impl Value {
@@ -190,23 +281,70 @@ impl Value {
             float: 0.0,
             escaped: false,
             bytes: 0,
+            rewritten: false,
         }
     }
 }
 
 impl Scanner<'_> {
+    /// One JSON object, surrounded by nothing but JSON whitespace.
+    fn document(&mut self) -> Result<(), Reason> {
+        self.skip_ws()?;
+        if self.peek() != Some(b'{') {
+            return Err(if self.pos < self.input.len() {
+                NOT_OBJECT
+            } else {
+                INVALID
+            });
+        }
+        self.object(1, TOP)?;
+        self.flush(self.pos)?;
+        self.skip_ws()?;
+        if self.pos != self.input.len() {
+            return Err(INVALID);
+        }
+        Ok(())
+    }
+
+    /// Where the canonical form is at `pos`.
+    fn out_pos(&self) -> usize {
+        self.out.len() + (self.pos - self.copied)
+    }
+
+    /// Copies the text from `copied` to `to` into `out` (`copied` is then `to`).
+    fn flush(&mut self, to: usize) -> Result<(), Reason> {
+        let run = self.text.get(self.copied..to).ok_or(INVALID)?;
+        self.out.push_str(run);
+        self.copied = to;
+        Ok(())
+    }
+
     fn peek(&self) -> Option<u8> {
         self.input.get(self.pos).copied()
     }
 
-    fn skip_ws(&mut self) {
+    #[inline(always)]
+    fn skip_ws(&mut self) -> Result<(), Reason> {
+        if let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.drop_ws()?;
+        }
+        Ok(())
+    }
+
+    /// White space, dropped from the canonical form.
+    #[cold]
+    #[inline(never)]
+    fn drop_ws(&mut self) -> Result<(), Reason> {
+        self.flush(self.pos)?;
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.pos += 1;
         }
+        self.copied = self.pos;
+        Ok(())
     }
 
     fn expect(&mut self, byte: u8) -> Result<(), Reason> {
-        self.skip_ws();
+        self.skip_ws()?;
         if self.peek() == Some(byte) {
             self.pos += 1;
             Ok(())
@@ -222,76 +360,101 @@ impl Scanner<'_> {
         }
         self.depth = self.depth.max(depth);
         self.pos += 1; // `{`
-        self.out.push(b'{');
-        self.skip_ws();
+        self.skip_ws()?;
         if self.peek() == Some(b'}') {
             self.pos += 1;
-            self.out.push(b'}');
             return Ok(());
         }
         let record = depth <= RECORD_DEPTH && (owner != TOP || depth == 1);
         let first_key = self.keys.len();
         loop {
-            self.skip_ws();
+            self.skip_ws()?;
             if self.peek() != Some(b'"') {
                 return Err(INVALID);
             }
-            let start = self.out.len();
-            self.string()?;
-            let key = start + 1..self.out.len() - 1;
+            let start = self.out_pos();
+            let opening = self.pos;
+            let read = self.string()?;
+            let key = start + 1..self.out_pos() - 1;
+            let written = if read.rewritten {
+                Key {
+                    fingerprint: 0,
+                    in_out: true,
+                    range: key.clone(),
+                }
+            } else {
+                Key {
+                    fingerprint: 0,
+                    in_out: false,
+                    range: opening + 1..self.pos - 1,
+                }
+            };
+            let name = self.key_bytes(&written);
+            let fingerprint = fingerprint(name);
             let keys = &self.keys[first_key..];
             if keys.len() >= MAX_KEYS {
                 return Err(WIDE);
             }
-            let name = &self.out[key.clone()];
-            if keys.iter().any(|k| &self.out[k.clone()] == name) {
+            if keys
+                .iter()
+                .any(|k| k.fingerprint == fingerprint && self.key_bytes(k) == name)
+            {
                 if !self.line {
                     return Err(DUPLICATE);
                 }
                 self.duplicates = true;
             }
-            self.keys.push(key.clone());
+            self.keys.push(Key {
+                fingerprint,
+                ..written
+            });
             self.expect(b':')?;
-            self.out.push(b':');
-            self.skip_ws();
-            let slot = if record {
+            self.skip_ws()?;
+            let value_start = self.out_pos();
+            if !record {
+                self.value(depth, TOP)?;
+            } else if self.peek() == Some(b'{') {
+                // Its slot first: the members of its object name it as their parent.
+                let slot = self.members.len() as u32;
                 self.members.push(Member {
                     parent: owner,
                     key: key.clone(),
-                    whole: start..start,
                     value: start..start,
-                    kind: Kind::Null,
+                    kind: Kind::Object,
                     int: 0,
                     float: 0.0,
                     escaped: false,
                     bytes: 0,
+                    end: 0,
                 });
-                (self.members.len() - 1) as u32
-            } else {
-                TOP
-            };
-            let value_start = self.out.len();
-            let value = self.value(depth, slot)?;
-            if slot != TOP {
-                let end = self.out.len();
-                let member = &mut self.members[slot as usize];
-                member.whole = start..end;
-                member.value = value_start..end;
-                member.kind = value.kind;
-                member.int = value.int;
-                member.float = value.float;
-                member.escaped = value.escaped;
-                member.bytes = value.bytes;
-            }
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => {
-                    self.pos += 1;
-                    self.out.push(b',');
+                self.object(depth + 1, slot)?;
+                let end = self.out_pos();
+                let members_end = self.members.len() as u32;
+                if let Some(member) = self.members.get_mut(slot as usize) {
+                    member.value = value_start..end;
+                    member.end = members_end;
                 }
+            } else {
+                // No member is recorded inside any other value (an array's objects are not).
+                let value = self.value(depth, TOP)?;
+                let end = self.out_pos();
+                self.members.push(Member {
+                    parent: owner,
+                    key: key.clone(),
+                    value: value_start..end,
+                    kind: value.kind,
+                    int: value.int,
+                    float: value.float,
+                    escaped: value.escaped,
+                    bytes: value.bytes,
+                    end: self.members.len() as u32 + 1,
+                });
+            }
+            self.skip_ws()?;
+            match self.peek() {
+                Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
-                    self.out.push(b'}');
                     self.keys.truncate(first_key);
                     return Ok(());
                 }
@@ -300,31 +463,35 @@ impl Scanner<'_> {
         }
     }
 
+    /// A key's canonical bytes.
+    fn key_bytes(&self, key: &Key) -> &[u8] {
+        let source = if key.in_out {
+            self.out.as_bytes()
+        } else {
+            self.input
+        };
+        source.get(key.range.clone()).unwrap_or_default()
+    }
+
     fn array(&mut self, depth: usize) -> Result<(), Reason> {
         if depth > MAX_DEPTH {
             return Err(DEEP);
         }
         self.depth = self.depth.max(depth);
         self.pos += 1; // `[`
-        self.out.push(b'[');
-        self.skip_ws();
+        self.skip_ws()?;
         if self.peek() == Some(b']') {
             self.pos += 1;
-            self.out.push(b']');
             return Ok(());
         }
         loop {
-            self.skip_ws();
+            self.skip_ws()?;
             self.value(depth, TOP)?;
-            self.skip_ws();
+            self.skip_ws()?;
             match self.peek() {
-                Some(b',') => {
-                    self.pos += 1;
-                    self.out.push(b',');
-                }
+                Some(b',') => self.pos += 1,
                 Some(b']') => {
                     self.pos += 1;
-                    self.out.push(b']');
                     return Ok(());
                 }
                 _ => return Err(INVALID),
@@ -355,7 +522,6 @@ impl Scanner<'_> {
     fn literal(&mut self, word: &[u8], kind: Kind) -> Result<Value, Reason> {
         if self.input[self.pos..].starts_with(word) {
             self.pos += word.len();
-            self.out.extend_from_slice(word);
             Ok(Value::plain(kind))
         } else {
             Err(INVALID)
@@ -398,7 +564,13 @@ impl Scanner<'_> {
             value = -value;
         }
         let value = i64::try_from(value).map_err(|_| BIG_INT)?;
-        self.out.extend_from_slice(value.to_string().as_bytes());
+        // The digits as written are `str(value)` (no leading zeros: `0` then a digit is
+        // refused by the caller), but for `-0`, written `0`.
+        if negative && value == 0 {
+            self.flush(number_start)?;
+            self.out.push('0');
+            self.copied = self.pos;
+        }
         Ok(Value {
             int: value,
             ..Value::plain(Kind::Int)
@@ -430,15 +602,14 @@ impl Scanner<'_> {
                 return Err(INVALID);
             }
         }
-        let text = &self.input[start..self.pos];
-        let value: f64 = std::str::from_utf8(text)
-            .ok()
+        let value: f64 = self
+            .text
+            .get(start..self.pos)
             .and_then(|t| t.parse().ok())
             .ok_or(INVALID)?;
         if value.is_infinite() {
             return Err(INVALID); // orjson: "number is infinity when parsed as double"
         }
-        self.out.extend_from_slice(text);
         self.floats += 1;
         Ok(Value {
             float: value,
@@ -462,37 +633,40 @@ impl Scanner<'_> {
         Ok(code)
     }
 
-    /// A string, written with orjson's escaping: `"`, `\` and the C0 controls escaped, all else raw.
+    /// A string, written with orjson's escaping: `"`, `\` and the C0 controls escaped, all else
+    /// raw. The escapes orjson writes as they are (`\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`)
+    /// stay as written; `\/` and `\u` escapes are rewritten, and then the whole string is
+    /// copied to `out` (`Value::rewritten`).
+    #[inline(always)]
     fn string(&mut self) -> Result<Value, Reason> {
         self.pos += 1; // `"`
-        self.out.push(b'"');
         let mut value = Value::plain(Kind::Str);
         loop {
-            let rest = &self.input[self.pos..];
+            let rest = self.input.get(self.pos..).unwrap_or_default();
             let run = find_special(rest).ok_or(INVALID)?;
-            let chunk = &rest[..run];
-            value.bytes += chunk.len();
-            self.out.extend_from_slice(chunk);
+            value.bytes += run;
             self.pos += run;
-            match self.input[self.pos] {
+            match rest[run] {
                 b'"' => {
                     self.pos += 1;
-                    self.out.push(b'"');
+                    if value.rewritten {
+                        self.flush(self.pos)?;
+                    }
                     return Ok(value);
                 }
                 b'\\' => {
-                    self.pos += 1;
-                    let escape = self.peek().ok_or(INVALID)?;
-                    self.pos += 1;
+                    let escape = self.input.get(self.pos + 1).copied().ok_or(INVALID)?;
+                    if let b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' = escape {
+                        // Written by orjson exactly so.
+                        self.pos += 2;
+                        value.bytes += 1;
+                        value.escaped = true;
+                        continue;
+                    }
+                    self.flush(self.pos)?;
+                    self.pos += 2;
                     let code = match escape {
-                        b'"' => 0x22,
-                        b'\\' => 0x5C,
                         b'/' => 0x2F,
-                        b'b' => 0x08,
-                        b'f' => 0x0C,
-                        b'n' => 0x0A,
-                        b'r' => 0x0D,
-                        b't' => 0x09,
                         b'u' => {
                             let high = self.hex4()?;
                             if (0xDC00..0xE000).contains(&high) {
@@ -516,7 +690,9 @@ impl Scanner<'_> {
                     };
                     let c = char::from_u32(code).ok_or(INVALID)?;
                     value.bytes += c.len_utf8();
-                    value.escaped |= write_char(&mut self.out, c);
+                    value.escaped |= push_char(&mut self.out, c);
+                    value.rewritten = true;
+                    self.copied = self.pos;
                 }
                 _ => return Err(INVALID), // a raw control character
             }
@@ -527,6 +703,7 @@ impl Scanner<'_> {
 /// The position of the first byte a string cannot hold raw (`"`, `\\`, a C0 control), eight
 /// bytes at a time: in each word, the lowest flagged byte of these zero-byte tests is exact
 /// (a false flag can only sit above a true one).
+#[inline(always)]
 fn find_special(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -551,32 +728,54 @@ fn find_special(bytes: &[u8]) -> Option<usize> {
         .map(|p| i + p)
 }
 
-/// Write one decoded character as orjson does; true when it needed an escape.
-pub fn write_char(out: &mut Vec<u8>, c: char) -> bool {
-    let escape: &[u8] = match c {
-        '"' => b"\\\"",
-        '\\' => b"\\\\",
-        '\u{08}' => b"\\b",
-        '\t' => b"\\t",
-        '\n' => b"\\n",
-        '\u{0C}' => b"\\f",
-        '\r' => b"\\r",
+/// orjson's escape of a character (its bytes and length), if it writes one.
+fn escape_of(c: char) -> Option<([u8; 6], usize)> {
+    let short = |b: u8| Some(([b'\\', b, 0, 0, 0, 0], 2));
+    match c {
+        '"' => short(b'"'),
+        '\\' => short(b'\\'),
+        '\u{08}' => short(b'b'),
+        '\t' => short(b't'),
+        '\n' => short(b'n'),
+        '\u{0C}' => short(b'f'),
+        '\r' => short(b'r'),
         c if (c as u32) < 0x20 => {
             const HEX: &[u8; 16] = b"0123456789abcdef";
             let code = c as usize;
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[code >> 4]);
-            out.push(HEX[code & 15]);
-            return true;
+            Some(([b'\\', b'u', b'0', b'0', HEX[code >> 4], HEX[code & 15]], 6))
         }
-        c => {
+        _ => None,
+    }
+}
+
+/// Write one decoded character as orjson does; true when it needed an escape.
+pub fn write_char(out: &mut Vec<u8>, c: char) -> bool {
+    match escape_of(c) {
+        Some((escape, len)) => {
+            out.extend_from_slice(&escape[..len]);
+            true
+        }
+        None => {
             let mut buf = [0u8; 4];
             out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            return false;
+            false
         }
-    };
-    out.extend_from_slice(escape);
-    true
+    }
+}
+
+/// `write_char` to text.
+pub fn push_char(out: &mut String, c: char) -> bool {
+    match escape_of(c) {
+        Some((escape, len)) => {
+            // ASCII: a backslash, a letter, hex digits.
+            out.extend(escape[..len].iter().map(|&b| char::from(b)));
+            true
+        }
+        None => {
+            out.push(c);
+            false
+        }
+    }
 }
 
 #[cfg(test)]
@@ -584,7 +783,7 @@ mod tests {
     use super::*;
 
     fn canon(input: &str) -> Result<String, Reason> {
-        scan(input.as_bytes()).map(|s| String::from_utf8(s.out).unwrap())
+        scan(input.as_bytes()).map(|s| s.out)
     }
 
     #[test]
@@ -633,6 +832,23 @@ mod tests {
         assert_eq!(s.bytes(&path.value), b"\"/a\"");
         assert_eq!(s.find(log, b"offset").unwrap().1.int, 7);
         assert!(s.find(TOP, b"offset").is_none());
+        assert!(s.find(file, b"offset").is_none());
+        let keys = |parent| {
+            s.children(parent)
+                .map(|(_, m)| s.bytes(&m.key).to_vec())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(keys(TOP), [b"log".to_vec(), b"m".to_vec()]);
+        assert_eq!(keys(log), [b"file".to_vec(), b"offset".to_vec()]);
+        assert_eq!(keys(file), [b"path".to_vec()]);
+        // The same members, in the same order, as their parents say.
+        for parent in [TOP, log, file, 1_000] {
+            let by_parent: Vec<u32> = (0..s.members.len() as u32)
+                .filter(|&i| s.members[i as usize].parent == parent)
+                .collect();
+            let children: Vec<u32> = s.children(parent).map(|(i, _)| i).collect();
+            assert_eq!(children, by_parent);
+        }
     }
 
     #[test]
@@ -691,7 +907,7 @@ mod tests {
             }
             if let Ok(scanned) = scan(&doc) {
                 accepted += 1;
-                let again = scan(&scanned.out).map(|s| s.out);
+                let again = scan(scanned.out.as_bytes()).map(|s| s.out);
                 assert_eq!(again.as_deref(), Ok(&scanned.out[..]), "{doc:?}");
             }
         }

@@ -24,7 +24,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
-use event::{Accepted, Config, Declined, Message, RouteEntry, Routes};
+use event::{Config, Declined, Message, Placed, RouteEntry, Routes, Workspace};
 
 /// A read this long or longer is worked on detached; a shorter one is not worth the switch.
 const DETACH_FROM: usize = 64;
@@ -65,13 +65,22 @@ fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Transforms a read: each accepted event's lines appended to `lines` (its `Placed::line` is
+/// their range there), with one `Workspace` for the whole read.
 fn work(
     config: &Config,
     routes: &Routes,
     inputs: &[Input],
     topics: &[String],
     ingested: &[u8],
-) -> Vec<Result<Accepted, Declined>> {
+    lines: &mut Vec<u8>,
+) -> Vec<Result<Placed, Declined>> {
+    let mut workspace = Workspace::default();
+    let expected: usize = inputs
+        .iter()
+        .map(|input| input.value.as_deref().map_or(0, <[u8]>::len) + 400)
+        .sum();
+    lines.reserve(expected);
     inputs
         .iter()
         .map(|input| {
@@ -85,10 +94,14 @@ fn work(
                 offset: input.offset,
                 seconds: input.seconds,
             };
+            let start = lines.len();
             catch_unwind(AssertUnwindSafe(|| {
-                event::transform(config, routes, &message, ingested)
+                event::transform_into(config, routes, &message, ingested, lines, &mut workspace)
             }))
-            .unwrap_or_else(|_| Err(PANIC.into()))
+            .unwrap_or_else(|_| {
+                lines.truncate(start); // what the panicking event wrote
+                Err(PANIC.into())
+            })
         })
         .collect()
 }
@@ -233,15 +246,16 @@ impl Core {
             });
             inputs.push(input);
         }
+        let mut buffer = Vec::new();
         let results = {
             let routes = locked(&self.routes);
             let routes: &Routes = &routes;
             let config = &self.config;
             if inputs.len() >= DETACH_FROM {
-                let (inputs, topics) = (&inputs, &topics);
-                py.detach(move || work(config, routes, inputs, topics, ingested))
+                let (inputs, topics, buffer) = (&inputs, &topics, &mut buffer);
+                py.detach(move || work(config, routes, inputs, topics, ingested, buffer))
             } else {
-                work(config, routes, &inputs, &topics, ingested)
+                work(config, routes, &inputs, &topics, ingested, &mut buffer)
             }
         };
         let indices = PyList::empty(py);
@@ -276,7 +290,7 @@ impl Core {
                         }
                     };
                     indices.append(name)?;
-                    lines.append(PyBytes::new(py, &accepted.line))?;
+                    lines.append(PyBytes::new(py, &buffer[accepted.line.clone()]))?;
                     unmatched += usize::from(accepted.unmatched);
                     redated += usize::from(accepted.redated);
                     if accepted.stamp.is_some() {

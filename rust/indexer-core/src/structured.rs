@@ -17,13 +17,13 @@
 //! Every edit is bounded by the line: the scratch buffer holds the line's canonical JSON and
 //! escaped copies of its pieces, and the entries one per key of it.
 
-use std::collections::HashSet;
+use std::borrow::Cow;
 use std::ops::Range;
 
 use crate::event::Declined;
 use crate::json::{self, Kind, Member, Reason, Scanned, TOP};
 use crate::plain::{self, DigitStart};
-use crate::time::{civil_from_days, minute_start};
+use crate::time::{civil_from_days, minute_start, Day};
 
 pub const PLAIN_LAYOUT: Reason = "plain_layout";
 pub const SETTINGS: Reason = "parsing_settings";
@@ -189,25 +189,65 @@ pub struct Edit<'a> {
     pub scratch: Vec<u8>,
     /// `keep_original` added `event` (encode.py then merges `kafka` and `ingested` into it).
     pub merged: bool,
+    /// A JSON line's body, scanned (its buffers reused).
+    line: Scanned,
+    /// The message decoded, when it holds escapes (its buffer reused).
+    message: Vec<u8>,
+}
+
+/// The buffers of an `Edit`, kept between events (`event::Workspace`): emptied, their capacity
+/// kept, so an event edits without allocating them anew.
+#[derive(Default)]
+pub struct EditBuffers {
+    top: Vec<Entry<'static>>,
+    scratch: Vec<u8>,
+    line: Scanned,
+    message: Vec<u8>,
+}
+
+/// An emptied vector of entries, its allocation kept, for entries of another lifetime (the
+/// in-place collect of an empty `IntoIter` keeps the buffer: same layout).
+#[allow(clippy::unnecessary_filter_map)] // `filter_map` to change the lifetime, never called
+fn recycle<'b>(mut entries: Vec<Entry<'_>>) -> Vec<Entry<'b>> {
+    entries.clear();
+    entries.into_iter().filter_map(|_| None).collect()
 }
 
 impl<'a> Edit<'a> {
     pub fn new(doc: &'a Scanned) -> Self {
-        let top = doc
-            .members
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| m.parent == TOP && doc.bytes(&m.key) != b"@metadata")
-            .map(|(i, m)| Entry {
-                key: Text::Slice(&doc.out[m.key.clone()]),
-                value: Value::Orig(i as u32),
-            })
-            .collect();
+        Edit::reusing(doc, EditBuffers::default())
+    }
+
+    /// The unedited event, in `buffers` (`into_buffers` gives them back).
+    pub fn reusing(doc: &'a Scanned, buffers: EditBuffers) -> Self {
+        let mut top = recycle(buffers.top);
+        top.extend(
+            doc.children(TOP)
+                .filter(|(_, m)| doc.bytes(&m.key) != b"@metadata")
+                .map(|(i, m)| Entry {
+                    key: Text::Slice(doc.bytes(&m.key)),
+                    value: Value::Orig(i),
+                }),
+        );
+        let mut scratch = buffers.scratch;
+        scratch.clear();
         Edit {
             doc,
             top,
-            scratch: Vec::new(),
+            scratch,
             merged: false,
+            line: buffers.line,
+            message: buffers.message,
+        }
+    }
+
+    /// The buffers, for the next event.
+    pub fn into_buffers(self) -> EditBuffers {
+        EditBuffers {
+            top: recycle(self.top),
+            scratch: self.scratch,
+            line: self.line,
+            message: self.message,
         }
     }
 
@@ -241,9 +281,29 @@ impl<'a> Edit<'a> {
         }
     }
 
-    /// `"key":value` pairs, comma-separated.
+    /// `"key":value` pairs, comma-separated. Consecutive entries that are members of the event
+    /// as scanned, under their own keys, and next to each other there, are copied as one run
+    /// (the canonical text between two neighbouring members is exactly one comma).
     pub fn write_entries(&self, entries: &[Entry<'_>], out: &mut Vec<u8>) {
+        let mut run: Option<Range<usize>> = None;
         for (i, entry) in entries.iter().enumerate() {
+            if let Some(whole) = self.own_member(entry) {
+                match &mut run {
+                    Some(run) if run.end + 1 == whole.start => run.end = whole.end,
+                    _ => {
+                        if let Some(run) = run.replace(whole) {
+                            out.extend_from_slice(self.doc.bytes(&run));
+                        }
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                    }
+                }
+                continue;
+            }
+            if let Some(run) = run.take() {
+                out.extend_from_slice(self.doc.bytes(&run));
+            }
             if i > 0 {
                 out.push(b',');
             }
@@ -252,6 +312,20 @@ impl<'a> Edit<'a> {
             out.extend_from_slice(b"\":");
             self.write(&entry.value, out);
         }
+        if let Some(run) = run {
+            out.extend_from_slice(self.doc.bytes(&run));
+        }
+    }
+
+    /// Where the entry is written in the scanned event (`"key":value`), when it is one of its
+    /// members unedited under its own key (the very bytes the scanner recorded for it).
+    fn own_member(&self, entry: &Entry<'_>) -> Option<Range<usize>> {
+        let (Text::Slice(key), Value::Orig(slot)) = (&entry.key, &entry.value) else {
+            return None;
+        };
+        let member = self.doc.members.get(*slot as usize)?;
+        let own = self.doc.bytes(&member.key);
+        (std::ptr::eq(key.as_ptr(), own.as_ptr()) && key.len() == own.len()).then(|| member.whole())
     }
 
     /// `event[key] = value`: replaced where the key is, else added last.
@@ -309,13 +383,10 @@ fn open<'v, 'a>(
             return Err(OWN_FIELD.into());
         }
         let entries = doc
-            .members
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| m.parent == slot)
+            .children(slot)
             .map(|(i, m)| Entry {
-                key: Text::Slice(&doc.out[m.key.clone()]),
-                value: Value::Orig(i as u32),
+                key: Text::Slice(doc.bytes(&m.key)),
+                value: Value::Orig(i),
             })
             .collect();
         *value = Value::Obj(entries);
@@ -374,6 +445,8 @@ struct Field {
     kind: Kind,
     int: i64,
     float: f64,
+    /// `_apply` put it into its ECS field (or used it as the time): not left under the field.
+    moved: bool,
 }
 
 /// What `parse` needs of route.py: the routing bounds (`DayResolver.own_day`).
@@ -404,7 +477,31 @@ pub fn parse<'a>(
     if member.kind != Kind::Str || member.bytes == 0 {
         return Ok(None);
     }
-    let message = unescape(&doc.out[member.value.start + 1..member.value.end - 1]);
+    let range = member.value.start + 1..member.value.end - 1;
+    let mut decoded = std::mem::take(&mut edit.message);
+    let outcome = match doc.text(&range) {
+        Some(canonical) => {
+            let message = unescape_text(canonical, &mut decoded);
+            parse_message(config, bounds, edit, slot, message, seconds)
+        }
+        None => {
+            let message = unescape(doc.bytes(&range)); // never: ranges fall on characters
+            parse_message(config, bounds, edit, slot, &message, seconds)
+        }
+    };
+    edit.message = decoded;
+    outcome
+}
+
+/// The rest of `parse` for the event's non-empty string `message` (at `slot`), decoded.
+fn parse_message<'a>(
+    config: &'a ParseConfig,
+    bounds: &Bounds,
+    edit: &mut Edit<'a>,
+    slot: u32,
+    message: &str,
+    seconds: f64,
+) -> Result<Option<String>, Declined> {
     if message.len() > config.max_line_chars && message.chars().count() > config.max_line_chars {
         return Ok(None);
     }
@@ -425,7 +522,7 @@ pub fn parse<'a>(
         return Err(NON_ASCII.into()); // `isdigit`, `isalpha` of any script
     }
     if first.is_ascii_digit() {
-        match plain::digit_start(&message) {
+        match plain::digit_start(message) {
             None => return Err(PLAIN_LAYOUT.into()),
             Some(DigitStart::NoLayout) => return Ok(None),
             Some(DigitStart::Iso { level, time }) => {
@@ -437,7 +534,7 @@ pub fn parse<'a>(
             Some(DigitStart::Other) => {}
         }
     }
-    other(config, bounds, edit, &message, seconds)
+    other(config, bounds, edit, message, seconds)
 }
 
 /// `_other`: the s6-log prefix, then a JSON line, a logfmt line, or a plain one.
@@ -459,46 +556,12 @@ fn other<'a>(
         return Err(NON_ASCII.into());
     }
     if first == Some(b'{') {
-        match json::scan_line(body.as_bytes()) {
-            Ok(scanned) => {
-                let top = scanned.members.iter().filter(|m| m.parent == TOP);
-                if !scanned.duplicates {
-                    // `_json`: within max_keys and max_depth, else a plain line.
-                    if top.count() <= config.max_keys && scanned.depth <= config.max_depth {
-                        let floats = scanned.floats;
-                        let fields = json_fields(edit, scanned);
-                        return apply(config, bounds, edit, fields, floats, line_time, seconds);
-                    }
-                } else {
-                    // A key twice (`_repeats`, exact: the cheap count in `_other` can never
-                    // match then). `len(obj)` counts distinct keys; `_deeper` sees the object
-                    // orjson kept, which the scanner's depth bounds from above only.
-                    let keys: Vec<&[u8]> = top.map(|m| scanned.bytes(&m.key)).collect();
-                    let distinct = keys
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, k)| !keys[..*i].contains(k))
-                        .count();
-                    if distinct <= config.max_keys {
-                        if scanned.depth > config.max_depth {
-                            return Err(LINE_DEEP.into());
-                        }
-                        if let Some(level) = single_level(&scanned)? {
-                            set_level(edit, &level);
-                        }
-                        return match line_time {
-                            None => Ok(None),
-                            Some(time) => plain::normalize(time).ok_or(PLAIN_LAYOUT.into()),
-                        };
-                    }
-                }
-            }
-            Err(json::INVALID | json::NOT_OBJECT) => {} // orjson refuses it: a plain line
-            Err(json::FLOAT) => return Err(LINE_FLOAT.into()),
-            Err(json::BIG_INT) => return Err(LINE_BIG_INT.into()),
-            Err(json::DEEP) => return Err(LINE_DEEP.into()),
-            Err(json::WIDE) => return Err(LINE_WIDE.into()),
-            Err(reason) => return Err(reason.into()),
+        let mut scanned = std::mem::take(&mut edit.line);
+        let read = json::scan_into(body, &mut scanned, true);
+        let outcome = json_line(config, bounds, edit, &scanned, read, line_time, seconds);
+        edit.line = scanned;
+        if let Some(outcome) = outcome {
+            return outcome;
         }
     } else if first.is_some_and(|b| b.is_ascii_alphabetic()) && body.contains('=') {
         if let Some(fields) = logfmt(edit, body, config.max_keys)? {
@@ -515,6 +578,67 @@ fn other<'a>(
         set_level(edit, level);
     }
     Ok(own)
+}
+
+/// A JSON line (`_json`, or `_repeats` for a key twice) scanned into `scanned` (`read`: the
+/// scan's outcome): its outcome, or None when the reference reads it as a plain line.
+fn json_line<'a>(
+    config: &'a ParseConfig,
+    bounds: &Bounds,
+    edit: &mut Edit<'a>,
+    scanned: &Scanned,
+    read: Result<(), Reason>,
+    line_time: Option<&str>,
+    seconds: f64,
+) -> Option<Result<Option<String>, Declined>> {
+    match read {
+        Ok(()) => {
+            let top = scanned.members.iter().filter(|m| m.parent == TOP);
+            if !scanned.duplicates {
+                // `_json`: within max_keys and max_depth, else a plain line.
+                if top.count() <= config.max_keys && scanned.depth <= config.max_depth {
+                    let floats = scanned.floats;
+                    let fields = json_fields(edit, scanned);
+                    return Some(apply(
+                        config, bounds, edit, fields, floats, line_time, seconds,
+                    ));
+                }
+            } else {
+                // A key twice (`_repeats`, exact: the cheap count in `_other` can never
+                // match then). `len(obj)` counts distinct keys; `_deeper` sees the object
+                // orjson kept, which the scanner's depth bounds from above only.
+                let keys: Vec<&[u8]> = top.map(|m| scanned.bytes(&m.key)).collect();
+                let distinct = keys
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, k)| !keys[..*i].contains(k))
+                    .count();
+                if distinct <= config.max_keys {
+                    if scanned.depth > config.max_depth {
+                        return Some(Err(LINE_DEEP.into()));
+                    }
+                    let level = match single_level(scanned) {
+                        Ok(level) => level,
+                        Err(declined) => return Some(Err(declined)),
+                    };
+                    if let Some(level) = level {
+                        set_level(edit, &level);
+                    }
+                    return Some(match line_time {
+                        None => Ok(None),
+                        Some(time) => plain::normalize(time).ok_or(PLAIN_LAYOUT.into()),
+                    });
+                }
+            }
+            None
+        }
+        Err(json::INVALID | json::NOT_OBJECT) => None, // orjson refuses it: a plain line
+        Err(json::FLOAT) => Some(Err(LINE_FLOAT.into())),
+        Err(json::BIG_INT) => Some(Err(LINE_BIG_INT.into())),
+        Err(json::DEEP) => Some(Err(LINE_DEEP.into())),
+        Err(json::WIDE) => Some(Err(LINE_WIDE.into())),
+        Err(reason) => Some(Err(reason.into())),
+    }
 }
 
 /// Where the body begins after s6-log's `YYYY-MM-DD HH:MM:SS.nnnnnnnnn` and one or two spaces,
@@ -547,7 +671,7 @@ fn s6_end(message: &str) -> Result<Option<usize>, Declined> {
 }
 
 /// The top-level members of a JSON line, moved into the scratch.
-fn json_fields(edit: &mut Edit<'_>, scanned: Scanned) -> Vec<Field> {
+fn json_fields(edit: &mut Edit<'_>, scanned: &Scanned) -> Vec<Field> {
     let offset = edit.scratch.len();
     let shift = |r: &Range<usize>| r.start + offset..r.end + offset;
     let fields = scanned
@@ -560,9 +684,10 @@ fn json_fields(edit: &mut Edit<'_>, scanned: Scanned) -> Vec<Field> {
             kind: m.kind,
             int: m.int,
             float: m.float,
+            moved: false,
         })
         .collect();
-    edit.scratch.extend_from_slice(&scanned.out);
+    edit.scratch.extend_from_slice(scanned.out.as_bytes());
     fields
 }
 
@@ -590,7 +715,7 @@ fn single_level(scanned: &Scanned) -> Result<Option<String>, Declined> {
     match first.kind {
         Kind::Int => Ok(numeric_level(first.int).map(str::to_owned)),
         Kind::Str => {
-            let text = &scanned.out[first.value.start + 1..first.value.end - 1];
+            let text = scanned.bytes(&(first.value.start + 1..first.value.end - 1));
             let text = unescape(text);
             let chars = text.chars().count();
             if chars == 0 || chars > 32 {
@@ -645,8 +770,7 @@ fn logfmt(
     max_keys: usize,
 ) -> Result<Option<Vec<Field>>, Declined> {
     let line = body.trim_end_matches(is_python_space).as_bytes();
-    let mut fields: Vec<Field> = Vec::new();
-    let mut keys: HashSet<&[u8]> = HashSet::new();
+    let mut fields: Vec<Field> = Vec::with_capacity(8);
     let mut pos = 0;
     loop {
         if fields.len() > max_keys {
@@ -670,39 +794,46 @@ fn logfmt(
         if key.contains(&b'"') {
             return Ok(None);
         }
+        // The key, then the value's canonical JSON string, into the scratch (what a refused
+        // line leaves there is never read).
+        let scratch = &mut edit.scratch;
+        let key_start = scratch.len();
+        push_escaped(key, scratch);
+        let value_start = scratch.len();
         let mut next = token_end + 1;
-        let text: Vec<u8>; // the value's canonical JSON string
         if value.first() == Some(&b'"') {
             if value.len() > 1 && value.last() == Some(&b'"') && !value.contains(&b'\\') {
-                text = quoted(&value[1..value.len() - 1]);
+                push_quoted(&value[1..value.len() - 1], scratch);
             } else if closed(value) {
-                text = unquote(value);
+                push_unquoted(value, scratch);
             } else {
                 let opening = pos + eq + 1;
                 let Some(end) = closing_end(line, opening + 1) else {
                     return Ok(None);
                 };
-                text = unquote(&line[opening..end]);
+                push_unquoted(&line[opening..end], scratch);
                 next = end + 1;
             }
         } else if value.contains(&b'"') || value.contains(&b'=') {
             return Ok(None);
         } else {
-            text = quoted(value);
+            push_quoted(value, scratch);
         }
-        if !keys.insert(key) {
-            return Ok(None); // a key twice
+        // A key twice (escaping is one-to-one: equal escaped keys are equal keys).
+        let escaped_key = &scratch[key_start..value_start];
+        if fields
+            .iter()
+            .any(|f| scratch.get(f.key.clone()) == Some(escaped_key))
+        {
+            return Ok(None);
         }
-        let key_start = edit.scratch.len();
-        edit.scratch.extend_from_slice(&escaped(key));
-        let value_start = edit.scratch.len();
-        edit.scratch.extend_from_slice(&text);
         fields.push(Field {
             key: key_start..value_start,
-            value: value_start..edit.scratch.len(),
+            value: value_start..scratch.len(),
             kind: Kind::Str,
             int: 0,
             float: 0.0,
+            moved: false,
         });
         if next > line.len() {
             break;
@@ -712,19 +843,19 @@ fn logfmt(
     Ok((fields.len() <= max_keys).then_some(fields))
 }
 
-/// Raw bytes (valid UTF-8 pieces of the line) escaped as orjson writes them.
-fn escaped(raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len() + 2);
-    escape(&String::from_utf8_lossy(raw), &mut out);
-    out
+/// Raw bytes (valid UTF-8 pieces of the line) escaped as orjson writes them, appended.
+fn push_escaped(raw: &[u8], out: &mut Vec<u8>) {
+    match std::str::from_utf8(raw) {
+        Ok(text) => escape(text, out),
+        Err(_) => escape(&String::from_utf8_lossy(raw), out),
+    }
 }
 
-fn quoted(raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len() + 2);
+/// `push_escaped` between quotes.
+fn push_quoted(raw: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
-    out.extend_from_slice(&escaped(raw));
+    push_escaped(raw, out);
     out.push(b'"');
-    out
 }
 
 /// `_closed(token, 2)`: at least 2 characters, ending with an unescaped `"`.
@@ -760,17 +891,19 @@ fn closing_end(line: &[u8], start: usize) -> Option<usize> {
 
 /// `_unquote` of a quoted value (with its quotes): orjson's reading when it is one JSON
 /// string, else the text between the quotes as it is.
-fn unquote(value: &[u8]) -> Vec<u8> {
+fn push_unquoted(value: &[u8], out: &mut Vec<u8>) {
     if value.contains(&b'\\') {
         if let Some(text) = json::string_literal(value) {
-            return text;
+            out.extend_from_slice(&text);
+            return;
         }
     }
-    quoted(
+    push_quoted(
         value
             .get(1..value.len().saturating_sub(1))
             .unwrap_or_default(),
-    )
+        out,
+    );
 }
 
 /// Python's `str.isspace` (what `str.rstrip()` strips).
@@ -807,7 +940,7 @@ fn apply<'a>(
     config: &'a ParseConfig,
     bounds: &Bounds,
     edit: &mut Edit<'a>,
-    fields: Vec<Field>,
+    mut fields: Vec<Field>,
     floats: usize,
     line_time: Option<&str>,
     seconds: f64,
@@ -829,8 +962,7 @@ fn apply<'a>(
     let mut stamp: Option<String> = None;
     let mut floats_used = 0;
     let mut met = 0u32;
-    let mut moved = vec![false; fields.len()];
-    for (i, field) in fields.iter().enumerate() {
+    for field in fields.iter_mut() {
         let key = &edit.scratch[field.key.clone()];
         let Some(target) = target_of(key) else {
             continue;
@@ -843,7 +975,12 @@ fn apply<'a>(
         if target == TIME {
             stamp = match field.kind {
                 Kind::Str => {
-                    plain::normalize(&unescape(&edit.scratch[inner])).ok_or(PLAIN_LAYOUT)?
+                    let canonical = &edit.scratch[inner];
+                    let text = match std::str::from_utf8(canonical) {
+                        Ok(text) if !text.contains('\\') => Cow::Borrowed(text),
+                        _ => Cow::Owned(unescape(canonical)), // as `unescape` reads it
+                    };
+                    plain::normalize(&text).ok_or(PLAIN_LAYOUT)?
                 }
                 Kind::Int => epoch(field.int as f64)?,
                 Kind::Float => epoch(field.float)?,
@@ -851,7 +988,7 @@ fn apply<'a>(
             };
             match &stamp {
                 Some(s) if own_day(s, seconds, bounds)?.is_some() => {
-                    moved[i] = true;
+                    field.moved = true;
                     floats_used += usize::from(field.kind == Kind::Float);
                 }
                 _ => stamp = None,
@@ -859,41 +996,37 @@ fn apply<'a>(
             continue;
         }
         // A non-empty string, or (for a level) one of pino's numbers.
-        let text: Option<String>;
-        let mut level_word: Option<&'static str> = None;
-        if field.kind == Kind::Str && field.value.len() > 2 {
-            text = Some(unescape(&edit.scratch[inner.clone()]));
+        let level_word = if field.kind == Kind::Str && field.value.len() > 2 {
+            None
         } else if target == LEVEL && field.kind == Kind::Int {
             match numeric_level(field.int) {
-                Some(word) => level_word = Some(word),
+                Some(word) => Some(word),
                 None => continue,
             }
-            text = None;
         } else {
             continue;
-        }
+        };
         let done = match target {
             MESSAGE => {
                 let value = Value::Text(Text::Scratch(field.value.clone()));
                 edit.set_top(b"message", value);
                 true
             }
-            LEVEL => {
-                let value =
-                    level_word.map_or_else(|| text.clone().unwrap_or_default(), str::to_owned);
-                apply_level(edit, &value)?
-            }
-            CALLER => {
-                let inner = edit.scratch[inner].to_vec();
-                put_caller(edit, &inner)?
-            }
+            LEVEL => match level_word {
+                Some(word) => apply_level(edit, word)?,
+                None => {
+                    let text = unescape(&edit.scratch[inner]);
+                    apply_level(edit, &text)?
+                }
+            },
+            CALLER => put_caller(edit, inner)?,
             _ => {
                 let (parents, leaf) = field_of(target);
                 let value = Value::Text(Text::Scratch(field.value.clone()));
                 put(&mut edit.top, doc, &edit.scratch, parents, leaf, value)?
             }
         };
-        moved[i] = done;
+        field.moved = done;
     }
     if stamp.is_none() {
         if let Some(time) = line_time {
@@ -910,9 +1043,8 @@ fn apply<'a>(
     }
     let left: Vec<Entry<'a>> = fields
         .iter()
-        .zip(&moved)
-        .filter(|(_, moved)| !**moved)
-        .map(|(field, _)| Entry {
+        .filter(|field| !field.moved)
+        .map(|field| Entry {
             key: Text::Scratch(field.key.clone()),
             value: Value::Text(Text::Scratch(field.value.clone())),
         })
@@ -951,7 +1083,17 @@ fn apply_level(edit: &mut Edit<'_>, value: &str) -> Result<bool, Declined> {
     if !value.is_ascii() {
         return Err(NON_ASCII.into()); // `lower()` of any script
     }
-    let lower = edit.string(&value.to_ascii_lowercase());
+    // `edit.string(&value.to_ascii_lowercase())` without the copy: lower-casing ASCII letters
+    // neither makes nor unmakes a character that needs escaping.
+    let lower = if value.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        edit.string(&value.to_ascii_lowercase())
+    } else {
+        edit.text(|out| {
+            out.push(b'"');
+            out.extend(value.bytes().map(|b| b.to_ascii_lowercase()));
+            out.push(b'"');
+        })
+    };
     let Value::Obj(entries) = &mut edit.top[at].value else {
         return Ok(false);
     };
@@ -964,23 +1106,27 @@ fn apply_level(edit: &mut Edit<'_>, value: &str) -> Result<bool, Declined> {
 
 /// The caller target: `file:line` into `log.origin.file` (`_put_origin`). `inner` is the
 /// value's canonical text without its quotes (`:` is never escaped, nor are digits).
-fn put_caller(edit: &mut Edit<'_>, inner: &[u8]) -> Result<bool, Declined> {
+fn put_caller(edit: &mut Edit<'_>, inner: Range<usize>) -> Result<bool, Declined> {
     let doc = edit.doc;
-    let Some(colon) = inner.iter().rposition(|&b| b == b':') else {
+    let Some(text) = edit.scratch.get(inner.clone()) else {
         return Ok(false);
     };
-    let (file, line) = (&inner[..colon], &inner[colon + 1..]);
+    let Some(colon) = text.iter().rposition(|&b| b == b':') else {
+        return Ok(false);
+    };
+    let (file, line) = (&text[..colon], &text[colon + 1..]);
     if file.is_empty() || line.is_empty() || line.len() > 9 || !line.iter().all(u8::is_ascii_digit)
     {
         return Ok(false);
     }
     let number: u32 = line.iter().fold(0, |acc, d| acc * 10 + u32::from(d - b'0'));
+    let file = inner.start..inner.start + colon; // in the scratch
     let name = edit.text(|out| {
         out.push(b'"');
-        out.extend_from_slice(file);
+        out.extend_from_within(file);
         out.push(b'"');
     });
-    let number = edit.text(|out| out.extend_from_slice(number.to_string().as_bytes()));
+    let number = edit.text(|out| crate::event::push_int(out, i64::from(number)));
     let origin = Value::Obj(vec![Entry {
         key: Text::Slice(b"file"),
         value: Value::Obj(vec![
@@ -1027,7 +1173,7 @@ fn put_caller(edit: &mut Edit<'_>, inner: &[u8]) -> Result<bool, Declined> {
 
 /// `DayResolver.own_day` (route.py): the day of a `YYYY-MM-DDTHH:MM:SS.mmmZ` stamp that is a
 /// real time within the bounds of the Kafka time `seconds`, or None.
-pub fn own_day(stamp: &str, seconds: f64, bounds: &Bounds) -> Result<Option<String>, Declined> {
+pub fn own_day(stamp: &str, seconds: f64, bounds: &Bounds) -> Result<Option<Day>, Declined> {
     let b = stamp.as_bytes();
     if b.len() < 16 {
         return Ok(None);
@@ -1081,10 +1227,95 @@ fn epoch(value: f64) -> Result<Option<String>, Declined> {
     )))
 }
 
+/// `unescape` of canonical text: the text itself when it holds no escape, else decoded into
+/// `out` (the escapes the scanner writes; any other text is decoded by `unescape`).
+pub fn unescape_text<'t>(canonical: &'t str, out: &'t mut Vec<u8>) -> &'t str {
+    let Some(first) = canonical.find('\\') else {
+        return canonical;
+    };
+    let bytes = canonical.as_bytes();
+    if !decode(bytes, first, out) {
+        // An escape the scanner never writes.
+        *out = unescape(bytes).into_bytes();
+    }
+    // Text between backslashes and ASCII for each escape (or `unescape`'s text): UTF-8.
+    std::str::from_utf8(out).unwrap_or_default()
+}
+
+/// The bytes of canonical text whose first backslash is at `first`, its escapes decoded into
+/// `out`; false (`out` then of no use) at an escape other than those the scanner writes, each
+/// of which stands for one ASCII character.
+fn decode(canonical: &[u8], first: usize, out: &mut Vec<u8>) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    out.clear();
+    out.extend_from_slice(&canonical[..first]);
+    let mut at = first;
+    loop {
+        // At a backslash.
+        let (byte, len) = match canonical.get(at + 1) {
+            Some(b'"') => (b'"', 2),
+            Some(b'\\') => (b'\\', 2),
+            Some(b'/') => (b'/', 2),
+            Some(b'b') => (0x08, 2),
+            Some(b'f') => (0x0C, 2),
+            Some(b'n') => (b'\n', 2),
+            Some(b'r') => (b'\r', 2),
+            Some(b't') => (b'\t', 2),
+            Some(b'u') => match canonical.get(at + 2..at + 6) {
+                Some(&[b'0', b'0', high @ b'0'..=b'7', low]) if low.is_ascii_hexdigit() => {
+                    let nibble = |d: u8| (d as char).to_digit(16).unwrap_or(0) as u8;
+                    (nibble(high) << 4 | nibble(low), 6)
+                }
+                _ => return false,
+            },
+            _ => return false,
+        };
+        out.push(byte);
+        at += len;
+        // The text up to the next backslash, eight bytes at a time (each word copied whole,
+        // then cut back to the backslash: a copy of a fixed size).
+        loop {
+            let Some(chunk) = canonical.get(at..at + 8) else {
+                let rest = canonical.get(at..).unwrap_or_default();
+                match rest.iter().position(|&b| b == b'\\') {
+                    Some(k) => {
+                        out.extend_from_slice(&rest[..k]);
+                        at += k;
+                        break;
+                    }
+                    None => {
+                        out.extend_from_slice(rest);
+                        return true;
+                    }
+                }
+            };
+            let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+                return false;
+            };
+            let word = u64::from_le_bytes(word);
+            let v = word ^ (ONES * u64::from(b'\\'));
+            let mask = v.wrapping_sub(ONES) & !v & HIGH;
+            out.extend_from_slice(chunk);
+            if mask == 0 {
+                at += 8;
+                continue;
+            }
+            let k = (mask.trailing_zeros() / 8) as usize;
+            out.truncate(out.len() - 8 + k);
+            at += k;
+            break;
+        }
+    }
+}
+
 /// The text of a canonical JSON string's contents (as the scanner writes them).
 pub fn unescape(canonical: &[u8]) -> String {
     if !canonical.contains(&b'\\') {
-        return String::from_utf8_lossy(canonical).into_owned();
+        return match std::str::from_utf8(canonical) {
+            Ok(text) => text.to_owned(),
+            Err(_) => String::from_utf8_lossy(canonical).into_owned(),
+        };
     }
     let mut out = Vec::with_capacity(canonical.len());
     let mut i = 0;
@@ -1120,7 +1351,7 @@ pub fn unescape(canonical: &[u8]) -> String {
         out.push(code);
         i += 2;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// `text` as orjson writes a string's contents.
@@ -1162,21 +1393,88 @@ mod tests {
     }
 
     #[test]
+    fn recycled_entries_keep_their_allocation() {
+        let bytes = b"key".to_vec();
+        let mut entries = Vec::with_capacity(16);
+        entries.push(Entry {
+            key: Text::Slice(&bytes),
+            value: Value::Obj(vec![]),
+        });
+        let at = entries.as_ptr() as usize;
+        let recycled: Vec<Entry<'static>> = recycle(entries);
+        assert!(recycled.is_empty() && recycled.capacity() >= 16);
+        assert_eq!(recycled.as_ptr() as usize, at);
+    }
+
+    #[test]
     fn logfmt_quotes() {
         assert!(closed(br#""a\\""#));
         assert!(!closed(br#""a\""#));
         assert_eq!(closing_end(br#"a="x y" b=1"#, 3), Some(7));
         assert_eq!(closing_end(br#"a="x\" y"#, 3), None);
+        let unquote = |value: &[u8]| {
+            let mut out = b"x".to_vec();
+            push_unquoted(value, &mut out);
+            out[1..].to_vec()
+        };
         assert_eq!(unquote(br#""a\"b""#), br#""a\"b""#.to_vec());
         assert_eq!(unquote(br#""a\qb""#), br#""a\\qb""#.to_vec());
     }
 
     #[test]
     fn unescape_round_trips_canonical_text() {
-        let text = "a\"b\\c\u{1b}\n\t\u{8}\u{c}\ré😀";
+        let text = "a\"b\\c\u{1b}\n\t\u{8}\u{c}\ré😀\u{7f}";
         let mut out = Vec::new();
         escape(text, &mut out);
         assert_eq!(unescape(&out), text);
+        let mut decoded = Vec::new();
+        let canonical = std::str::from_utf8(&out).unwrap();
+        assert_eq!(unescape_text(canonical, &mut decoded), text);
+        // Any text reads as `unescape` reads it, escapes the scanner never writes too.
+        for canonical in [
+            "plain é",
+            "\\",
+            "x\\u00e9\\/y",
+            "\\u00ff\\u0041\\q\\u12",
+            "\\u00",
+            "end\\",
+            "\\u001F\\u0000\\u007f",
+            "0123456789abcdef\\\"0123456789abcdefé\\n0123456",
+            "\\\"\\\"\\\"x",
+        ] {
+            let mut decoded = b"junk".to_vec();
+            assert_eq!(
+                unescape_text(canonical, &mut decoded),
+                unescape(canonical.as_bytes()),
+                "{canonical:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unescape_text_reads_generated_text_back() {
+        let alphabet = [
+            'a', 'b', ' ', '"', '\\', '/', '\n', '\t', '\u{1}', '\u{1f}', 'é', '😀',
+        ];
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut decoded = Vec::new();
+        for _ in 0..2_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 40) as usize;
+            let text: String = (0..len)
+                .map(|i| alphabet[((state >> (i % 60)) as usize + i * 7) % alphabet.len()])
+                .collect();
+            let mut canonical = Vec::new();
+            escape(&text, &mut canonical);
+            let canonical = std::str::from_utf8(&canonical).unwrap();
+            assert_eq!(
+                unescape_text(canonical, &mut decoded),
+                text,
+                "{canonical:?}"
+            );
+        }
     }
 
     #[test]

@@ -46,14 +46,53 @@ pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     )
 }
 
+/// A civil date, written `yyyy.MM.dd` as `strftime("%Y.%m.%d")` writes a date of year 1000 or
+/// later (`Day::push_to`; kept as numbers so no text is allocated per event).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Day {
+    year: i64,
+    month: i64,
+    day: i64,
+}
+
+impl Day {
+    /// Appends `yyyy.MM.dd` (`{year:04}.{month:02}.{day:02}`).
+    pub fn push_to(&self, out: &mut String) {
+        let (year, month, day) = (self.year, self.month, self.day);
+        if (0..=9999).contains(&year) && (0..=99).contains(&month) && (0..=99).contains(&day) {
+            let digit = |value: i64| char::from(b'0' + (value % 10) as u8);
+            out.push(digit(year / 1000));
+            out.push(digit(year / 100));
+            out.push(digit(year / 10));
+            out.push(digit(year));
+            out.push('.');
+            out.push(digit(month / 10));
+            out.push(digit(month));
+            out.push('.');
+            out.push(digit(day / 10));
+            out.push(digit(day));
+        } else {
+            // Never for the times the native path is given; written exactly all the same.
+            out.push_str(&format!("{year:04}.{month:02}.{day:02}"));
+        }
+    }
+
+    /// `yyyy.MM.dd` as a new string.
+    pub fn text(&self) -> String {
+        let mut out = String::with_capacity(10);
+        self.push_to(&mut out);
+        out
+    }
+}
+
 /// `yyyy.MM.dd`, as `strftime("%Y.%m.%d")` writes a date of year 1000 or later.
-pub fn civil_day(year: i64, month: i64, day: i64) -> String {
-    format!("{year:04}.{month:02}.{day:02}")
+pub fn civil_day(year: i64, month: i64, day: i64) -> Day {
+    Day { year, month, day }
 }
 
 /// `route.day_of_epoch`: the UTC day of `seconds` (`time.gmtime` floors), for the times the
 /// native path is given (Kafka times in 0..=253402300799.999 s).
-pub fn day_of_seconds(seconds: f64) -> String {
+pub fn day_of_seconds(seconds: f64) -> Day {
     let days = (seconds.floor() as i64).div_euclid(86_400);
     let (year, month, day) = civil_from_days(days);
     civil_day(year, month, day)
@@ -69,7 +108,7 @@ fn digits(text: &[u8]) -> Option<i64> {
 /// 1000 (the epoch seconds of the minute's start and its `yyyy.MM.dd`), or None for anything
 /// else, including what `strptime` would still accept (`2026-1-5T…`, Unicode digits): the
 /// caller then declines.
-pub fn minute_start(text: &[u8]) -> Option<(f64, String)> {
+pub fn minute_start(text: &[u8]) -> Option<(f64, Day)> {
     if text.len() != 16
         || text[4] != b'-'
         || text[7] != b'-'
@@ -101,19 +140,23 @@ mod tests {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days);
         }
-        assert_eq!(day_of_seconds(0.0), "1970.01.01");
-        assert_eq!(day_of_seconds(253_402_300_799.999), "9999.12.31");
-        assert_eq!(day_of_seconds(951_782_400.0), "2000.02.29");
+        assert_eq!(day_of_seconds(0.0).text(), "1970.01.01");
+        assert_eq!(day_of_seconds(253_402_300_799.999).text(), "9999.12.31");
+        assert_eq!(day_of_seconds(951_782_400.0).text(), "2000.02.29");
+        // Beyond the times the core is given, still written as strftime's format would.
+        assert_eq!(civil_day(10_000, 1, 2).text(), "10000.01.02");
+        assert_eq!(civil_day(-5, 1, 2).text(), "-005.01.02");
+        assert_eq!(civil_day(999, 1, 2).text(), "0999.01.02");
     }
 
     #[test]
     fn minutes() {
         assert_eq!(
-            minute_start(b"2026-11-26T12:30"),
+            minute_start(b"2026-11-26T12:30").map(|(s, d)| (s, d.text())),
             Some((1_795_696_200.0, "2026.11.26".to_string()))
         );
         assert_eq!(
-            minute_start(b"2024-02-29T00:00").map(|m| m.1),
+            minute_start(b"2024-02-29T00:00").map(|m| m.1.text()),
             Some("2024.02.29".into())
         );
         for bad in [
