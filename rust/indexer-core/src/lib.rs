@@ -24,7 +24,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
-use event::{Config, Declined, Message, Placed, RouteEntry, Routes, Workspace};
+use event::{Config, Declined, Message, PathHash, Placed, RouteEntry, Routes, Workspace};
 
 /// A read this long or longer is worked on detached; a shorter one is not worth the switch.
 const DETACH_FROM: usize = 64;
@@ -55,7 +55,9 @@ struct Input {
 struct Core {
     config: Config,
     routes: Mutex<Routes>,
-    names: Mutex<HashMap<String, Py<PyString>>>,
+    /// The index names handed out, one `str` per index (every event looks its index up: the
+    /// routes' seeded xxh3, not std's SipHash).
+    names: Mutex<HashMap<String, Py<PyString>, PathHash>>,
 }
 
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -195,7 +197,7 @@ impl Core {
                 ),
             },
             routes: Mutex::new(Routes::new()),
-            names: Mutex::new(HashMap::new()),
+            names: Mutex::new(HashMap::default()),
         })
     }
 
