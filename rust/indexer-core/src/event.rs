@@ -105,13 +105,10 @@ impl Hasher for PathHasher {
     }
 }
 
+/// What `transform` gives: the event's placement and its two lines in a buffer of their own.
 pub struct Accepted {
-    pub index: String,
+    pub placed: Placed,
     pub line: Vec<u8>,
-    pub unmatched: bool,
-    pub redated: bool,
-    /// The `@timestamp` the day came from (`DayResolver.last_stamp`), when it did.
-    pub stamp: Option<String>,
 }
 
 /// What `transform_into` appended: the index, where its lines are in the buffer, the flags.
@@ -174,13 +171,7 @@ pub fn transform(
         &mut line,
         &mut Workspace::default(),
     )?;
-    Ok(Accepted {
-        index: placed.index,
-        line,
-        unmatched: placed.unmatched,
-        redated: placed.redated,
-        stamp: placed.stamp,
-    })
+    Ok(Accepted { placed, line })
 }
 
 /// `transform` appending the event's two lines to `line` (left exactly as it was when
@@ -748,8 +739,8 @@ mod tests {
             &Routes::new(),
         );
         let out = out.ok().unwrap();
-        assert_eq!(out.index, "k8s-logs-unmatched-2025.11.26");
-        assert!(out.unmatched && !out.redated);
+        assert_eq!(out.placed.index, "k8s-logs-unmatched-2025.11.26");
+        assert!(out.placed.unmatched && !out.placed.redated);
         let text = String::from_utf8(out.line).unwrap();
         assert!(text.ends_with(
             "{\"@timestamp\":\"2025-11-26T11:00:00.000Z\",\"message\":\"hi\",\"event\":{\"ingested\":\"x\"},\"kafka\":{\"topic\":\"logs\",\"partition\":0,\"offset\":5}}\n"
@@ -774,8 +765,8 @@ mod tests {
             }),
         );
         let out = run(event, &routes).ok().unwrap();
-        assert_eq!(out.index, "k8s-logs-ns_app-2025.11.26");
-        assert!(out.redated);
+        assert_eq!(out.placed.index, "k8s-logs-ns_app-2025.11.26");
+        assert!(out.placed.redated);
     }
 
     #[test]

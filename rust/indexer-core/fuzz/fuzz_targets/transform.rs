@@ -79,7 +79,13 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let Ok(accepted) = outcome else { return };
-    check(&accepted.index, &accepted.line, prefix, partition, offset);
+    check(
+        &accepted.placed.index,
+        &accepted.line,
+        prefix,
+        partition,
+        offset,
+    );
 });
 
 fn check(index: &str, line: &[u8], prefix: &str, partition: i64, offset: i64) {
