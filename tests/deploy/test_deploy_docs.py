@@ -52,10 +52,14 @@ def _sizing_figures() -> tuple[int, float]:
     return int(line.group(1).replace(",", "")), float(line.group(2))
 
 
+_X1_ROW = re.compile(r"^\| indexer x1 \| ([\d,]+) \([^|]*\| ([\d.]+) \(", re.MULTILINE)
+"""A benchmark table's `indexer x1` row: its events/s and CPU µs per event."""
+
+
 def test_the_sizing_line_is_the_newest_measured_indexer_x1_row() -> None:
     text = (REPO / "docs" / "benchmarks.md").read_text()
     rate, micros = _sizing_figures()
-    rows = re.findall(r"^\| indexer x1 \| ([\d,]+) \([^|]*\| ([\d.]+) \(", text, re.MULTILINE)
+    rows = _X1_ROW.findall(text)
     assert (f"{rate:,}", micros) in [(r, float(m)) for r, m in rows]  # 7.10 is 7.1
     # The row sits in the newest dated section that measures the indexer end to end (on its
     # default configuration; sections about one stage or the native core measure other things).
@@ -67,7 +71,7 @@ def test_the_sizing_line_is_the_newest_measured_indexer_x1_row() -> None:
         if m and re.search(r"^\| indexer x1 \| [\d,]+ \(", s, re.MULTILINE)
     ]
     newest = max(measured)[1]
-    row = re.search(r"^\| indexer x1 \| ([\d,]+) \([^|]*\| ([\d.]+) \(", newest, re.MULTILINE)
+    row = _X1_ROW.search(newest)
     assert row and (row.group(1), float(row.group(2))) == (f"{rate:,}", micros)
 
 

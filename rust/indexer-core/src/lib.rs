@@ -69,8 +69,8 @@ fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Transforms a read: each accepted event's lines appended to `lines` (its `Placed::line` is
-/// their range there), with one `Workspace` for the whole read.
+/// Transforms `inputs` (a slice of a read): each accepted event's lines appended to `lines`
+/// (its `Placed::line` is their range there), with the read's one `Workspace`.
 fn work(
     config: &Config,
     routes: &Routes,
